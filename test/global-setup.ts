@@ -1,0 +1,2 @@
+// Replaced by the embedded Postgres global setup.
+export default function setup(): void {}
