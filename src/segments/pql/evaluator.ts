@@ -1,0 +1,387 @@
+import type {
+  ArrayLiteralNode,
+  CompareOp,
+  OccursSpec,
+  PqlNode,
+  PqlValueNode,
+  ScalarLiteralNode,
+  TimeNode,
+} from './ast.js';
+import { DAY_MS, parseIsoDate, shift, truncate } from './time.js';
+
+/**
+ * A time value during evaluation: the half-open interval `[start, end)`.
+ * `now` and `date(...)` with a time are one millisecond wide; `today`,
+ * `yesterday`, `tomorrow` and `date(y, m, d)` are whole UTC days.
+ */
+class Interval {
+  constructor(
+    readonly start: number,
+    readonly end: number,
+  ) {}
+}
+
+interface Context {
+  profile: Record<string, unknown>;
+  nowMs: number;
+}
+
+function readPath(
+  profile: Record<string, unknown>,
+  segments: readonly string[],
+): unknown {
+  let current: unknown = profile;
+  for (const segment of segments) {
+    if (
+      current === null ||
+      typeof current !== 'object' ||
+      Array.isArray(current) ||
+      !Object.hasOwn(current, segment)
+    ) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
+}
+
+function timeInterval(node: TimeNode, nowMs: number): Interval {
+  if (node.kind === 'date') return new Interval(node.startMs, node.endMs);
+  if (node.word === 'now') return new Interval(nowMs, nowMs + 1);
+  const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
+  const offset =
+    node.word === 'yesterday' ? -DAY_MS : node.word === 'tomorrow' ? DAY_MS : 0;
+  return new Interval(today + offset, today + offset + DAY_MS);
+}
+
+function valueOf(
+  node: PqlValueNode | ScalarLiteralNode,
+  ctx: Context,
+): unknown {
+  switch (node.kind) {
+    case 'path':
+      return readPath(ctx.profile, node.segments);
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return node.value;
+    case 'date':
+    case 'relativeTime':
+      return timeInterval(node, ctx.nowMs);
+  }
+}
+
+const FLIPPED: Readonly<Record<CompareOp, CompareOp>> = {
+  '=': '=',
+  '!=': '!=',
+  '<': '>',
+  '<=': '>=',
+  '>': '<',
+  '>=': '<=',
+};
+
+function compareOrdered(
+  op: CompareOp,
+  a: number | string,
+  b: number | string,
+): boolean {
+  switch (op) {
+    case '=':
+      return a === b;
+    case '!=':
+      return a !== b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    case '>=':
+      return a >= b;
+  }
+}
+
+/** An instant `t` against the interval `[i.start, i.end)`. */
+function compareToInterval(op: CompareOp, t: number, i: Interval): boolean {
+  if (Number.isNaN(t) || Number.isNaN(i.start)) return false;
+  switch (op) {
+    case '=':
+      return t >= i.start && t < i.end;
+    case '!=':
+      return t < i.start || t >= i.end;
+    case '<':
+      return t < i.start;
+    case '<=':
+      return t < i.end;
+    case '>':
+      return t >= i.end;
+    case '>=':
+      return t >= i.start;
+  }
+}
+
+/**
+ * The one comparison used by `=`…`>=`, `in`, `includes` and `intersects`.
+ * null/undefined on either side → false; numbers with numbers, strings with
+ * strings (code-unit order), booleans only by `=`/`!=`; a time literal against
+ * an ISO-8601 string. Any other mix → false, for every operator.
+ */
+function compareValues(op: CompareOp, a: unknown, b: unknown): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) {
+    return false;
+  }
+  if (b instanceof Interval) {
+    const t = a instanceof Interval ? a.start : parseIsoDate(a);
+    return compareToInterval(op, t, b);
+  }
+  if (a instanceof Interval) return compareValues(FLIPPED[op], b, a);
+  const ta = typeof a;
+  if (ta !== typeof b) return false;
+  if (ta === 'number' || ta === 'string') {
+    return compareOrdered(op, a as number | string, b as number | string);
+  }
+  if (ta === 'boolean') {
+    if (op === '=') return a === b;
+    if (op === '!=') return a !== b;
+  }
+  return false;
+}
+
+function inList(value: unknown, list: ArrayLiteralNode, ctx: Context): boolean {
+  for (const item of list.items) {
+    if (compareValues('=', value, valueOf(item, ctx))) return true;
+  }
+  return false;
+}
+
+function stringFunction(fn: string, haystack: string, needle: string): boolean {
+  switch (fn) {
+    case 'startsWith':
+      return haystack.startsWith(needle);
+    case 'endsWith':
+      return haystack.endsWith(needle);
+    case 'contains':
+      return haystack.includes(needle);
+    case 'doesNotStartWith':
+      return !haystack.startsWith(needle);
+    case 'doesNotEndWith':
+      return !haystack.endsWith(needle);
+    case 'doesNotContain':
+      return !haystack.includes(needle);
+    case 'equals':
+      return haystack === needle;
+    default:
+      return haystack !== needle;
+  }
+}
+
+function occurs(spec: OccursSpec, t: number, nowMs: number): boolean {
+  if (Number.isNaN(t)) return false;
+  switch (spec.form) {
+    case 'on':
+      return compareToInterval('=', t, timeInterval(spec.anchor, nowMs));
+    case 'before':
+      return compareToInterval('<', t, timeInterval(spec.anchor, nowMs));
+    case 'after':
+      return compareToInterval('>', t, timeInterval(spec.anchor, nowMs));
+    case 'between': {
+      const from = timeInterval(spec.from, nowMs);
+      const to = timeInterval(spec.to, nowMs);
+      return t >= from.start && t < to.end;
+    }
+    case 'period': {
+      const current = truncate(nowMs, spec.unit);
+      const offset = spec.which === 'last' ? -1 : spec.which === 'next' ? 1 : 0;
+      const start = shift(current, spec.unit, offset);
+      const end = shift(current, spec.unit, offset + 1);
+      return t >= start && t < end;
+    }
+    case 'relative': {
+      const anchor = timeInterval(spec.anchor, nowMs);
+      const before = spec.direction === 'before';
+      const ref = shift(
+        anchor.start,
+        spec.unit,
+        before ? -spec.amount : spec.amount,
+      );
+      switch (spec.op) {
+        case '=':
+        case '!=': {
+          const periodStart = truncate(ref, spec.unit);
+          const inPeriod =
+            t >= periodStart && t < shift(periodStart, spec.unit, 1);
+          return spec.op === '=' ? inPeriod : !inPeriod;
+        }
+        case '<':
+          return before
+            ? t > ref && t < anchor.end
+            : t >= anchor.start && t < ref;
+        case '<=':
+          return before
+            ? t >= ref && t < anchor.end
+            : t >= anchor.start && t <= ref;
+        case '>':
+          return before ? t < ref : t > ref;
+        case '>=':
+          return before ? t <= ref : t >= ref;
+      }
+    }
+  }
+}
+
+function evaluate(node: PqlNode, ctx: Context): boolean {
+  switch (node.kind) {
+    case 'and':
+      for (const operand of node.operands) {
+        if (!evaluate(operand, ctx)) return false;
+      }
+      return true;
+    case 'or':
+      for (const operand of node.operands) {
+        if (evaluate(operand, ctx)) return true;
+      }
+      return false;
+    case 'not':
+      return !evaluate(node.operand, ctx);
+    case 'constant':
+      return node.value;
+    case 'compare':
+      return compareValues(
+        node.op,
+        valueOf(node.left, ctx),
+        valueOf(node.right, ctx),
+      );
+    case 'in': {
+      const value = valueOf(node.value, ctx);
+      if (value === null || value === undefined) return false;
+      const found = inList(value, node.list, ctx);
+      return node.negated ? !found : found;
+    }
+    case 'like': {
+      const value = valueOf(node.value, ctx);
+      return typeof value === 'string' && node.regex.test(value);
+    }
+    case 'stringFunction': {
+      const value = readPath(ctx.profile, node.target.segments);
+      if (typeof value !== 'string') return false;
+      return stringFunction(
+        node.fn,
+        node.caseSensitive ? value : value.toLowerCase(),
+        node.needle,
+      );
+    }
+    case 'matches': {
+      const value = readPath(ctx.profile, node.target.segments);
+      if (typeof value !== 'string') return false;
+      node.regex.lastIndex = 0;
+      return node.regex.test(value);
+    }
+    case 'nullCheck': {
+      const value = readPath(ctx.profile, node.target.segments);
+      const isNull = value === null || value === undefined;
+      return node.negated ? !isNull : isNull;
+    }
+    case 'includes': {
+      const value = readPath(ctx.profile, node.target.segments);
+      if (!Array.isArray(value)) return false;
+      const wanted = valueOf(node.value, ctx);
+      return value.some((element) => compareValues('=', element, wanted));
+    }
+    case 'intersects': {
+      const value = readPath(ctx.profile, node.target.segments);
+      if (!Array.isArray(value)) return false;
+      return value.some((element) => inList(element, node.list, ctx));
+    }
+    case 'occurs': {
+      const value = readPath(ctx.profile, node.target.segments);
+      return occurs(node.spec, parseIsoDate(value), ctx.nowMs);
+    }
+  }
+}
+
+/**
+ * Evaluates a parsed condition against an XDM profile document at time `now`.
+ * Never throws for any profile content; see the module README in the report
+ * for null and type-mismatch rules (comparisons with a missing side are false).
+ */
+export function evaluatePql(
+  node: PqlNode,
+  profile: Record<string, unknown>,
+  now: Date,
+): boolean {
+  return evaluate(node, { profile, nowMs: now.getTime() });
+}
+
+function collectPaths(node: PqlNode, out: Set<string>): void {
+  const addValue = (value: PqlValueNode): void => {
+    if (value.kind === 'path') out.add(value.path);
+  };
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      for (const operand of node.operands) collectPaths(operand, out);
+      return;
+    case 'not':
+      collectPaths(node.operand, out);
+      return;
+    case 'constant':
+      return;
+    case 'compare':
+      addValue(node.left);
+      addValue(node.right);
+      return;
+    case 'in':
+    case 'like':
+      addValue(node.value);
+      return;
+    case 'stringFunction':
+    case 'matches':
+    case 'nullCheck':
+    case 'includes':
+    case 'intersects':
+    case 'occurs':
+      out.add(node.target.path);
+      return;
+  }
+}
+
+/** Attribute paths the condition reads (dotted, prefix-free, first-seen order, unique). */
+export function referencedPaths(node: PqlNode): string[] {
+  const out = new Set<string>();
+  collectPaths(node, out);
+  return [...out];
+}
+
+function isRelativeTime(value: PqlValueNode | TimeNode): boolean {
+  return value.kind === 'relativeTime';
+}
+
+/**
+ * True when the result can change with `now` alone: the condition mentions
+ * now/today/yesterday/tomorrow, or uses `occurs last|this|next …`. Conditions
+ * whose `occurs` only involves fixed `date(...)` literals are not time relative.
+ */
+export function isTimeRelative(node: PqlNode): boolean {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return node.operands.some(isTimeRelative);
+    case 'not':
+      return isTimeRelative(node.operand);
+    case 'compare':
+      return isRelativeTime(node.left) || isRelativeTime(node.right);
+    case 'occurs': {
+      const spec = node.spec;
+      switch (spec.form) {
+        case 'period':
+          return true;
+        case 'between':
+          return isRelativeTime(spec.from) || isRelativeTime(spec.to);
+        default:
+          return isRelativeTime(spec.anchor);
+      }
+    }
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './ast.js';
+export { PqlError } from './errors.js';
+export { parsePql } from './parser.js';
+export { evaluatePql, isTimeRelative, referencedPaths } from './evaluator.js';
