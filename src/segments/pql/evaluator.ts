@@ -197,6 +197,9 @@ function occurs(spec: OccursSpec, t: number, nowMs: number): boolean {
       return t >= start && t < end;
     }
     case 'relative': {
+      // Whole-unit semantics: P is the `unit` period containing the instant
+      // N units before/after the anchor's start. `=` is "inside P"; `<` is
+      // "strictly between the anchor and P"; `>` is "beyond P".
       const anchor = timeInterval(spec.anchor, nowMs);
       const before = spec.direction === 'before';
       const ref = shift(
@@ -204,26 +207,25 @@ function occurs(spec: OccursSpec, t: number, nowMs: number): boolean {
         spec.unit,
         before ? -spec.amount : spec.amount,
       );
+      const ps = truncate(ref, spec.unit);
+      const pe = shift(ps, spec.unit, 1);
       switch (spec.op) {
         case '=':
-        case '!=': {
-          const periodStart = truncate(ref, spec.unit);
-          const inPeriod =
-            t >= periodStart && t < shift(periodStart, spec.unit, 1);
-          return spec.op === '=' ? inPeriod : !inPeriod;
-        }
+          return t >= ps && t < pe;
+        case '!=':
+          return t < ps || t >= pe;
         case '<':
           return before
-            ? t > ref && t < anchor.end
-            : t >= anchor.start && t < ref;
+            ? t >= pe && t < anchor.end
+            : t >= anchor.start && t < ps;
         case '<=':
           return before
-            ? t >= ref && t < anchor.end
-            : t >= anchor.start && t <= ref;
+            ? t >= ps && t < anchor.end
+            : t >= anchor.start && t < pe;
         case '>':
-          return before ? t < ref : t > ref;
+          return before ? t < ps : t >= pe;
         case '>=':
-          return before ? t <= ref : t >= ref;
+          return before ? t < pe : t >= ps;
       }
     }
   }
