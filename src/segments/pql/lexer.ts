@@ -37,96 +37,108 @@ const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
   f: '\f',
 };
 
+/**
+ * Reads tokens on demand, so an error earlier in the text is always reported
+ * before a lexical error later in it. After the end, `eof` repeats.
+ */
+export class Lexer {
+  private readonly tokens: Token[] = [];
+  private offset = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** The token `index` positions from the start (0-based). */
+  at(index: number): Token {
+    while (this.tokens.length <= index) {
+      const last = this.tokens[this.tokens.length - 1];
+      if (last !== undefined && last.type === 'eof') return last;
+      this.tokens.push(this.scan());
+    }
+    return this.tokens[index];
+  }
+
+  private scan(): Token {
+    const text = this.text;
+    const n = text.length;
+    let i = this.offset;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      else break;
+    }
+    const tok = scanToken(text, i);
+    this.offset = tok.end;
+    return tok;
+  }
+}
+
 /** Splits PQL text into tokens; the last token is always `eof`. */
 export function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
+  const lexer = new Lexer(text);
+  const out: Token[] = [];
+  for (let i = 0; ; i++) {
+    const tok = lexer.at(i);
+    out.push(tok);
+    if (tok.type === 'eof') return out;
+  }
+}
+
+function scanToken(text: string, start: number): Token {
   const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
-      i++;
-      continue;
+  if (start >= n) return { type: 'eof', value: '', start: n, end: n };
+  let i = start;
+  const c = text.charCodeAt(i);
+  if (isIdentStart(c)) {
+    while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+    return { type: 'ident', value: text.slice(start, i), start, end: i };
+  }
+  if (c === 36 /* $ */) {
+    i++;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i === start + 1) {
+      throw new PqlError("Expected a parameter number after '$'", text, i);
     }
-    const start = i;
-    if (isIdentStart(c)) {
-      while (i < n && isIdentPart(text.charCodeAt(i))) i++;
-      tokens.push({
-        type: 'ident',
-        value: text.slice(start, i),
-        start,
-        end: i,
-      });
-      continue;
-    }
-    if (c === 36 /* $ */) {
-      i++;
-      while (i < n && isDigit(text.charCodeAt(i))) i++;
-      if (i === start + 1) {
-        throw new PqlError("Expected a parameter number after '$'", text, i);
-      }
-      tokens.push({
-        type: 'param',
-        value: text.slice(start, i),
-        start,
-        end: i,
-      });
-      continue;
-    }
-    if (
-      isDigit(c) ||
-      (c === 45 /* - */ && i + 1 < n && isDigit(text.charCodeAt(i + 1)))
-    ) {
-      i = scanNumber(text, i);
-      if (i < n && isIdentStart(text.charCodeAt(i))) {
-        throw new PqlError(
-          `Invalid number '${text.slice(start, i + 1)}'`,
-          text,
-          start,
-        );
-      }
-      tokens.push({
-        type: 'number',
-        value: text.slice(start, i),
-        start,
-        end: i,
-      });
-      continue;
-    }
-    if (c === 34 /* " */) {
-      const { value, end } = scanString(text, i);
-      tokens.push({ type: 'string', value, start, end });
-      i = end;
-      continue;
-    }
-    if (c === 39 /* ' */) {
+    return { type: 'param', value: text.slice(start, i), start, end: i };
+  }
+  if (
+    isDigit(c) ||
+    (c === 45 /* - */ && i + 1 < n && isDigit(text.charCodeAt(i + 1)))
+  ) {
+    i = scanNumber(text, i);
+    if (i < n && isIdentStart(text.charCodeAt(i))) {
       throw new PqlError(
-        'String literals must use double quotes (")',
+        `Invalid number '${text.slice(start, i + 1)}'`,
         text,
         start,
       );
     }
-    const two = text.slice(i, i + 2);
-    if (PUNCT2.has(two)) {
-      tokens.push({ type: 'punct', value: two, start, end: i + 2 });
-      i += 2;
-      continue;
-    }
-    const one = text[i];
-    if (PUNCT1.has(one)) {
-      tokens.push({ type: 'punct', value: one, start, end: i + 1 });
-      i++;
-      continue;
-    }
-    const cp = text.codePointAt(i) ?? c;
+    return { type: 'number', value: text.slice(start, i), start, end: i };
+  }
+  if (c === 34 /* " */) {
+    const { value, end } = scanString(text, i);
+    return { type: 'string', value, start, end };
+  }
+  if (c === 39 /* ' */) {
     throw new PqlError(
-      `Unexpected character '${String.fromCodePoint(cp)}'`,
+      'String literals must use double quotes (")',
       text,
       start,
     );
   }
-  tokens.push({ type: 'eof', value: '', start: n, end: n });
-  return tokens;
+  const two = text.slice(i, i + 2);
+  if (PUNCT2.has(two)) {
+    return { type: 'punct', value: two, start, end: i + 2 };
+  }
+  const one = text[i];
+  if (PUNCT1.has(one)) {
+    return { type: 'punct', value: one, start, end: i + 1 };
+  }
+  const cp = text.codePointAt(i) ?? c;
+  throw new PqlError(
+    `Unexpected character '${String.fromCodePoint(cp)}'`,
+    text,
+    start,
+  );
 }
 
 function scanNumber(text: string, i: number): number {

@@ -14,7 +14,7 @@ import type {
   TimeUnit,
 } from './ast.js';
 import { PqlError } from './errors.js';
-import { tokenize, type Token } from './lexer.js';
+import { Lexer, type Token } from './lexer.js';
 import { DAY_MS, UNIT_WORDS, daysInMonth, utc } from './time.js';
 
 const MAX_DEPTH = 64;
@@ -98,13 +98,13 @@ export function parsePql(text: string): PqlNode {
 }
 
 class Parser {
-  private readonly tokens: Token[];
+  private readonly lexer: Lexer;
   private pos = 0;
   private depth = 0;
   private lambdaVariable: string | undefined;
 
   constructor(private readonly text: string) {
-    this.tokens = tokenize(text);
+    this.lexer = new Lexer(text);
   }
 
   parseProgram(): PqlNode {
@@ -126,7 +126,7 @@ class Parser {
   // ---- helpers ------------------------------------------------------------
 
   private peek(offset = 0): Token {
-    return this.tokens[Math.min(this.pos + offset, this.tokens.length - 1)];
+    return this.lexer.at(this.pos + offset);
   }
 
   private next(): Token {
@@ -323,6 +323,16 @@ class Parser {
           break;
       }
     }
+    const endsCondition =
+      tok.type === 'eof' ||
+      (tok.type === 'punct' && tok.value === ')') ||
+      (tok.type === 'ident' && (tok.value === 'and' || tok.value === 'or'));
+    if (!endsCondition || (left.kind !== 'path' && left.kind !== 'boolean')) {
+      throw this.error(
+        `Expected a comparison operator, 'in', 'notIn', 'like' or 'occurs' after '${this.text.slice(left.start, left.end)}' but found ${describe(tok)}`,
+        tok,
+      );
+    }
     if (left.kind === 'path') {
       // A bare boolean attribute used as a condition.
       return {
@@ -334,18 +344,12 @@ class Parser {
         end: left.end,
       };
     }
-    if (left.kind === 'boolean') {
-      return {
-        kind: 'constant',
-        value: left.value,
-        start: left.start,
-        end: left.end,
-      };
-    }
-    throw this.error(
-      `Expected a comparison operator, 'in', 'notIn', 'like' or 'occurs' but found ${describe(tok)}`,
-      tok,
-    );
+    return {
+      kind: 'constant',
+      value: left.value,
+      start: left.start,
+      end: left.end,
+    };
   }
 
   /** A value, or a condition when the operand is a boolean method call. */
