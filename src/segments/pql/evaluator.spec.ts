@@ -465,3 +465,56 @@ describe('isTimeRelative', () => {
     expect(isTimeRelative(parsePql(text))).toBe(expected);
   });
 });
+
+describe('occurs boundaries (whole-unit periods, UTC)', () => {
+  const at = (text: string, value: string): boolean =>
+    evaluatePql(parsePql(text), { t: value }, NOW);
+
+  it('"< N days before now" covers the N-1 previous whole days and today up to now', () => {
+    const q = 't occurs < 7 days before now';
+    expect(at(q, '2026-11-18T23:59:59.999Z')).toBe(false);
+    expect(at(q, '2026-11-19T00:00:00Z')).toBe(true);
+    expect(at(q, '2026-11-25T12:00:00Z')).toBe(true);
+    expect(at(q, '2026-11-25T12:00:00.001Z')).toBe(false);
+  });
+
+  it('"= N days before today" is exactly that UTC day', () => {
+    const q = 't occurs = 1 day before today';
+    expect(at(q, '2026-11-23T23:59:59.999Z')).toBe(false);
+    expect(at(q, '2026-11-24T00:00:00Z')).toBe(true);
+    expect(at(q, '2026-11-24T23:59:59.999Z')).toBe(true);
+    expect(at(q, '2026-11-25T00:00:00Z')).toBe(false);
+  });
+
+  it('"last week" is the previous Monday-to-Sunday week', () => {
+    expect(at('t occurs last week', '2026-11-16T00:00:00Z')).toBe(true);
+    expect(at('t occurs last week', '2026-11-22T23:59:59Z')).toBe(true);
+    expect(at('t occurs last week', '2026-11-15T23:59:59Z')).toBe(false);
+    expect(at('t occurs last week', '2026-11-23T00:00:00Z')).toBe(false);
+  });
+
+  it('"before"/"after" a day exclude the day itself', () => {
+    expect(at('t occurs before today', '2026-11-24T23:59:59Z')).toBe(true);
+    expect(at('t occurs before today', '2026-11-25T00:00:00Z')).toBe(false);
+    expect(at('t occurs after today', '2026-11-25T23:59:59Z')).toBe(false);
+    expect(at('t occurs after today', '2026-11-26T00:00:00Z')).toBe(true);
+  });
+
+  it('"between" includes both end days', () => {
+    const q = 't occurs between date(2026, 1, 1) and date(2026, 1, 31)';
+    expect(at(q, '2025-12-31T23:59:59Z')).toBe(false);
+    expect(at(q, '2026-01-01T00:00:00Z')).toBe(true);
+    expect(at(q, '2026-01-31T23:59:59Z')).toBe(true);
+    expect(at(q, '2026-02-01T00:00:00Z')).toBe(false);
+  });
+
+  it('accepts date-only, offset and zone-less timestamps and rejects junk', () => {
+    const q = 't occurs this month';
+    expect(at(q, '2026-11-01')).toBe(true);
+    expect(at(q, '2026-11-01T00:30:00+01:00')).toBe(false);
+    expect(at(q, '2026-11-30T23:00:00')).toBe(true);
+    expect(at(q, '2026-11-31')).toBe(false);
+    expect(at(q, 'November 2026')).toBe(false);
+    expect(at(q, '1')).toBe(false);
+  });
+});
