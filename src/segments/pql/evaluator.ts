@@ -175,6 +175,18 @@ function stringFunction(fn: string, haystack: string, needle: string): boolean {
   }
 }
 
+/**
+ * `t` (epoch ms of the attribute; NaN → false) against an `occurs` clause.
+ * - `on T` / `before T` / `after T`: inside / wholly before / wholly after T's
+ *   interval (a day for today/yesterday/tomorrow/date(y,m,d), an instant for now).
+ * - `between A and B`: from the start of A to the end of B, both included.
+ * - `last|this|next unit`: the previous / current / next calendar `unit`
+ *   period around now (weeks Monday–Sunday, decades 2020–2029, …).
+ * - `<op> N unit before|after T`: P is the `unit` period containing the
+ *   instant N units before/after T's start (months clamp to month end).
+ *   `=` inside P, `!=` outside P; `<` strictly between P and T (T's day
+ *   included), `<=` P or closer; `>` beyond P, `>=` P or beyond.
+ */
 function occurs(spec: OccursSpec, t: number, nowMs: number): boolean {
   if (Number.isNaN(t)) return false;
   switch (spec.form) {
