@@ -1,2 +1,111 @@
-// Placeholder entry point; replaced by the real bootstrap.
-export {};
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { join } from 'node:path';
+import { AppModule } from './app.module.js';
+import { configureApp, setupSwagger } from './app.setup.js';
+import { EnvValidationError, isEmbedded, loadEnv } from './config/env.js';
+import { resolveSecrets } from './config/secrets.js';
+import { migrate } from './database/data-source.js';
+import { EmbeddedDatabase } from './database/embedded-postgres.js';
+import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
+import { createLogger, PinoNestLogger } from './logging/logger.js';
+import {
+  optionalModules,
+  describeOptionalModules,
+} from './optional-modules.js';
+import { TenancyService } from './tenancy/tenancy.service.js';
+
+async function bootstrap(): Promise<void> {
+  let env;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (err instanceof EnvValidationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(env.LOG_LEVEL);
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = new EmbeddedDatabase({
+      dataDir: join(env.DATA_DIR, 'pg'),
+      port: env.EMBEDDED_PG_PORT,
+    });
+    databaseUrl = await embedded.start();
+    logger.info(
+      { port: env.EMBEDDED_PG_PORT, dataDir: join(env.DATA_DIR, 'pg') },
+      'embedded PostgreSQL started',
+    );
+  }
+  const stopDatabase = async (): Promise<void> => {
+    await embedded
+      ?.stop()
+      .catch((err: unknown) =>
+        logger.error({ err }, 'embedded PostgreSQL did not stop cleanly'),
+      );
+  };
+  try {
+    await migrate(databaseUrl);
+    const secrets = resolveSecrets(env);
+    const app = await NestFactory.create(
+      AppModule.forRoot({
+        env,
+        databaseUrl,
+        secrets,
+        imports: await optionalModules(env),
+      }),
+      { bodyParser: false, logger: new PinoNestLogger(logger) },
+    );
+    configureApp(app, env);
+    setupSwagger(app);
+    const dev = await ensureDevClient(env, app.get(TenancyService));
+    await app.listen(env.PORT, env.HOST);
+
+    let stopping = false;
+    const shutdown = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      await app.close();
+      await stopDatabase();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+    const base = `http://localhost:${env.PORT}`;
+    const lines = [
+      '',
+      `flowservice-eventhubs is listening on ${base}`,
+      `  Swagger UI:   ${base}/docs`,
+      `  Health:       ${base}/health`,
+      `  Database:     ${isEmbedded(env) ? `embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT} (data in ${join(env.DATA_DIR, 'pg')})` : 'external (DATABASE_URL)'}`,
+      ...describeOptionalModules(env),
+    ];
+    if (dev) {
+      lines.push(
+        '',
+        'Development client (for local use only):',
+        `  client id:     ${dev.clientId}`,
+        `  client secret: ${dev.clientSecret}`,
+        `  org id:        ${dev.orgId}${dev.orgId === DEFAULT_DEV_ORG_ID ? ' (set DEV_ORG_ID to change)' : ''}`,
+        '',
+        'Get a token:',
+        `  curl -s -X POST ${base}/ims/token/v3 -d grant_type=client_credentials -d client_id=${dev.clientId} -d client_secret=${dev.clientSecret}`,
+        '',
+        'Then call the API with:',
+        `  -H "Authorization: Bearer $TOKEN" -H "x-api-key: ${dev.clientId}" -H "x-gw-ims-org-id: ${dev.orgId}" -H "x-sandbox-name: prod"`,
+      );
+    }
+    process.stdout.write(`${lines.join('\n')}\n\n`);
+  } catch (err) {
+    logger.error({ err }, 'start-up failed');
+    await stopDatabase();
+    process.exit(1);
+  }
+}
+
+await bootstrap();

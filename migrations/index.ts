@@ -1,0 +1,4 @@
+import { Foundation1764100000000 } from './1764100000000-Foundation.js';
+
+/** Every migration, in order. New migrations are appended here by hand. */
+export const MIGRATIONS: (new () => unknown)[] = [Foundation1764100000000];

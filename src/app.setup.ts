@@ -1,0 +1,145 @@
+import type { INestApplication } from '@nestjs/common';
+import {
+  DocumentBuilder,
+  type OpenAPIObject,
+  SwaggerModule,
+} from '@nestjs/swagger';
+import express, {
+  type NextFunction,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import { randomUUID } from 'node:crypto';
+import { DomainError, ErrorCode } from './common/errors.js';
+import {
+  bodyParserError,
+  writeErrorResponse,
+} from './common/http-exception.filter.js';
+import type { AppRequest } from './common/request-context.js';
+import type { Env } from './config/env.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Routes whose bodies are not JSON, with the media types they take. */
+const OTHER_BODY_TYPES: Record<string, string[]> = {
+  '/ims/token/v3': ['application/x-www-form-urlencoded', 'application/json'],
+  '/data/core/ups/ingest/profiles': [
+    'application/json',
+    'application/x-ndjson',
+  ],
+};
+
+function requestId(req: AppRequest, res: Response, next: NextFunction): void {
+  const supplied = req.header('x-request-id');
+  req.requestId =
+    supplied && REQUEST_ID.test(supplied) ? supplied : randomUUID();
+  res.setHeader('x-request-id', req.requestId);
+  next();
+}
+
+function hasBody(req: AppRequest): boolean {
+  const length = req.header('content-length');
+  return (
+    (length !== undefined && length !== '0') ||
+    req.header('transfer-encoding') !== undefined
+  );
+}
+
+/** CONTRACT A1: requests with a body must say `application/json` (or the route's own type). */
+function contentType(req: AppRequest, res: Response, next: NextFunction): void {
+  if (!['POST', 'PUT', 'PATCH'].includes(req.method) || !hasBody(req))
+    return next();
+  const allowed = OTHER_BODY_TYPES[req.path.replace(/\/+$/, '')] ?? [
+    'application/json',
+  ];
+  const type =
+    (req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ??
+    '';
+  if (
+    allowed.includes(type) ||
+    (allowed.includes('application/json') &&
+      type === 'application/json-patch+json')
+  )
+    return next();
+  writeErrorResponse(
+    res,
+    new DomainError(
+      ErrorCode.ContentTypeInvalid,
+      'A valid content-type must be specified',
+    ),
+    req.requestId ?? randomUUID(),
+  );
+}
+
+/** Body parsers whose errors are answered in our shape (they run before Nest's filter). */
+function guarded(parser: RequestHandler): RequestHandler {
+  return (req, res, next) =>
+    parser(req, res, (err?: unknown) => {
+      if (!err) return next();
+      const error =
+        bodyParserError(err) ??
+        new DomainError(
+          ErrorCode.ValidationFailed,
+          'The request body could not be read.',
+        );
+      writeErrorResponse(
+        res,
+        error,
+        (req as AppRequest).requestId ?? randomUUID(),
+      );
+    });
+}
+
+/** Everything main.ts and the tests both need on the HTTP app. */
+export function configureApp(app: INestApplication, env: Env): void {
+  app.use(requestId);
+  app.use(contentType);
+  app.use(
+    guarded(
+      express.json({
+        limit: env.BODY_LIMIT,
+        type: ['application/json', 'application/json-patch+json'],
+        strict: false,
+      }),
+    ),
+  );
+  app.use(guarded(express.urlencoded({ limit: '16kb', extended: false })));
+  // Bulk NDJSON ingestion is larger than a JSON request by design.
+  app.use(
+    guarded(express.text({ limit: '256mb', type: 'application/x-ndjson' })),
+  );
+}
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('flowservice-eventhubs')
+    .setDescription(
+      'Adobe Experience Platform Flow Service API for Azure Event Hubs streaming destinations, self-hosted. ' +
+        'Get a token from POST /ims/token/v3, then Authorize with the token, your client id as x-api-key, your org as x-gw-ims-org-id and a sandbox (default prod).',
+    )
+    .setVersion('1.0')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      'bearer',
+    )
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'x-api-key')
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'x-gw-ims-org-id' },
+      'x-gw-ims-org-id',
+    )
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'x-sandbox-name' },
+      'x-sandbox-name',
+    )
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+export function setupSwagger(app: INestApplication): OpenAPIObject {
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true },
+  });
+  return document;
+}

@@ -1,0 +1,122 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createHash } from 'node:crypto';
+import { Repository } from 'typeorm';
+import { DomainError, ErrorCode } from '../common/errors.js';
+import { APP_SECRETS, type AppSecrets } from '../config/secrets.js';
+import { ENV, Env } from '../config/env.js';
+import { ClientEntity } from './client.entity.js';
+import { verifySecret } from './secret-hash.js';
+
+export interface TokenClaims {
+  clientId: string;
+  orgId: string;
+}
+
+const ISSUER = 'flowservice-eventhubs';
+const AUDIENCE = 'platform';
+
+@Injectable()
+export class TokenService {
+  private readonly key: Uint8Array;
+  /** Verified secrets, so a script asking for tokens in a loop does not pay scrypt each time. */
+  private readonly verified = new Map<string, string>();
+
+  constructor(
+    @InjectRepository(ClientEntity)
+    private readonly clients: Repository<ClientEntity>,
+    @Inject(APP_SECRETS) secrets: AppSecrets,
+    @Inject(ENV) private readonly env: Env,
+  ) {
+    this.key = new TextEncoder().encode(secrets.tokenSigningKey);
+  }
+
+  async issue(
+    grantType: string | undefined,
+    clientId: string | undefined,
+    clientSecret: string | undefined,
+  ): Promise<{
+    access_token: string;
+    token_type: 'bearer';
+    expires_in: number;
+  }> {
+    if (grantType !== 'client_credentials') {
+      throw new DomainError(
+        ErrorCode.OAuthUnsupportedGrantType,
+        'grant_type must be client_credentials',
+      );
+    }
+    if (!clientId || !clientSecret) {
+      throw new DomainError(
+        ErrorCode.OAuthInvalidRequest,
+        'client_id and client_secret are required',
+      );
+    }
+    const client = await this.clients.findOne({ where: { clientId } });
+    if (!client || !(await this.checkSecret(client, clientSecret))) {
+      throw new DomainError(
+        ErrorCode.OAuthInvalidClient,
+        'invalid client_id or client_secret',
+      );
+    }
+    const ttl = this.env.TOKEN_TTL_SECONDS;
+    const token = await new SignJWT({
+      org: client.orgId,
+      client_id: client.clientId,
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(client.clientId)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${ttl}s`)
+      .sign(this.key);
+    return { access_token: token, token_type: 'bearer', expires_in: ttl };
+  }
+
+  /** Verifies signature, issuer, audience and expiry; any failure is `401013`. */
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+      });
+      const clientId = payload.client_id;
+      const orgId = payload.org;
+      if (typeof clientId !== 'string' || typeof orgId !== 'string') {
+        throw new DomainError(
+          ErrorCode.TokenInvalid,
+          'Oauth token is not valid',
+        );
+      }
+      return { clientId, orgId };
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      if (err instanceof joseErrors.JOSEError) {
+        throw new DomainError(
+          ErrorCode.TokenInvalid,
+          'Oauth token is not valid',
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async checkSecret(
+    client: ClientEntity,
+    secret: string,
+  ): Promise<boolean> {
+    // Only a digest of (stored hash, secret) is cached, never the secret itself.
+    const digest = createHash('sha256')
+      .update(client.secretHash)
+      .update('\u0000')
+      .update(secret)
+      .digest('hex');
+    if (this.verified.get(client.clientId) === digest) return true;
+    const ok = await verifySecret(secret, client.secretHash);
+    if (ok) this.verified.set(client.clientId, digest);
+    return ok;
+  }
+}

@@ -1,0 +1,39 @@
+import {
+  IsNotEmpty,
+  IsString,
+  IsUUID,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+
+/** Reference to a catalogue spec. */
+export class SpecRefDto {
+  /** @example bf9f5905-92b7-48bf-bf20-455bc6b60a4e */
+  @IsUUID('all')
+  id: string;
+
+  /** @example 1.0 */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(16)
+  version: string;
+}
+
+export class DataFormatDto {
+  /** @example json */
+  @IsString()
+  @Matches(/^json$/i, { message: 'data.format must be json' })
+  format: string;
+}
+
+/** `201` body of every create. */
+export class CreatedDto {
+  /** @example 5e45582a-5336-4ea1-9ec9-d0004a9f344a */
+  id: string;
+  /** Quoted version; send it back as `If-Match`. @example "\"8b0351ca-0000-0200-0000-61c4d6700000\"" */
+  etag: string;
+}
+
+export class CountDto {
+  count: number;
+}

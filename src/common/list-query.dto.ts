@@ -1,0 +1,56 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }): unknown =>
+  value === 'true' ? true : value === 'false' ? false : value;
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value;
+const toArray = ({ value }: { value: unknown }): unknown =>
+  value === undefined ? undefined : Array.isArray(value) ? value : [value];
+
+/** Query parameters shared by every Flow Service list (CONTRACT A3). */
+export class ListQueryDto {
+  /** Page size, 1–100 (default 20). Cannot be combined with `count`. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  /** Opaque token from `_links.next.href` of the previous page. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  continuationToken?: string;
+
+  /** Sort fields, comma-separated, `+` ascending (default) or `-` descending. @example -createdAt */
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  orderby?: string;
+
+  /** Return only `{"count": N}` for the filtered items. */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  count?: boolean;
+
+  /**
+   * Filters, repeatable and AND-ed: `field==a,b`, `!=`, `>`, `>=`, `<`, `<=`; `[]` looks inside arrays.
+   * @example state==enabled
+   */
+  @IsOptional()
+  @Transform(toArray)
+  @IsString({ each: true })
+  @MaxLength(2048, { each: true })
+  property?: string[];
+}

@@ -1,0 +1,35 @@
+import {
+  applyDecorators,
+  createParamDecorator,
+  type ExecutionContext,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiSecurity } from '@nestjs/swagger';
+import { PlatformAuthGuard } from '../auth/platform-auth.guard.js';
+import type { AppRequest, Tenant } from './request-context.js';
+
+/** The tenant resolved by PlatformAuthGuard. */
+export const CurrentTenant = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Tenant => {
+    const tenant = ctx.switchToHttp().getRequest<AppRequest>().tenant;
+    if (!tenant)
+      throw new Error('CurrentTenant used on a route without PlatformApi()');
+    return tenant;
+  },
+);
+
+/** Marks a controller as a Platform API: token + Adobe headers, documented for Swagger UI. */
+export function PlatformApi(): ClassDecorator & MethodDecorator {
+  return applyDecorators(
+    UseGuards(PlatformAuthGuard),
+    ApiBearerAuth('bearer'),
+    ApiSecurity('x-api-key'),
+    ApiSecurity('x-gw-ims-org-id'),
+    ApiSecurity('x-sandbox-name'),
+    ApiHeader({
+      name: 'x-request-id',
+      required: false,
+      description: 'Echoed in the response and in logs.',
+    }),
+  );
+}

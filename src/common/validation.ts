@@ -1,0 +1,59 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { type ErrorDetail, validationFailed } from './errors.js';
+
+export const VALIDATION_OPTIONS = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+} as const;
+
+function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
+  return errors.flatMap((e) => {
+    const path = parent ? `${parent}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((message) => ({
+      path,
+      message,
+    }));
+    return [...own, ...flatten(e.children ?? [], path)];
+  });
+}
+
+export function toValidationError(errors: ValidationError[]): Error {
+  const details = flatten(errors);
+  const first = details[0];
+  return validationFailed(
+    first
+      ? `Invalid request: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`
+      : 'Invalid request',
+    details,
+  );
+}
+
+/** The global pipe: strict (unknown fields are errors) and in our error shape. */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    ...VALIDATION_OPTIONS,
+    transform: true,
+    exceptionFactory: toValidationError,
+  });
+}
+
+/** Validates a plain object as a DTO (patched documents are validated like creates). */
+export function validateAs<T extends object>(
+  cls: new () => T,
+  plain: unknown,
+): T {
+  const instance = plainToInstance(cls, plain);
+  if (
+    typeof instance !== 'object' ||
+    instance === null ||
+    Array.isArray(instance)
+  ) {
+    throw validationFailed('Invalid request: the document must be an object');
+  }
+  const errors = validateSync(instance, VALIDATION_OPTIONS);
+  if (errors.length) throw toValidationError(errors);
+  return instance;
+}

@@ -1,0 +1,177 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim())
+    ? Number(value.trim())
+    : value;
+
+/**
+ * Every setting the service reads. This class is the only place that looks at
+ * process.env, and it is validated once at boot so a bad value fails fast with
+ * every problem listed rather than surfacing later as a runtime error.
+ */
+export class Env {
+  @IsOptional()
+  @IsString()
+  @Matches(/^postgres(ql)?:\/\//)
+  DATABASE_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DB_POOL_SIZE = 10;
+
+  /** Directory for embedded Postgres data and generated development secrets. */
+  @IsString()
+  @MinLength(1)
+  DATA_DIR = '.data';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  EMBEDDED_PG_PORT = 54329;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 8080;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  /** HMAC key for access tokens (>= 32 chars). Generated under DATA_DIR in the embedded default. */
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
+  TOKEN_SIGNING_KEY?: string;
+
+  /** Key for secrets at rest: 64 hex chars (AES-256). Generated under DATA_DIR in the embedded default. */
+  @IsOptional()
+  @Matches(/^[0-9a-fA-F]{64}$/, {
+    message: 'ENCRYPTION_KEY must be 64 hex characters (32 bytes)',
+  })
+  ENCRYPTION_KEY?: string;
+
+  /** Identifier stored with each encrypted secret so keys can be rotated. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]{1,32}$/)
+  ENCRYPTION_KEY_ID = 'k1';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 86400)
+  TOKEN_TTL_SECONDS = 86400;
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.@-]{3,128}$/)
+  DEV_CLIENT_ID?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  DEV_CLIENT_SECRET?: string;
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.@-]{3,128}$/)
+  DEV_ORG_ID?: string;
+
+  /** Start the local Event Hubs emulator with the app (embedded default only unless set). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  EMULATOR_ENABLED?: boolean;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  EMULATOR_PORT = 5673;
+
+  @Transform(toBool)
+  @IsBoolean()
+  RUNNER_ENABLED = true;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  RUNNER_INTERVAL_MS = 1000;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  /** Largest accepted JSON request body. */
+  @IsString()
+  @Matches(/^\d+(kb|mb)$/i)
+  BODY_LIMIT = '1mb';
+}
+
+export class EnvValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Parse and validate a raw environment; throws listing every invalid variable. */
+export function loadEnv(
+  raw: Record<string, string | undefined> = process.env,
+): Env {
+  const known = Object.keys(new Env());
+  const picked: Record<string, string> = {};
+  for (const key of [
+    ...known,
+    'DATABASE_URL',
+    'TOKEN_SIGNING_KEY',
+    'ENCRYPTION_KEY',
+    'DEV_CLIENT_ID',
+    'DEV_CLIENT_SECRET',
+    'DEV_ORG_ID',
+    'EMULATOR_ENABLED',
+  ]) {
+    const v = raw[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const env = plainToInstance(Env, picked);
+  const errors = validateSync(env, { whitelist: true });
+  if (errors.length > 0) {
+    throw new EnvValidationError(
+      errors.map(
+        (e) =>
+          `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+      ),
+    );
+  }
+  return env;
+}
+
+/** True when the service runs its own embedded Postgres (no DATABASE_URL). */
+export function isEmbedded(env: Env): boolean {
+  return !env.DATABASE_URL;
+}
+
+export const ENV = Symbol('ENV');

@@ -1,0 +1,275 @@
+import { type EntityManager, In, Repository } from 'typeorm';
+import type { ConnectionSpec } from '../catalog/catalog.data.js';
+import type { CreatedDto } from '../common/common.dto.js';
+import { DomainError, ErrorCode, notFound } from '../common/errors.js';
+import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
+import {
+  applyJsonPatch,
+  type PatchOperationDto,
+} from '../common/json-patch.js';
+import type { ListQueryDto } from '../common/list-query.dto.js';
+import { assertMatchesSchema } from '../common/json-schema.js';
+import { listDocuments } from '../common/listing.js';
+import type { Tenant } from '../common/request-context.js';
+import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
+import { validateAs } from '../common/validation.js';
+import { FlowEntity } from '../flows/flow.entity.js';
+import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
+import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { ConnectionEntity } from './connection.entity.js';
+import { resolveConnectionSpec } from './connections.service.js';
+import {
+  type CreateLinkedConnectionDto,
+  type LinkedConnectionDto,
+  PatchableLinkedConnectionDto,
+} from './dto/linked-connection.dto.js';
+
+type LinkedEntity = SourceConnectionEntity | TargetConnectionEntity;
+
+export interface LinkedKind {
+  /** `sourceConnections` or `targetConnections`: the resource name in paths and errors. */
+  resource: 'sourceConnections' | 'targetConnections';
+  /** The spec part whose JSON Schema validates `params`. */
+  paramsSpec: (spec: ConnectionSpec) => Record<string, unknown> | undefined;
+  /** The flow column that references this kind. */
+  flowColumn: 'sourceConnectionIds' | 'targetConnectionIds';
+}
+
+/**
+ * Source and target connections behave the same apart from which part of the
+ * spec validates their params, so one implementation serves both resources.
+ */
+export class LinkedConnectionsService<E extends LinkedEntity> {
+  constructor(
+    private readonly repo: Repository<E>,
+    private readonly kind: LinkedKind,
+  ) {}
+
+  async create(
+    tenant: Tenant,
+    dto: CreateLinkedConnectionDto,
+  ): Promise<CreatedDto> {
+    const spec = resolveConnectionSpec(dto.connectionSpec);
+    if (!this.kind.paramsSpec(spec)) {
+      throw new DomainError(
+        ErrorCode.InvalidSpec,
+        `Connection spec ${spec.id} cannot be used for ${this.kind.resource}.`,
+      );
+    }
+    const params = this.checkParams(spec, dto.params ?? {});
+    return this.repo.manager.transaction(async (em) => {
+      if (dto.baseConnectionId) {
+        await this.checkBase(em, tenant, dto.baseConnectionId, spec.id);
+      } else if (spec.authSpec.length > 0) {
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          'baseConnectionId is required for this connection spec.',
+          [
+            {
+              path: 'baseConnectionId',
+              message: 'baseConnectionId is required',
+            },
+          ],
+        );
+      }
+      const version = newVersion();
+      const entity = em.create(this.repo.target, {
+        ...ownedBy(tenant),
+        name: dto.name,
+        description: dto.description ?? null,
+        state: 'enabled',
+        version,
+        baseConnectionId: dto.baseConnectionId ?? null,
+        connectionSpecId: spec.id,
+        connectionSpecVersion: spec.version,
+        data: { format: (dto.data?.format ?? 'json').toLowerCase() },
+        params,
+      } as unknown as E);
+      const saved = await em.save(entity);
+      return { id: saved.id, etag: etagOf(version) };
+    });
+  }
+
+  async get(tenant: Tenant, id: string): Promise<LinkedConnectionDto> {
+    const row = await this.repo.findOne({
+      where: { id, ...tenantWhere(tenant) } as never,
+    });
+    if (!row) throw notFound(this.kind.resource, id);
+    return this.toDto(row);
+  }
+
+  async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
+    const rows = await this.repo.find({ where: tenantWhere(tenant) as never });
+    return listDocuments(
+      rows.map((r) => this.toDto(r)),
+      query,
+      {
+        filterable: [
+          'id',
+          'name',
+          'description',
+          'connectionSpec',
+          'baseConnectionId',
+          'state',
+          'params',
+          'createdAt',
+          'updatedAt',
+          'data',
+        ],
+        sortable: ['name', 'createdAt', 'updatedAt', 'id', 'state'],
+      },
+      `/data/foundation/flowservice/${this.kind.resource}`,
+    );
+  }
+
+  async patch(
+    tenant: Tenant,
+    id: string,
+    ifMatch: string | undefined,
+    ops: PatchOperationDto[],
+  ): Promise<CreatedDto> {
+    return this.repo.manager.transaction(async (em) => {
+      const row = await em.findOne(this.repo.target, {
+        where: { id, ...tenantWhere(tenant) } as never,
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!row) throw notFound(this.kind.resource, id);
+      checkIfMatch(ifMatch, row.version);
+      const spec = resolveConnectionSpec({
+        id: row.connectionSpecId,
+        version: row.connectionSpecVersion,
+      });
+      const patched = applyJsonPatch(
+        {
+          name: row.name,
+          description: row.description ?? '',
+          params: row.params,
+        },
+        ops,
+        {
+          allowed: ['/name', '/description', '/params'],
+          readOnly: {
+            '/connectionSpec': new DomainError(
+              ErrorCode.SpecNotUpdatable,
+              'The connection spec of a connection cannot be updated.',
+            ),
+          },
+        },
+      );
+      const doc = validateAs(PatchableLinkedConnectionDto, patched);
+      const params = this.checkParams(spec, doc.params);
+      const version = newVersion();
+      await em.update(
+        this.repo.target,
+        { id: row.id } as never,
+        {
+          name: doc.name,
+          description: doc.description ?? null,
+          params,
+          version,
+          updatedBy: `${tenant.clientId}@AdobeID`,
+          updatedClient: tenant.clientId,
+        } as never,
+      );
+      return { id: row.id, etag: etagOf(version) };
+    });
+  }
+
+  async remove(tenant: Tenant, id: string): Promise<void> {
+    await this.repo.manager.transaction(async (em) => {
+      const row = await em.findOne(this.repo.target, {
+        where: { id, ...tenantWhere(tenant) } as never,
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!row) throw notFound(this.kind.resource, id);
+      const column =
+        this.kind.flowColumn === 'sourceConnectionIds'
+          ? 'source_connection_ids'
+          : 'target_connection_ids';
+      const flows = await em
+        .createQueryBuilder(FlowEntity, 'f')
+        .select('f.id', 'id')
+        .where('f.org_id = :org AND f.sandbox_name = :sb', {
+          org: tenant.orgId,
+          sb: tenant.sandboxName,
+        })
+        .andWhere(`:id = ANY(f.${column})`, { id })
+        .getRawMany<{ id: string }>();
+      if (flows.length) {
+        throw new DomainError(
+          ErrorCode.ConnectionInUse,
+          `The ${this.kind.resource === 'sourceConnections' ? 'source' : 'target'} connection with the ID ${id} cannot be deleted because it is being used in one or more flows (${flows.map((f) => f.id).join(', ')}).`,
+        );
+      }
+      await em.delete(this.repo.target, { id } as never);
+    });
+  }
+
+  async findByIds(tenant: Tenant, ids: string[]): Promise<E[]> {
+    if (ids.length === 0) return [];
+    return this.repo.find({
+      where: { id: In(ids), ...tenantWhere(tenant) } as never,
+    });
+  }
+
+  toDto(row: E): LinkedConnectionDto {
+    const base = row.baseConnectionId
+      ? {
+          baseConnection: {
+            id: row.baseConnectionId,
+            connectionSpec: {
+              id: row.connectionSpecId,
+              version: row.connectionSpecVersion,
+            },
+          },
+        }
+      : {};
+    return {
+      ...(metaOf(row) as Omit<
+        LinkedConnectionDto,
+        'data' | 'connectionSpec' | 'params' | 'inheritedAttributes'
+      >),
+      ...(row.baseConnectionId
+        ? { baseConnectionId: row.baseConnectionId }
+        : {}),
+      data: { format: String(row.data.format ?? 'json') },
+      connectionSpec: {
+        id: row.connectionSpecId,
+        version: row.connectionSpecVersion,
+      },
+      params: row.params,
+      ...(this.kind.resource === 'sourceConnections'
+        ? { typeInfo: { type: 'ProfileFragments', id: 'ups' } }
+        : {}),
+      inheritedAttributes: base,
+    };
+  }
+
+  private async checkBase(
+    em: EntityManager,
+    tenant: Tenant,
+    baseId: string,
+    specId: string,
+  ): Promise<void> {
+    const base = await em.findOne(ConnectionEntity, {
+      where: { id: baseId, ...tenantWhere(tenant) },
+    });
+    if (!base) throw notFound('connections', baseId);
+    if (base.connectionSpecId !== specId) {
+      throw new DomainError(
+        ErrorCode.InvalidSpec,
+        `The base connection ${baseId} uses connection spec ${base.connectionSpecId}, not ${specId}.`,
+      );
+    }
+  }
+
+  private checkParams(
+    spec: ConnectionSpec,
+    params: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const schema = this.kind.paramsSpec(spec);
+    if (!schema) return params;
+    assertMatchesSchema(schema, params, 'params');
+    return params;
+  }
+}

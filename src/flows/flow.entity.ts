@@ -1,0 +1,25 @@
+import { Column, Entity, Index } from 'typeorm';
+import { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
+
+@Entity({ name: 'flows' })
+@Index('ix_flows_tenant', ['orgId', 'sandboxName', 'createdAt'])
+export class FlowEntity extends TenantScopedEntity {
+  @Column({ type: 'uuid' })
+  flowSpecId: string;
+
+  @Column({ type: 'text' })
+  flowSpecVersion: string;
+
+  @Column({ type: 'uuid', array: true })
+  sourceConnectionIds: string[];
+
+  @Column({ type: 'uuid', array: true })
+  targetConnectionIds: string[];
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  transformations: Record<string, unknown>[];
+
+  /** `{operation, started, updated}` of the last API operation, as Adobe reports it. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  lastOperation: Record<string, unknown>;
+}

@@ -1,0 +1,108 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CreatedDto } from '../common/common.dto.js';
+import { PatchOperationDto } from '../common/json-patch.js';
+import { ListQueryDto } from '../common/list-query.dto.js';
+import { patchPipe, uuidPipe } from '../common/pipes.js';
+import type { Tenant } from '../common/request-context.js';
+import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CreateFlowDto, FlowListDto } from './dto/flow.dto.js';
+import { FlowsService } from './flows.service.js';
+
+const PATH = 'data/foundation/flowservice/flows';
+
+@ApiTags('Flows')
+@PlatformApi()
+@Controller(PATH)
+export class FlowsController {
+  constructor(private readonly flows: FlowsService) {}
+
+  /** Create a dataflow from the profile store to an Event Hubs target; it starts enabled. */
+  @Post()
+  async create(
+    @CurrentTenant() tenant: Tenant,
+    @Body() body: CreateFlowDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CreatedDto> {
+    const created = await this.flows.create(tenant, body);
+    res.location(`/${PATH}/${created.id}`);
+    return created;
+  }
+
+  /** List dataflows, e.g. `property=transformations[].params.segmentSelectors.selectors[].value.id==<id>`. */
+  @Get()
+  list(
+    @CurrentTenant() tenant: Tenant,
+    @Query() query: ListQueryDto,
+  ): Promise<FlowListDto> {
+    return this.flows.list(tenant, query) as Promise<FlowListDto>;
+  }
+
+  /** Get a dataflow with `inheritedAttributes` and `lastRunDetails`. */
+  @Get(':id')
+  async get(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<FlowListDto> {
+    return { items: [await this.flows.get(tenant, id)] };
+  }
+
+  /** Update name, description or transformations (add/remove segments and attributes) with JSON Patch; needs If-Match. */
+  @Patch(':id')
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The etag, in double quotes (or the if-match query parameter).',
+  })
+  @ApiQuery({ name: 'if-match', required: false })
+  @ApiBody({ type: [PatchOperationDto] })
+  patch(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+    @Headers('if-match') ifMatchHeader: string | undefined,
+    @Query('if-match') ifMatchQuery: string | undefined,
+    @Body(patchPipe) ops: PatchOperationDto[],
+  ): Promise<CreatedDto> {
+    return this.flows.patch(tenant, id, ifMatchHeader ?? ifMatchQuery, ops);
+  }
+
+  /** Enable or disable a dataflow: `op=enable|disable` (case-insensitive). Disabling pauses exports; enabling resumes them without loss. */
+  @Post(':id/action')
+  @HttpCode(200)
+  @ApiQuery({ name: 'op', enum: ['enable', 'disable'] })
+  @ApiQuery({ name: 'subOp', required: false, enum: ['APPLY', 'ROLLBACK'] })
+  @ApiHeader({ name: 'If-Match', required: false })
+  action(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+    @Query('op') op: string | undefined,
+    @Query('subOp') subOp: string | undefined,
+    @Headers('if-match') ifMatch: string | undefined,
+  ): Promise<CreatedDto> {
+    return this.flows.action(tenant, id, op, subOp, ifMatch);
+  }
+
+  /** Delete a dataflow. */
+  @Delete(':id')
+  @HttpCode(202)
+  remove(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<void> {
+    return this.flows.remove(tenant, id);
+  }
+}

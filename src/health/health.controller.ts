@@ -1,0 +1,41 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+
+export class HealthDto {
+  /** `ok` when the database answers, otherwise `unavailable`. @example ok */
+  status: string;
+  database: { ready: boolean; latencyMs?: number; error?: string };
+}
+
+@ApiTags('Operations')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Readiness: 200 when the database answers, 503 otherwise. */
+  @Get()
+  async health(@Res({ passthrough: true }) res: Response): Promise<HealthDto> {
+    const started = performance.now();
+    try {
+      await this.dataSource.query('SELECT 1');
+      return {
+        status: 'ok',
+        database: {
+          ready: true,
+          latencyMs: Math.round((performance.now() - started) * 10) / 10,
+        },
+      };
+    } catch (err) {
+      res.status(503);
+      return {
+        status: 'unavailable',
+        database: {
+          ready: false,
+          error: err instanceof Error ? err.message : 'unknown',
+        },
+      };
+    }
+  }
+}

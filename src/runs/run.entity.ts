@@ -1,0 +1,48 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+
+/** One streaming run: a flow's exports during one UTC hour. */
+@Entity({ name: 'runs' })
+@Index('uq_runs_flow_hour', ['flowId', 'hourStart'], { unique: true })
+@Index('ix_runs_tenant', ['orgId', 'sandboxName', 'createdAt'])
+export class RunEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'text' })
+  orgId: string;
+
+  @Column({ type: 'text' })
+  sandboxName: string;
+
+  @Column({ type: 'uuid' })
+  sandboxId: string;
+
+  @Column({ type: 'uuid' })
+  flowId: string;
+
+  @Column({ type: 'uuid' })
+  flowSpecId: string;
+
+  @Column({ type: 'timestamptz' })
+  hourStart: Date;
+
+  @Column({ type: 'uuid' })
+  version: string;
+
+  /** `metrics` as in Adobe's run item (recordSummary, sizeSummary, durationSummary, statusSummary). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  metrics: Record<string, unknown>;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}

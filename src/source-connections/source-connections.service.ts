@@ -1,0 +1,20 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
+import { SourceConnectionEntity } from './source-connection.entity.js';
+
+@Injectable()
+export class SourceConnectionsService extends LinkedConnectionsService<SourceConnectionEntity> {
+  constructor(
+    @InjectRepository(SourceConnectionEntity)
+    repo: Repository<SourceConnectionEntity>,
+  ) {
+    super(repo, {
+      resource: 'sourceConnections',
+      paramsSpec: (s) =>
+        s.sourceSpec?.spec as Record<string, unknown> | undefined,
+      flowColumn: 'sourceConnectionIds',
+    });
+  }
+}

@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
+import { TargetConnectionEntity } from './target-connection.entity.js';
+
+@Injectable()
+export class TargetConnectionsService extends LinkedConnectionsService<TargetConnectionEntity> {
+  constructor(
+    @InjectRepository(TargetConnectionEntity)
+    repo: Repository<TargetConnectionEntity>,
+  ) {
+    super(repo, {
+      resource: 'targetConnections',
+      paramsSpec: (s) => s.targetSpec?.spec,
+      flowColumn: 'targetConnectionIds',
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { randomBytes } from 'node:crypto';
+import { ClientEntity } from '../auth/client.entity.js';
+import { hashSecret } from '../auth/secret-hash.js';
+import { SandboxEntity } from './sandbox.entity.js';
+
+export interface CreatedClient {
+  clientId: string;
+  clientSecret: string;
+  orgId: string;
+  sandboxes: string[];
+}
+
+/** Clients and sandboxes: used by the CLI and the development-client bootstrap. */
+@Injectable()
+export class TenancyService {
+  constructor(
+    @InjectRepository(ClientEntity)
+    private readonly clients: Repository<ClientEntity>,
+    @InjectRepository(SandboxEntity)
+    private readonly sandboxes: Repository<SandboxEntity>,
+  ) {}
+
+  /** Creates the org's `prod` sandbox on first use, like every Adobe org has one. */
+  async ensureSandbox(orgId: string, name = 'prod'): Promise<SandboxEntity> {
+    await this.sandboxes
+      .createQueryBuilder()
+      .insert()
+      .values({
+        orgId,
+        name,
+        type: name === 'prod' ? 'production' : 'development',
+      })
+      .orIgnore()
+      .execute();
+    return this.sandboxes.findOneByOrFail({ orgId, name });
+  }
+
+  async findSandbox(
+    orgId: string,
+    name: string,
+  ): Promise<SandboxEntity | null> {
+    return this.sandboxes.findOneBy({ orgId, name });
+  }
+
+  listSandboxes(orgId?: string): Promise<SandboxEntity[]> {
+    return this.sandboxes.find({
+      where: orgId ? { orgId } : {},
+      order: { orgId: 'ASC', name: 'ASC' },
+    });
+  }
+
+  /**
+   * Creates a client. The secret is returned once and only its scrypt hash is
+   * stored. Passing a fixed id and secret (development client) is idempotent.
+   */
+  async createClient(input: {
+    orgId: string;
+    name?: string;
+    clientId?: string;
+    clientSecret?: string;
+    sandboxes?: string[];
+  }): Promise<CreatedClient> {
+    const clientId = input.clientId ?? randomBytes(16).toString('hex');
+    const clientSecret =
+      input.clientSecret ?? `p8e-${randomBytes(24).toString('base64url')}`;
+    const sandboxes = input.sandboxes?.length ? input.sandboxes : ['*'];
+    await this.ensureSandbox(input.orgId, 'prod');
+    for (const s of sandboxes)
+      if (s !== '*') await this.ensureSandbox(input.orgId, s);
+    const secretHash = await hashSecret(clientSecret);
+    await this.clients.upsert(
+      {
+        clientId,
+        secretHash,
+        orgId: input.orgId,
+        name: input.name ?? clientId,
+        sandboxes,
+      },
+      ['clientId'],
+    );
+    return { clientId, clientSecret, orgId: input.orgId, sandboxes };
+  }
+
+  listClients(): Promise<ClientEntity[]> {
+    return this.clients.find({ order: { createdAt: 'ASC' } });
+  }
+
+  findClient(clientId: string): Promise<ClientEntity | null> {
+    return this.clients.findOneBy({ clientId });
+  }
+}
