@@ -123,12 +123,10 @@ export function writeErrorResponse(
   res.setHeader('x-request-id', requestId);
   switch (mapped.shape) {
     case 'gateway':
-      res
-        .status(mapped.status)
-        .json({
-          error_code: mapped.code,
-          message: mapped.fixedMessage ?? error.message,
-        });
+      res.status(mapped.status).json({
+        error_code: mapped.code,
+        message: mapped.fixedMessage ?? error.message,
+      });
       return;
     case 'oauth':
       res
@@ -136,14 +134,12 @@ export function writeErrorResponse(
         .json({ error: mapped.code, error_description: error.message });
       return;
     case 'content-type':
-      res
-        .status(mapped.status)
-        .json({
-          type: '/placeholder/type/uri',
-          status: mapped.status,
-          title: mapped.code,
-          detail: error.message,
-        });
+      res.status(mapped.status).json({
+        type: '/placeholder/type/uri',
+        status: mapped.status,
+        title: mapped.code,
+        detail: error.message,
+      });
       return;
     case 'flow-service':
       res.status(mapped.status).json({

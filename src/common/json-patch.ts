@@ -8,35 +8,9 @@ import {
   MaxLength,
 } from 'class-validator';
 import { DomainError, ErrorCode } from './errors.js';
+import type { PatchOperationDto } from './patch-operation.dto.js';
 
 const { applyPatch, JsonPatchError } = fastJsonPatch;
-
-/** One RFC 6902 operation. `add`, `replace` and `remove` are supported, in any case. */
-export class PatchOperationDto {
-  /** @example replace */
-  @IsString()
-  @MaxLength(16)
-  op: string;
-
-  /** JSON Pointer. @example /name */
-  @IsString()
-  @Matches(/^\//, { message: 'path must be a JSON Pointer starting with /' })
-  @MaxLength(1024)
-  path: string;
-
-  @ApiProperty({
-    required: false,
-    description:
-      'New value (also tolerated on remove, as Adobe examples send one).',
-  })
-  @Allow()
-  value?: unknown;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(1024)
-  from?: string;
-}
 
 export interface PatchRules {
   /** Pointer prefixes that may be patched, e.g. `/name`, `/transformations`. */

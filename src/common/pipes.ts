@@ -1,6 +1,6 @@
 import { ParseArrayPipe, ParseUUIDPipe } from '@nestjs/common';
 import { DomainError, ErrorCode } from './errors.js';
-import { PatchOperationDto } from './json-patch.js';
+import { PatchOperationDto } from './patch-operation.dto.js';
 import { VALIDATION_OPTIONS, toValidationError } from './validation.js';
 
 /** Path ids must be uuids; anything else is a 400, never a database error. */

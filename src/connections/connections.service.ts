@@ -9,10 +9,8 @@ import {
 } from '../catalog/catalog.data.js';
 import { DomainError, ErrorCode, notFound } from '../common/errors.js';
 import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
-import {
-  applyJsonPatch,
-  type PatchOperationDto,
-} from '../common/json-patch.js';
+import { applyJsonPatch } from '../common/json-patch.js';
+import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { listDocuments } from '../common/listing.js';
 import type { Tenant } from '../common/request-context.js';

@@ -3,10 +3,8 @@ import type { ConnectionSpec } from '../catalog/catalog.data.js';
 import type { CreatedDto } from '../common/common.dto.js';
 import { DomainError, ErrorCode, notFound } from '../common/errors.js';
 import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
-import {
-  applyJsonPatch,
-  type PatchOperationDto,
-} from '../common/json-patch.js';
+import { applyJsonPatch } from '../common/json-patch.js';
+import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
 import { listDocuments } from '../common/listing.js';

@@ -14,7 +14,7 @@ import {
 import { ApiBody, ApiHeader, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CreatedDto } from '../common/common.dto.js';
-import { PatchOperationDto } from '../common/json-patch.js';
+import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import { patchPipe, uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';

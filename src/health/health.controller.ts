@@ -2,12 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
-
-export class HealthDto {
-  /** `ok` when the database answers, otherwise `unavailable`. @example ok */
-  status: string;
-  database: { ready: boolean; latencyMs?: number; error?: string };
-}
+import { HealthDto } from './health.dto.js';
 
 @ApiTags('Operations')
 @Controller('health')

@@ -1,0 +1,5 @@
+export class HealthDto {
+  /** `ok` when the database answers, otherwise `unavailable`. @example ok */
+  status: string;
+  database: { ready: boolean; latencyMs?: number; error?: string };
+}
