@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ export default async function setup(
     return async () => undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'fse-test-pg-'));
+  // mkdtemp makes a 0700 directory; the postgres OS user must be able to enter it.
+  chmodSync(dir, 0o755);
   const db = new EmbeddedDatabase({
     dataDir: join(dir, 'data'),
     port: await freePort(),

@@ -1,8 +1,113 @@
-import { linkedConnectionsController } from '../connections/linked-connections.controller.js';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+  type Type,
+} from '@nestjs/common';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CreatedDto } from '../common/common.dto.js';
+import { PatchOperationDto } from '../common/patch-operation.dto.js';
+import { ListQueryDto } from '../common/list-query.dto.js';
+import { patchPipe, uuidPipe } from '../common/pipes.js';
+import type { Tenant } from '../common/request-context.js';
+import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import {
+  CreateLinkedConnectionDto,
+  LinkedConnectionListDto,
+} from '../connections/dto/linked-connection.dto.js';
 import { SourceConnectionsService } from './source-connections.service.js';
 
-export const SourceConnectionsController = linkedConnectionsController(
-  'sourceConnections',
-  'Source connections',
-  SourceConnectionsService,
-);
+const PATH = 'data/foundation/flowservice/sourceConnections';
+
+@ApiTags('Source connections')
+@PlatformApi()
+@Controller(PATH)
+export class SourceConnectionsController {
+  constructor(private readonly connections: SourceConnectionsService) {}
+
+  /** Create a source connection; returns its id and etag. */
+  @Post()
+  async create(
+    @CurrentTenant() tenant: Tenant,
+    @Body() body: CreateLinkedConnectionDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CreatedDto> {
+    const created = await this.connections.create(tenant, body);
+    res.location(`/${PATH}/${created.id}`);
+    return created;
+  }
+
+  /** List source connections with filters, sorting and paging. */
+  @Get()
+  @ApiOkResponse({ type: LinkedConnectionListDto })
+  list(
+    @CurrentTenant() tenant: Tenant,
+    @Query() query: ListQueryDto,
+  ): Promise<LinkedConnectionListDto> {
+    return this.connections.list(
+      tenant,
+      query,
+    ) as Promise<LinkedConnectionListDto>;
+  }
+
+  /** Get one source connection as `{items: [...]}`. */
+  @Get(':id')
+  @ApiOkResponse({ type: LinkedConnectionListDto })
+  async get(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<LinkedConnectionListDto> {
+    return { items: [await this.connections.get(tenant, id)] };
+  }
+
+  /** Update name, description or params with JSON Patch; needs If-Match. */
+  @Patch(':id')
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The etag, in double quotes (or the if-match query parameter).',
+  })
+  @ApiQuery({ name: 'if-match', required: false })
+  @ApiBody({ type: [PatchOperationDto] })
+  @ApiOkResponse({ type: CreatedDto })
+  patch(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+    @Headers('if-match') ifMatchHeader: string | undefined,
+    @Query('if-match') ifMatchQuery: string | undefined,
+    @Body(patchPipe) ops: PatchOperationDto[],
+  ): Promise<CreatedDto> {
+    return this.connections.patch(
+      tenant,
+      id,
+      ifMatchHeader ?? ifMatchQuery,
+      ops,
+    );
+  }
+
+  /** Delete a source connection; refused while a flow uses it. */
+  @Delete(':id')
+  @HttpCode(202)
+  remove(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<void> {
+    return this.connections.remove(tenant, id);
+  }
+}
