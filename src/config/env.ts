@@ -122,6 +122,34 @@ export class Env {
   @Max(3_600_000)
   RUNNER_INTERVAL_MS = 1000;
 
+  /** How long a replica owns a flow before another may take it over (after a crash). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  RUNNER_LEASE_MS = 15_000;
+
+  /** Change-log rows read per flow per step. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RUNNER_BATCH_SIZE = 1000;
+
+  /** Flows exported concurrently by one replica. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  RUNNER_CONCURRENCY = 4;
+
+  /** Longest wait between retries of a failing flow. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  RUNNER_MAX_BACKOFF_MS = 30_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

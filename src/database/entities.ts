@@ -2,6 +2,7 @@ import { ClientEntity } from '../auth/client.entity.js';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import { RunEntity } from '../runs/run.entity.js';
+import { FlowCursorEntity } from '../runner/flow-cursor.entity.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { SandboxEntity } from '../tenancy/sandbox.entity.js';
@@ -15,4 +16,5 @@ export const ENTITIES = [
   TargetConnectionEntity,
   FlowEntity,
   RunEntity,
+  FlowCursorEntity,
 ];
