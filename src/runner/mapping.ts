@@ -44,11 +44,8 @@ export function mappingOf(transformations: unknown): FlowMapping {
     for (const f of t.params?.profileSelectors?.mandatoryFields ?? [])
       mandatoryFields.add(f);
   }
-  return {
-    segmentIds: [...segmentIds].sort(),
-    attributePaths: [...attributePaths].sort(),
-    mandatoryFields: [...mandatoryFields].sort(),
-  };
+  // Selector order is kept: it is the order of keys in the exported message.
+  return { segmentIds: [...segmentIds], attributePaths: [...attributePaths], mandatoryFields: [...mandatoryFields] };
 }
 
 export type MembershipStatus = 'realized' | 'existing' | 'exited';
