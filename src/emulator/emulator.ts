@@ -304,11 +304,32 @@ export class EventHubsEmulator {
         enqueuedTime: new Date(e.enqueuedTime),
         partitionKey: typeof key === 'string' ? key : undefined,
         body: decodeBody(message.body),
-        properties: message.application_properties as Record<string, unknown> | undefined,
+        properties: message.application_properties as
+          Record<string, unknown> | undefined,
         message,
       });
     }
     return out;
+  }
+
+  /** Open consumer links, e.g. to wait until a "latest" receiver is attached before sending. */
+  readerCount(
+    hubName: string,
+    partitionId?: string,
+    consumerGroup?: string,
+  ): number {
+    let n = 0;
+    for (const r of this.readers) {
+      if (r.hub.name.toLowerCase() !== hubName.toLowerCase()) continue;
+      if (partitionId !== undefined && r.partition.id !== partitionId) continue;
+      if (
+        consumerGroup !== undefined &&
+        r.consumerGroup.toLowerCase() !== consumerGroup.toLowerCase()
+      )
+        continue;
+      n++;
+    }
+    return n;
   }
 
   /** Number of events ever published to a hub (or a partition), retained or not. */
@@ -413,7 +434,7 @@ export class EventHubsEmulator {
   }
 
   private onConnectionClosed(conn: PeerConnection): void {
-    for (const reader of [...this.readers]) {
+    for (const reader of this.readers) {
       if (reader.link.connection === conn) this.removeReader(reader);
     }
   }
@@ -440,7 +461,7 @@ export class EventHubsEmulator {
     const eq = (want: string | undefined, got: string): boolean =>
       want === undefined || want.toLowerCase() === got.toLowerCase();
     if (spec.link !== 'producer') {
-      for (const r of [...this.readers]) {
+      for (const r of this.readers) {
         if (!eq(spec.hub, r.hub.name) || !eq(spec.partition, r.partition.id))
           continue;
         if (!eq(spec.consumerGroup, r.consumerGroup)) continue;
@@ -451,7 +472,7 @@ export class EventHubsEmulator {
       }
     }
     if (spec.link !== 'consumer') {
-      for (const p of [...this.producers]) {
+      for (const p of this.producers) {
         if (
           !eq(spec.hub, p.hub.name) ||
           (spec.partition !== undefined && p.partition?.id !== spec.partition)
@@ -737,7 +758,7 @@ export class EventHubsEmulator {
   private afterAppend(partition: Partition, count: number): void {
     this.counters.published += count;
     for (const r of partition.readers) this.pump(r);
-    for (const wake of [...this.eventWaiters]) wake();
+    for (const wake of this.eventWaiters) wake();
   }
 
   // ---------------------------------------------------------------- transfers
@@ -880,7 +901,7 @@ export class EventHubsEmulator {
       string,
       unknown
     >;
-    const audience = String(props.name ?? '');
+    const audience = asText(props.name);
     const path = audiencePath(audience);
     const hubName = path.split('/')[1] ?? '';
     const token =
@@ -953,7 +974,7 @@ export class EventHubsEmulator {
       string,
       unknown
     >;
-    const hubName = String(props.name ?? '');
+    const hubName = asText(props.name);
     const fault = this.faults.take(
       'management',
       { hub: hubName, partition: props.partition as string | undefined },
@@ -1009,7 +1030,7 @@ export class EventHubsEmulator {
       });
     }
     if (props.type === 'com.microsoft:partition') {
-      const id = String(props.partition ?? '');
+      const id = asText(props.partition);
       const partition = hub.partitions.find((p) => p.id === id);
       if (!partition) {
         const e = outOfRange(hub, id);
@@ -1039,6 +1060,10 @@ export class EventHubsEmulator {
       'com.microsoft:argument-error',
     );
   }
+}
+
+function asText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
 }
 
 function decodeBody(body: unknown): unknown {

@@ -388,7 +388,7 @@ export async function startAmqpServer(
       const closed = new Promise<void>((resolve) =>
         server.close(() => resolve()),
       );
-      for (const peer of [...live]) peer.abort();
+      for (const peer of live) peer.abort();
       for (const socket of sockets) socket.destroy();
       await closed;
     },

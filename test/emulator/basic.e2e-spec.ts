@@ -1,4 +1,7 @@
-import { EventHubBufferedProducerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
+import {
+  earliestEventPosition,
+  type ReceivedEventData,
+} from '@azure/event-hubs';
 import { partitionForKey } from '../../src/emulator/index.js';
 import { FAST_RETRY, startHarness, waitFor, type Harness } from './helpers.js';
 
@@ -74,7 +77,9 @@ describe('EventHubsEmulator with the real SDK', () => {
     expect(first!.offset).not.toBe('0');
     expect(Number(second!.offset)).toBeGreaterThan(Number(first!.offset));
     expect(second!.sequenceNumber).toBe(1);
-    expect(Buffer.from(second!.body as Uint8Array)).toEqual(Buffer.from([1, 2, 3]));
+    expect(Buffer.from(second!.body as Uint8Array)).toEqual(
+      Buffer.from([1, 2, 3]),
+    );
     expect(first!.enqueuedTimeUtc).toBeInstanceOf(Date);
   });
 
@@ -89,7 +94,9 @@ describe('EventHubsEmulator with the real SDK', () => {
     for (const key of keys) {
       const pid = String(partitionForKey(key, 4));
       const stored = h.emulator.getEvents('orders', pid);
-      const mine = stored.filter((e) => (e.body as { key?: string }).key === key);
+      const mine = stored.filter(
+        (e) => (e.body as { key?: string }).key === key,
+      );
       expect(mine).toHaveLength(1);
       expect(mine[0]!.partitionKey).toBe(key);
     }
