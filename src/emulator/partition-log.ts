@@ -195,6 +195,7 @@ export class PartitionLog {
   }
 
   get(seq: number): StoredEvent {
+    if (seq < this.begin) throw new RangeError(`sequence number ${seq} is not retained`);
     const [seg, i] = this.locate(seq);
     const start = seg.starts[i]!;
     return {
