@@ -195,7 +195,8 @@ export class PartitionLog {
   }
 
   get(seq: number): StoredEvent {
-    if (seq < this.begin) throw new RangeError(`sequence number ${seq} is not retained`);
+    if (seq < this.begin)
+      throw new RangeError(`sequence number ${seq} is not retained`);
     const [seg, i] = this.locate(seq);
     const start = seg.starts[i]!;
     return {

@@ -45,7 +45,11 @@ export function mappingOf(transformations: unknown): FlowMapping {
       mandatoryFields.add(f);
   }
   // Selector order is kept: it is the order of keys in the exported message.
-  return { segmentIds: [...segmentIds], attributePaths: [...attributePaths], mandatoryFields: [...mandatoryFields] };
+  return {
+    segmentIds: [...segmentIds],
+    attributePaths: [...attributePaths],
+    mandatoryFields: [...mandatoryFields],
+  };
 }
 
 export type MembershipStatus = 'realized' | 'existing' | 'exited';

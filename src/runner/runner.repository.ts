@@ -312,6 +312,21 @@ export class RunnerRepository {
     });
   }
 
+  /** An unexpected error: keep the position, retry after `delayMs`. */
+  async defer(
+    owner: string,
+    flowId: string,
+    delayMs: number,
+    error: string,
+  ): Promise<void> {
+    await this.ds.query(
+      `UPDATE flow_cursors SET failures = failures + 1, last_error = $3,
+              next_attempt_at = now() + ($4::int * interval '1 millisecond'), updated_at = now()
+       WHERE flow_id = $1 AND lease_owner = $2`,
+      [flowId, owner, error.slice(0, 2000), delayMs],
+    );
+  }
+
   /** A failed step: the position stays, the flow is retried after `delayMs`, the run shows the error. */
   async recordFailure(input: {
     owner: string;
