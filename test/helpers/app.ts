@@ -61,7 +61,7 @@ export async function createTestApp(
         env,
         databaseUrl,
         secrets: TEST_SECRETS,
-        imports: opts.imports ?? [],
+        imports: [RunnerModule.forRoot(databaseUrl), ...(opts.imports ?? [])],
       }),
     ],
   }).compile();
