@@ -117,7 +117,7 @@ interface Reader {
   epoch: number | undefined;
   cursor: number;
   runtimeMetric: boolean;
-  retryScheduled: boolean;
+  retryTimer: NodeJS.Timeout | undefined;
 }
 
 const CBS = '$cbs';
@@ -206,8 +206,7 @@ export class EventHubsEmulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    for (const reader of this.readers) reader.partition.readers.delete(reader);
-    this.readers.clear();
+    for (const reader of this.readers) this.removeReader(reader);
     await server.close();
     for (const wake of this.eventWaiters) wake();
   }
@@ -629,7 +628,7 @@ export class EventHubsEmulator {
       epoch,
       cursor: start,
       runtimeMetric,
-      retryScheduled: false,
+      retryTimer: undefined,
     };
     partition.readers.add(reader);
     this.readers.add(reader);
@@ -688,6 +687,8 @@ export class EventHubsEmulator {
   }
 
   private removeReader(reader: Reader): void {
+    clearTimeout(reader.retryTimer);
+    reader.retryTimer = undefined;
     reader.partition.readers.delete(reader);
     this.readers.delete(reader);
   }
@@ -719,17 +720,17 @@ export class EventHubsEmulator {
       sent++;
     }
     this.counters.delivered += sent;
-    // Credit left but rhea's session buffer is full: it frees up once the frames are written.
+    // Credit left but rhea's session buffer (or the client's session window) is full. rhea emits
+    // no event when that frees up, so poll gently; an immediate re-pump would spin the CPU.
     if (
       reader.cursor < log.nextSeq &&
       reader.link.credit > 0 &&
-      !reader.retryScheduled
+      reader.retryTimer === undefined
     ) {
-      reader.retryScheduled = true;
-      setImmediate(() => {
-        reader.retryScheduled = false;
+      reader.retryTimer = setTimeout(() => {
+        reader.retryTimer = undefined;
         this.pump(reader);
-      });
+      }, 1);
     }
   }
 
