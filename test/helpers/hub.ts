@@ -50,7 +50,11 @@ export class HubCollector {
         },
         processError: async () => Promise.resolve(),
       },
-      { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 0.05 },
+      {
+        startPosition: earliestEventPosition,
+        maxWaitTimeInSeconds: 0.05,
+        maxBatchSize: 200,
+      },
     );
   }
 
