@@ -50,7 +50,7 @@ export function toRunDto(run: RunEntity): Record<string, unknown> {
           m.durationSummary?.startedAtUTC ?? run.hourStart.getTime(),
         completedAtUTC: m.durationSummary?.completedAtUTC ?? 0,
       },
-      statusSummary: { ...(m.statusSummary ?? {}), status },
+      statusSummary: { ...m.statusSummary, status },
     },
     activities: [],
   };
