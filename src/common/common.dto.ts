@@ -1,5 +1,6 @@
 import {
   IsNotEmpty,
+  IsOptional,
   IsString,
   IsUUID,
   Matches,
@@ -12,7 +13,11 @@ export class SpecRefDto {
   @IsUUID('all')
   id: string;
 
-  /** @example 1.0 */
+  /**
+   * Required: a missing version is answered 422, as Adobe does ("connectionSpec.version 'version' is required for spec info").
+   * @example 1.0
+   */
+  @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(16)

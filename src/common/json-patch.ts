@@ -1,12 +1,4 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { ApiProperty } from '@nestjs/swagger';
-import {
-  Allow,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-} from 'class-validator';
 import { DomainError, ErrorCode } from './errors.js';
 import type { PatchOperationDto } from './patch-operation.dto.js';
 

@@ -1,7 +1,16 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import {
+  type ArgumentMetadata,
+  ValidationPipe,
+  type ValidationError,
+} from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { type ErrorDetail, validationFailed } from './errors.js';
+import {
+  DomainError,
+  ErrorCode,
+  type ErrorDetail,
+  validationFailed,
+} from './errors.js';
 
 export const VALIDATION_OPTIONS = {
   whitelist: true,
@@ -31,9 +40,43 @@ export function toValidationError(errors: ValidationError[]): Error {
   );
 }
 
+const UNKNOWN_PROPERTY = /^property (.+) should not exist$/;
+
+/**
+ * Query-string problems get the catalogue's query code (1451-400, FSE "Invalid
+ * params testParam provided in query params") instead of the body code.
+ */
+class AppValidationPipe extends ValidationPipe {
+  override async transform(
+    value: unknown,
+    metadata: ArgumentMetadata,
+  ): Promise<unknown> {
+    try {
+      return await super.transform(value, metadata);
+    } catch (err) {
+      if (
+        metadata.type !== 'query' ||
+        !(err instanceof DomainError) ||
+        err.code !== ErrorCode.ValidationFailed
+      )
+        throw err;
+      const unknown = (err.details ?? [])
+        .map((d) => UNKNOWN_PROPERTY.exec(d.message)?.[1])
+        .filter((p): p is string => p !== undefined);
+      throw new DomainError(
+        ErrorCode.InvalidQueryParam,
+        unknown.length
+          ? `Invalid params ${unknown.join(', ')} provided in query params`
+          : err.message,
+        err.details,
+      );
+    }
+  }
+}
+
 /** The global pipe: strict (unknown fields are errors) and in our error shape. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     ...VALIDATION_OPTIONS,
     transform: true,
     exceptionFactory: toValidationError,

@@ -39,6 +39,12 @@ export function resolveConnectionSpec(ref: {
   id: string;
   version: string;
 }): ConnectionSpec {
+  if (!ref.version) {
+    throw new DomainError(
+      ErrorCode.SpecVersionMissing,
+      "connectionSpec.version 'version' is required for spec info",
+    );
+  }
   const spec = findConnectionSpec(ref.id);
   if (!spec)
     throw new DomainError(
@@ -243,10 +249,11 @@ export class ConnectionsService {
       ? this.secretBox.open<Record<string, unknown>>(row.authSecrets)
       : {};
     const all = { ...row.authParams, ...secrets };
+    const text = (v: unknown): string => (typeof v === 'string' ? v : '');
     return {
-      namespace: String(all.namespace ?? ''),
-      sasKeyName: String(all.sasKeyName ?? ''),
-      sasKey: String(all.sasKey ?? ''),
+      namespace: text(all.namespace),
+      sasKeyName: text(all.sasKeyName),
+      sasKey: text(all.sasKey),
     };
   }
 

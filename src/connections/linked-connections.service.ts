@@ -230,7 +230,9 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
       ...(row.baseConnectionId
         ? { baseConnectionId: row.baseConnectionId }
         : {}),
-      data: { format: String(row.data.format ?? 'json') },
+      data: {
+        format: typeof row.data.format === 'string' ? row.data.format : 'json',
+      },
       connectionSpec: {
         id: row.connectionSpecId,
         version: row.connectionSpecVersion,

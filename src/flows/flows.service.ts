@@ -50,6 +50,12 @@ export class FlowsService {
         '`State` is not allowed in the create flow request.',
       );
     }
+    if (!dto.flowSpec.version) {
+      throw new DomainError(
+        ErrorCode.SpecVersionMissing,
+        "flowSpec.version 'version' is required for spec info",
+      );
+    }
     const spec = findFlowSpec(dto.flowSpec.id);
     if (!spec || spec.version !== dto.flowSpec.version) {
       throw new DomainError(
@@ -360,16 +366,34 @@ export class FlowsService {
   }
 }
 
+/** A transformation as plain JSON (what jsonb stores). */
+interface PlainTransformation {
+  name: string;
+  params: {
+    profileSelectors?: {
+      selectors?: {
+        type: string;
+        value: { operator?: string } & Record<string, unknown>;
+      }[];
+    } & Record<string, unknown>;
+    segmentSelectors?: {
+      selectors?: { type: string; value: Record<string, unknown> }[];
+    };
+  } & Record<string, unknown>;
+}
+
 /** Stores selectors as plain JSON with Adobe's defaults filled in. */
 function normalizeTransformations(
-  ts: TransformationDto[],
+  dtos: TransformationDto[],
 ): Record<string, unknown>[] {
+  // Plain copies: validated DTO instances must not carry their classes into jsonb.
+  const ts = JSON.parse(JSON.stringify(dtos)) as PlainTransformation[];
   return ts.map((t) => ({
     name: t.name,
     params: {
       ...t.params,
       profileSelectors: {
-        ...(t.params.profileSelectors ?? {}),
+        ...t.params.profileSelectors,
         selectors: (t.params.profileSelectors?.selectors ?? []).map((s) => ({
           type: s.type,
           value: { ...s.value, operator: s.value.operator ?? 'EXISTS' },

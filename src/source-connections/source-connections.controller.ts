@@ -10,7 +10,6 @@ import {
   Post,
   Query,
   Res,
-  type Type,
 } from '@nestjs/common';
 import {
   ApiBody,

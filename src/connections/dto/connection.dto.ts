@@ -42,6 +42,7 @@ export class CreateConnectionDto {
   @Type(() => AuthDto)
   auth?: AuthDto;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => SpecRefDto)
   connectionSpec: SpecRefDto;

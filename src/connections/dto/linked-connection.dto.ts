@@ -28,6 +28,7 @@ export class CreateLinkedConnectionDto {
   @IsUUID('all')
   baseConnectionId?: string;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => SpecRefDto)
   connectionSpec: SpecRefDto;

@@ -27,6 +27,7 @@ export class CreateFlowDto {
   @MaxLength(2048)
   description?: string;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => SpecRefDto)
   flowSpec: SpecRefDto;

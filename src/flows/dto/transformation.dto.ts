@@ -44,6 +44,7 @@ export class ProfileSelectorDto {
   @IsIn(['JSON_PATH'])
   type: string;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => ProfileSelectorValueDto)
   value: ProfileSelectorValueDto;
@@ -92,6 +93,7 @@ export class SegmentSelectorDto {
   @IsIn(['PLATFORM_SEGMENT'])
   type: string;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => SegmentSelectorValueDto)
   value: SegmentSelectorValueDto;
@@ -156,6 +158,7 @@ export class TransformationDto {
   @IsIn(['GeneralTransform'])
   name: string;
 
+  @IsObject()
   @ValidateNested()
   @Type(() => TransformationParamsDto)
   params: TransformationParamsDto;
