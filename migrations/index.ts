@@ -1,4 +1,8 @@
 import { Foundation1764100000000 } from './1764100000000-Foundation.js';
+import { ProfilesSegments1764200000000 } from './1764200000000-ProfilesSegments.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
-export const MIGRATIONS: (new () => unknown)[] = [Foundation1764100000000];
+export const MIGRATIONS: (new () => unknown)[] = [
+  Foundation1764100000000,
+  ProfilesSegments1764200000000,
+];
