@@ -149,6 +149,28 @@ export class Env {
   @Min(100)
   @Max(3_600_000)
   RUNNER_MAX_BACKOFF_MS = 30_000;
+  /**
+   * Run the segment background worker (new/edited segment evaluation, the
+   * time-relative sweep, membership retention). Defaults to RUNNER_ENABLED.
+   */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  SEGMENT_WORKER_ENABLED?: boolean;
+
+  /** How often segments with time-relative predicates are re-evaluated. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  SEGMENT_SWEEP_INTERVAL_MS = 60000;
+
+  /** Exited memberships older than this (by lastQualificationTime) are purged. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  MEMBERSHIP_RETENTION_DAYS = 30;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -180,6 +202,7 @@ export function loadEnv(
     'DEV_CLIENT_SECRET',
     'DEV_ORG_ID',
     'EMULATOR_ENABLED',
+    'SEGMENT_WORKER_ENABLED',
   ]) {
     const v = raw[key];
     if (v !== undefined && v !== '') picked[key] = v;

@@ -6,6 +6,11 @@ import { FlowCursorEntity } from '../runner/flow-cursor.entity.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { SandboxEntity } from '../tenancy/sandbox.entity.js';
+import { ProfileIdentityEntity } from '../profiles/profile-identity.entity.js';
+import { ProfileEntity } from '../profiles/profile.entity.js';
+import { SegmentDefinitionEntity } from '../segments/segment-definition.entity.js';
+import { SegmentJobEntity } from '../segments/segment-job.entity.js';
+import { SegmentMembershipEntity } from '../segments/segment-membership.entity.js';
 
 /** Explicit list (not a glob) so the same code works from src under Vitest and from dist. */
 export const ENTITIES = [
@@ -17,4 +22,9 @@ export const ENTITIES = [
   FlowEntity,
   RunEntity,
   FlowCursorEntity,
+  ProfileEntity,
+  ProfileIdentityEntity,
+  SegmentDefinitionEntity,
+  SegmentMembershipEntity,
+  SegmentJobEntity,
 ];

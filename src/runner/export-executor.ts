@@ -177,7 +177,6 @@ export class ExportExecutor {
       flow.orgId,
       flow.sandboxName,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
-      mapping.segmentIds,
     );
     const targets = await this.targets.find({
       where: { id: In(flow.targetConnectionIds) },
@@ -338,7 +337,7 @@ export class ExportExecutor {
         for (const m of ch.membershipChanges) {
           memberships[m.segmentId] = {
             status: m.to,
-            lastQualificationTime: ch.changedAt,
+            lastQualificationTime: ch.changedAt.toISOString(),
           };
         }
         c.deletedState = {

@@ -108,15 +108,15 @@ const profile: ProfileState = {
   memberships: {
     '7841ba61-23c1-4bb3-a495-00d3g5fe1e93': {
       status: 'exited',
-      lastQualificationTime: new Date('2020-05-25T21:24:39.512Z'),
+      lastQualificationTime: '2020-05-25T21:24:39.512Z',
     },
     '59bd2fkd-3c48-4b18-bf56-4f5c5e6967ae': {
       status: 'existing',
-      lastQualificationTime: new Date('2020-05-25T23:37:33Z'),
+      lastQualificationTime: '2020-05-25T23:37:33Z',
     },
     'unmapped-segment': {
       status: 'realized',
-      lastQualificationTime: new Date('2020-05-25T23:37:33Z'),
+      lastQualificationTime: '2020-05-25T23:37:33Z',
     },
   },
 };
@@ -253,7 +253,9 @@ describe('export rules', () => {
       profileId: 'p',
       attributes: { person: { name: { firstName: 'A' } } },
       identityMap: {},
-      memberships: { s1: { status, lastQualificationTime: new Date() } },
+      memberships: {
+        s1: { status, lastQualificationTime: new Date().toISOString() },
+      },
     });
     expect(isEligible(state('realized'), mapping, new Set())).toBe(true);
     expect(isEligible(state('existing'), mapping, new Set())).toBe(true);

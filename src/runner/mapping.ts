@@ -1,3 +1,6 @@
+import type { ProfileChange } from '../profiles/change-log.reader.js';
+import type { MembershipStatus } from '../segments/segment-membership.entity.js';
+
 /**
  * What a flow maps (segments and attribute paths) and the pure rules that
  * decide whether a profile change is exported (CONTRACT A8) and what the
@@ -52,29 +55,7 @@ export function mappingOf(transformations: unknown): FlowMapping {
   };
 }
 
-export type MembershipStatus = 'realized' | 'existing' | 'exited';
-
-export interface MembershipChange {
-  segmentId: string;
-  from: MembershipStatus | null;
-  to: MembershipStatus;
-}
-
-/** One row of the profile change log, as the runner reads it. */
-export interface ProfileChange {
-  txId: string;
-  id: string;
-  profileId: string;
-  changedAt: Date;
-  changedPaths: string[];
-  identitiesChanged: boolean;
-  membershipChanges: MembershipChange[];
-  deleted: boolean;
-  snapshot: {
-    attributes?: Record<string, unknown>;
-    identityMap?: Record<string, unknown>;
-  } | null;
-}
+export type { ProfileChange };
 
 /** A changed leaf path touches a mapped path when one is a prefix of the other. */
 export function pathTouches(changed: string, mapped: string): boolean {
@@ -111,7 +92,8 @@ export function triggersOf(
 
 export interface MembershipState {
   status: MembershipStatus;
-  lastQualificationTime: Date;
+  /** ISO-8601 UTC, as the profile store reports it. */
+  lastQualificationTime: string;
 }
 
 export interface ProfileState {
@@ -182,8 +164,8 @@ export interface PayloadOptions {
 }
 
 /** ISO-8601 UTC without milliseconds, as in the product page's example. */
-export function isoSeconds(d: Date): string {
-  return `${d.toISOString().slice(0, 19)}Z`;
+export function isoSeconds(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19)}Z`;
 }
 
 /**

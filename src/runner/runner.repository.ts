@@ -3,12 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newVersion } from '../common/etag.js';
 import { RunEntity } from '../runs/run.entity.js';
-import type {
-  MembershipStatus,
-  ProfileChange,
-  ProfileState,
-  SegmentInfo,
-} from './mapping.js';
+import { readChanges } from '../profiles/change-log.reader.js';
+import { loadProfileStates } from '../profiles/profile-state.reader.js';
+import type { ProfileChange, ProfileState, SegmentInfo } from './mapping.js';
 import {
   accumulate,
   type RunMetricsJson,
@@ -106,122 +103,28 @@ export class RunnerRepository {
     );
   }
 
-  /** Committed changes after `after`, never past a transaction still in flight. */
-  async readChanges(
+  /** Committed changes after `after`, never past a transaction still in flight (the profile store's reader). */
+  readChanges(
     orgId: string,
     sandboxName: string,
     after: Position,
     limit: number,
   ): Promise<ProfileChange[]> {
-    const rows = (await this.ds.query(
-      `SELECT id::text AS id, tx_id::text AS tx_id, profile_id::text AS profile_id, changed_at, changed_paths,
-              identities_changed, membership_changes, deleted, snapshot
-       FROM profile_changes
-       WHERE org_id = $1 AND sandbox_name = $2
-         AND (tx_id, id) > ($3::xid8, $4::bigint)
-         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY tx_id, id
-       LIMIT $5`,
-      [orgId, sandboxName, after.txId, after.id, limit],
-    )) as {
-      id: string;
-      tx_id: string;
-      profile_id: string;
-      changed_at: Date;
-      changed_paths: string[] | null;
-      identities_changed: boolean;
-      membership_changes: ProfileChange['membershipChanges'] | null;
-      deleted: boolean;
-      snapshot: ProfileChange['snapshot'];
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      txId: r.tx_id,
-      profileId: r.profile_id,
-      changedAt: r.changed_at,
-      changedPaths: r.changed_paths ?? [],
-      identitiesChanged: r.identities_changed,
-      membershipChanges: r.membership_changes ?? [],
-      deleted: r.deleted,
-      snapshot: r.snapshot,
-    }));
+    return readChanges(this.ds, { orgId, sandboxName }, after, limit);
   }
 
-  /** Current attributes, identities and the given segments' memberships of profiles. */
+  /** Current state of the given profiles; deleted ones are absent. */
   async loadProfiles(
     orgId: string,
     sandboxName: string,
     profileIds: string[],
-    segmentIds: string[],
   ): Promise<Map<string, ProfileState>> {
-    const out = new Map<string, ProfileState>();
-    if (profileIds.length === 0) return out;
-    const profiles = (await this.ds.query(
-      `SELECT id::text AS id, attributes, identity_map FROM profiles
-       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
-      [orgId, sandboxName, profileIds],
-    )) as {
-      id: string;
-      attributes: Record<string, unknown>;
-      identity_map: Record<string, unknown>;
-    }[];
-    for (const p of profiles) {
-      out.set(p.id, {
-        profileId: p.id,
-        attributes: p.attributes ?? {},
-        identityMap: p.identity_map ?? {},
-        memberships: {},
-      });
-    }
-    const memberships = await this.loadMemberships(
-      orgId,
-      sandboxName,
+    const states = await loadProfileStates(
+      this.ds,
+      { orgId, sandboxName },
       profileIds,
-      segmentIds,
     );
-    for (const [profileId, m] of memberships) {
-      const state = out.get(profileId);
-      if (state) state.memberships = m;
-    }
-    return out;
-  }
-
-  async loadMemberships(
-    orgId: string,
-    sandboxName: string,
-    profileIds: string[],
-    segmentIds: string[],
-  ): Promise<
-    Map<
-      string,
-      Record<string, { status: MembershipStatus; lastQualificationTime: Date }>
-    >
-  > {
-    const out = new Map<
-      string,
-      Record<string, { status: MembershipStatus; lastQualificationTime: Date }>
-    >();
-    if (profileIds.length === 0 || segmentIds.length === 0) return out;
-    const rows = (await this.ds.query(
-      `SELECT profile_id::text AS profile_id, segment_id::text AS segment_id, status, last_qualification_time
-       FROM segment_memberships
-       WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = ANY($3::uuid[]) AND segment_id::text = ANY($4::text[])`,
-      [orgId, sandboxName, profileIds, segmentIds],
-    )) as {
-      profile_id: string;
-      segment_id: string;
-      status: MembershipStatus;
-      last_qualification_time: Date;
-    }[];
-    for (const r of rows) {
-      const m = out.get(r.profile_id) ?? {};
-      m[r.segment_id] = {
-        status: r.status,
-        lastQualificationTime: r.last_qualification_time,
-      };
-      out.set(r.profile_id, m);
-    }
-    return out;
+    return new Map(states.map((s) => [s.profileId, s]));
   }
 
   /** Next page of current members of the given segments, for a backfill. */
