@@ -3,9 +3,11 @@
  * Each benchmark prints a table and writes JSON under bench/results/.
  */
 import { runEmulatorBench } from './emulator.js';
+import { runExportBench } from './export.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   emulator: runEmulatorBench,
+  export: runExportBench,
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
