@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { expect } from 'vitest';
 import type { TestApp, TestTenant } from '../helpers/app.js';
 import {
@@ -68,11 +69,34 @@ export async function lookup(
   >;
 }
 
+/**
+ * Waits until every committed change of the tenant is readable: the reader
+ * holds rows back while any older transaction (of any test file sharing the
+ * database) is still open.
+ */
+export async function waitVisible(
+  t: TestApp,
+  tenant: TestTenant,
+): Promise<void> {
+  const ds = t.app.get(DataSource);
+  for (let i = 0; i < 200; i++) {
+    const [row] = (await ds.query(
+      `SELECT coalesce(max(tx_id) < pg_snapshot_xmin(pg_current_snapshot()), true) AS ok
+         FROM profile_changes WHERE org_id = $1 AND sandbox_name = $2`,
+      [tenant.orgId, tenant.sandbox],
+    )) as { ok: boolean }[];
+    if (row?.ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('changes did not become visible');
+}
+
 /** Every committed change of the tenant, in reader order. */
 export async function allChanges(
   t: TestApp,
   tenant: TestTenant,
 ): Promise<ProfileChange[]> {
+  await waitVisible(t, tenant);
   const reader = t.app.get(ChangeLogReader);
   const out: ProfileChange[] = [];
   let after: { txId: string; id: string } | null = null;
@@ -87,4 +111,11 @@ export async function allChanges(
     const last = page[page.length - 1] as ProfileChange;
     after = { txId: last.txId, id: last.id };
   }
+}
+
+export function tenantRef(tenant: TestTenant): {
+  orgId: string;
+  sandboxName: string;
+} {
+  return { orgId: tenant.orgId, sandboxName: tenant.sandbox };
 }
