@@ -107,6 +107,15 @@ export class ExportExecutor {
     let nextBackfill: Backfill | null = backfill;
     let more: boolean;
     if (backfill) {
+      if (
+        backfill.afterProfileId === null &&
+        (stored.segmentIds ?? []).length === 0 &&
+        cursor.lastSuccessAt === null
+      ) {
+        // A flow's first backfill exports the current state of every member, so
+        // changes committed before it starts are already covered: skip them.
+        nextPosition = await this.repo.horizon();
+      }
       const ids = await this.repo.membersAfter(
         flow.orgId,
         flow.sandboxName,

@@ -35,8 +35,10 @@ export class RunnerRepository {
    */
   async ensureCursors(): Promise<void> {
     await this.ds.query(
-      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at)
-       SELECT f.id, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now()
+      // updated_at starts at the epoch so the flow counts as edited: the first
+      // step records its mapping and starts the backfill.
+      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at, updated_at)
+       SELECT f.id, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now(), to_timestamp(0)
        FROM flows f LEFT JOIN flow_cursors c ON c.flow_id = f.id
        WHERE c.flow_id IS NULL
        ON CONFLICT (flow_id) DO NOTHING`,
@@ -48,17 +50,26 @@ export class RunnerRepository {
     );
   }
 
-  /** Claims due, enabled flows nobody else holds; SKIP LOCKED keeps replicas apart. */
+  /**
+   * Claims enabled flows that have work (new committed changes in their
+   * tenant, a pending backfill, an edited flow, or a retry that is due) and
+   * that nobody else holds. SKIP LOCKED keeps replicas apart; ordering by
+   * next_attempt_at, which a release moves to now, rotates between flows.
+   */
   async claim(
     owner: string,
     limit: number,
     leaseMs: number,
   ): Promise<FlowCursorEntity[]> {
-    const rows = (await this.ds.query(
+    const res = (await this.ds.query(
       `WITH due AS (
          SELECT c.flow_id FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
          WHERE f.state = 'enabled' AND c.next_attempt_at <= now()
            AND (c.lease_until IS NULL OR c.lease_until < now())
+           AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
+                OR EXISTS (SELECT 1 FROM profile_changes p
+                           WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
+                             AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id)))
          ORDER BY c.next_attempt_at
          LIMIT $2
          FOR UPDATE OF c SKIP LOCKED
@@ -67,10 +78,8 @@ export class RunnerRepository {
        FROM due WHERE c.flow_id = due.flow_id
        RETURNING c.flow_id`,
       [owner, limit, leaseMs],
-    )) as unknown as [{ flow_id: string }[], number] | { flow_id: string }[];
-    const list = Array.isArray(rows[0])
-      ? (rows[0] as { flow_id: string }[])
-      : (rows as { flow_id: string }[]);
+    )) as unknown[];
+    const list = rowsOf(res) as { flow_id: string }[];
     if (list.length === 0) return [];
     return this.ds
       .getRepository(FlowCursorEntity)
@@ -97,7 +106,7 @@ export class RunnerRepository {
 
   async release(owner: string, flowId?: string): Promise<void> {
     await this.ds.query(
-      `UPDATE flow_cursors SET lease_owner = NULL, lease_until = NULL
+      `UPDATE flow_cursors SET lease_owner = NULL, lease_until = NULL, next_attempt_at = GREATEST(next_attempt_at, now())
        WHERE lease_owner = $1 AND ($2::uuid IS NULL OR flow_id = $2::uuid)`,
       [owner, flowId ?? null],
     );
@@ -125,6 +134,14 @@ export class RunnerRepository {
       profileIds,
     );
     return new Map(states.map((s) => [s.profileId, s]));
+  }
+
+  /** The change log's horizon now: every change below it has committed. */
+  async horizon(): Promise<Position> {
+    const rows = (await this.ds.query(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`,
+    )) as { tx: string }[];
+    return { txId: rows[0]?.tx ?? '0', id: '0' };
   }
 
   /** Next page of current members of the given segments, for a backfill. */
