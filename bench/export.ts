@@ -161,20 +161,20 @@ async function startHarness(): Promise<Harness> {
     }),
     {
       bodyParser: false,
-      logger: ['error', 'warn'],
+      logger: process.env.BENCH_DEBUG
+        ? ['error', 'warn', 'log', 'debug']
+        : ['error', 'warn'],
     },
   );
   configureApp(app, env);
   await app.listen(0, '127.0.0.1');
   const base = await app.getUrl();
   const orgId = 'BENCH00000000000000000000@AdobeOrg';
-  const client = await app
-    .get(TenancyService)
-    .createClient({
-      orgId,
-      clientId: 'bench-client',
-      clientSecret: 'bench-secret-0123456789',
-    });
+  const client = await app.get(TenancyService).createClient({
+    orgId,
+    clientId: 'bench-client',
+    clientSecret: 'bench-secret-0123456789',
+  });
   const tokenRes = await fetch(`${base}/ims/token/v3`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -50,8 +50,10 @@ export async function loadProfileStates(
                         to_char(m.last_qualification_time AT TIME ZONE 'UTC',
                                 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
                         FROM segment_memberships m
-                       WHERE m.profile_id = p.id
-                         AND m.org_id = p.org_id AND m.sandbox_name = p.sandbox_name),
+                       -- profile_id alone: it selects the primary key even before
+                       -- ANALYZE has run (the tenant columns led the planner to scan
+                       -- the whole tenant per profile); p is already tenant-scoped.
+                       WHERE m.profile_id = p.id),
                      '{}'::jsonb) AS memberships
        FROM profiles p
       WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,

@@ -72,6 +72,7 @@ export class ExportExecutor {
     batchSize: number,
     backoffMs: (failures: number) => number,
   ): Promise<StepResult> {
+    const stepStart = Date.now();
     const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
     if (!flow || flow.state !== 'enabled') return 'idle';
     const mapping = mappingOf(flow.transformations);
@@ -168,6 +169,7 @@ export class ExportExecutor {
     }
 
     const started = Date.now();
+    const timings: Record<string, number> = { select: started - stepStart };
     const outcome: StepOutcome = {
       sourceConnectionId: flow.sourceConnectionIds[0] ?? '',
       targetConnectionIds: flow.targetConnectionIds,
@@ -187,6 +189,7 @@ export class ExportExecutor {
       flow.sandboxName,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
     );
+    timings.load = Date.now() - started;
     const targets = await this.targets.find({
       where: { id: In(flow.targetConnectionIds) },
     });
@@ -236,6 +239,8 @@ export class ExportExecutor {
       }
     }
 
+    timings.build = Date.now() - started - (timings.load ?? 0);
+    const publishStart = Date.now();
     const runContext = {
       owner,
       flowId: flow.id,
@@ -300,6 +305,7 @@ export class ExportExecutor {
       return 'failed';
     }
     outcome.at = Date.now();
+    timings.publish = outcome.at - publishStart;
     // Several targets each received the same profiles; count profiles once.
     outcome.output = targets.length
       ? Math.round(outcome.output / targets.length)
@@ -314,6 +320,10 @@ export class ExportExecutor {
       exportedProfiles,
       mapping,
       outcome,
+    );
+    timings.commit = Date.now() - outcome.at;
+    this.logger.debug(
+      `flow ${flow.id}: ${candidates.length} candidates, ${outcome.output} sent; ms ${JSON.stringify(timings)}`,
     );
     if (!committed) return 'lost';
     return more ? 'more' : 'idle';

@@ -181,7 +181,8 @@ export function buildPayload(
   const body: Record<string, unknown> = {};
   for (const path of mapping.attributePaths) {
     const v = valueAt(state.attributes, path);
-    if (v !== undefined) setAt(body, path, structuredClone(v));
+    // Values come from freshly parsed JSON and are not mutated: no copy needed.
+    if (v !== undefined) setAt(body, path, v);
   }
   const ups: Record<string, Record<string, unknown>> = {};
   for (const id of mapping.segmentIds) {

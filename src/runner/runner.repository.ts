@@ -154,11 +154,11 @@ export class RunnerRepository {
   ): Promise<string[]> {
     const rows = (await this.ds.query(
       `SELECT DISTINCT profile_id::text AS profile_id FROM segment_memberships
-       WHERE org_id = $1 AND sandbox_name = $2 AND segment_id::text = ANY($3::text[])
+       WHERE org_id = $1 AND sandbox_name = $2 AND segment_id = ANY($3::uuid[])
          AND status IN ('realized', 'existing')
          AND ($4::uuid IS NULL OR profile_id > $4::uuid)
        ORDER BY 1 LIMIT $5`,
-      [orgId, sandboxName, segmentIds, afterProfileId, limit],
+      [orgId, sandboxName, uuidsOnly(segmentIds), afterProfileId, limit],
     )) as { profile_id: string }[];
     return rows.map((r) => r.profile_id);
   }
@@ -222,9 +222,10 @@ export class RunnerRepository {
       const { profileIds, segmentIds } = input.exportedMemberships;
       if (profileIds.length && segmentIds.length) {
         await em.query(
+          // By primary key only: the profile ids come from this tenant's own changes.
           `UPDATE segment_memberships SET status = 'existing'
-           WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = ANY($3::uuid[]) AND segment_id::text = ANY($4::text[]) AND status = 'realized'`,
-          [input.orgId, input.sandboxName, profileIds, segmentIds],
+           WHERE profile_id = ANY($1::uuid[]) AND segment_id = ANY($2::uuid[]) AND status = 'realized'`,
+          [profileIds, uuidsOnly(segmentIds)],
         );
       }
       if (input.outcome) await this.recordRun(em, input, input.outcome);
@@ -308,6 +309,13 @@ export class RunnerRepository {
       { metrics: metrics as never, version: newVersion() },
     );
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Flow selectors may name segments that are not ours (not uuids); they match nothing. */
+function uuidsOnly(ids: string[]): string[] {
+  return ids.filter((id) => UUID.test(id));
 }
 
 /** `ds.query` returns `[rows, count]` for UPDATE … RETURNING and plain rows otherwise. */
