@@ -41,9 +41,7 @@ describe('runner replicas', () => {
     await emulator.stop();
   });
 
-  async function flowWithMembers(
-    n: number,
-  ): Promise<{
+  async function flowWithMembers(n: number): Promise<{
     tenant: TestTenant;
     collector: HubCollector;
     emails: string[];
@@ -73,13 +71,11 @@ describe('runner replicas', () => {
       await ingest(
         t,
         tenant,
-        emails
-          .slice(i, i + 500)
-          .map((email) => ({
-            identityMap: { email: [{ id: email }] },
-            personalEmail: { address: email },
-            loyalty: { tier: 'gold' },
-          })),
+        emails.slice(i, i + 500).map((email) => ({
+          identityMap: { email: [{ id: email }] },
+          personalEmail: { address: email },
+          loyalty: { tier: 'gold' },
+        })),
       );
     }
     return { tenant, collector, emails };
@@ -131,5 +127,24 @@ describe('runner replicas', () => {
     }
     expect(await stopReplica(a)).toBe(0);
     expect(await stopReplica(b)).toBe(0);
+  });
+  it('SIGTERM: the replica exits 0 and releases its flow at once, so another replica resumes it', async () => {
+    const { collector, emails } = await flowWithMembers(3000);
+    // A long lease: if the stopped replica kept its claim, the next one would wait a minute.
+    const env = { RUNNER_BATCH_SIZE: '100', RUNNER_LEASE_MS: '60000' };
+    const first = startReplica(t.databaseUrl, env);
+    children.push(first);
+    await collector.waitFor((ev) => ev.length >= 200, 60_000);
+    const stoppedAt = Date.now();
+    expect(await stopReplica(first, 'SIGTERM')).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+    const second = startReplica(t.databaseUrl, env);
+    children.push(second);
+    await collector.waitFor(
+      () => delivered(collector).size === emails.length,
+      40_000,
+    );
+    expect([...delivered(collector)].sort()).toEqual([...emails].sort());
+    await stopReplica(second);
   });
 });
