@@ -355,6 +355,15 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     expect(JSON.stringify(run)).not.toContain('d3Jvbmcta2V5');
     expect(collector.events).toHaveLength(0);
 
+    // The connection test makes the same SAS-authenticated call and says why it failed.
+    const probe = await t.http
+      .get(`${FS}/connections/${flow.baseConnectionId}/test`)
+      .set(tenant.headers)
+      .expect(200);
+    expect(probe.body).toMatchObject({
+      result: false,
+      reason: expect.stringMatching(/SAS key/) as unknown,
+    });
     const conn = await t.http
       .get(`${FS}/connections/${flow.baseConnectionId}`)
       .set(tenant.headers)
@@ -377,6 +386,10 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     expect(collector.events[0]?.body.personalEmail).toEqual({
       address: 'k1@x.com',
     });
+    await t.http
+      .get(`${FS}/connections/${flow.baseConnectionId}/test`)
+      .set(tenant.headers)
+      .expect(200, { result: true });
   });
 
   it('retries injected server-busy and dropped connections without loss; duplicates keep their messageId', async () => {
