@@ -38,10 +38,10 @@ export class ProfilesSegments1764200000000 implements MigrationInterface {
       `CREATE TABLE "segment_memberships" ("profile_id" uuid NOT NULL, "segment_id" uuid NOT NULL, "org_id" text NOT NULL, "sandbox_name" text NOT NULL, "status" text NOT NULL, "last_qualification_time" TIMESTAMP WITH TIME ZONE NOT NULL, CONSTRAINT "PK_5bd77f69a25bfa87e8220c05b58" PRIMARY KEY ("profile_id", "segment_id"))`,
     );
     await queryRunner.query(
-      `CREATE INDEX "ix_segment_memberships_exited" ON "segment_memberships"  ("status", "last_qualification_time") `,
+      `CREATE INDEX "ix_segment_memberships_exited" ON "segment_memberships"  ("last_qualification_time") WHERE "status" = 'exited'`,
     );
     await queryRunner.query(
-      `CREATE INDEX "ix_segment_memberships_segment" ON "segment_memberships"  ("org_id", "sandbox_name", "segment_id", "status") `,
+      `CREATE INDEX "ix_segment_memberships_segment" ON "segment_memberships"  ("segment_id", "status") `,
     );
     // Hand-written: TypeORM has no xid8 column type, so profile_changes is
     // not an entity (the schema diff ignores tables without one). tx_id is

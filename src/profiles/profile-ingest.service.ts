@@ -402,6 +402,8 @@ export class ProfileIngestService {
         )) as StoredProfileRow[];
         for (const r of rows) loaded.set(r.id, r);
       }
+      // Nothing was locked (so nothing waited): the lookup is still current.
+      if (missing.length === 0 && round === 0) return { owners, loaded: [] };
       const again = await lookupOwners(m, tenant, keys);
       const stable =
         again.size === owners.size &&
@@ -475,10 +477,16 @@ export class ProfileIngestService {
       const rows = (await m.query(
         `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
          SELECT $1, $2, r.ns, r.id, r.p
-           FROM jsonb_to_recordset($3::jsonb) AS r(ns text, id text, p uuid)
+           FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)
          ON CONFLICT DO NOTHING
          RETURNING 1`,
-        [tenant.orgId, tenant.sandboxName, JSON.stringify(inserts)],
+        [
+          tenant.orgId,
+          tenant.sandboxName,
+          inserts.map((r) => r.ns),
+          inserts.map((r) => r.id),
+          inserts.map((r) => r.p),
+        ],
       )) as unknown[];
       if (rows.length !== inserts.length) {
         throw new RetryableConflict('a new identity was claimed concurrently');

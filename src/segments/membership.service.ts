@@ -140,25 +140,23 @@ export class MembershipService {
     writes: MembershipWrite[],
   ): Promise<void> {
     if (writes.length === 0) return;
+    // Parallel arrays + unnest: measurably cheaper for Postgres than a
+    // jsonb_to_recordset of the same rows (no JSON parsing per row).
     await q.query(
       `INSERT INTO segment_memberships
          (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
        SELECT r.p, r.s, $1, $2, r.st, r.t
-         FROM jsonb_to_recordset($3::jsonb) AS r(p uuid, s uuid, st text, t timestamptz)
+         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)
        ON CONFLICT (profile_id, segment_id) DO UPDATE
          SET status = EXCLUDED.status,
              last_qualification_time = EXCLUDED.last_qualification_time`,
       [
         tenant.orgId,
         tenant.sandboxName,
-        JSON.stringify(
-          writes.map((w) => ({
-            p: w.profileId,
-            s: w.segmentId,
-            st: w.status,
-            t: w.lastQualificationTime.toISOString(),
-          })),
-        ),
+        writes.map((w) => w.profileId),
+        writes.map((w) => w.segmentId),
+        writes.map((w) => w.status),
+        writes.map((w) => w.lastQualificationTime.toISOString()),
       ],
     );
   }

@@ -4,13 +4,13 @@ export type MembershipStatus = 'realized' | 'existing' | 'exited';
 
 /** Current membership of one profile in one segment (CONTRACT A7). */
 @Entity({ name: 'segment_memberships' })
-@Index('ix_segment_memberships_segment', [
-  'orgId',
-  'sandboxName',
-  'segmentId',
-  'status',
-])
-@Index('ix_segment_memberships_exited', ['status', 'lastQualificationTime'])
+// Segment ids are globally unique, so members of a segment need no tenant
+// prefix in the index (narrower index = cheaper ingestion).
+@Index('ix_segment_memberships_segment', ['segmentId', 'status'])
+// Only exited rows are purged, so only they are indexed for it.
+@Index('ix_segment_memberships_exited', ['lastQualificationTime'], {
+  where: `"status" = 'exited'`,
+})
 export class SegmentMembershipEntity {
   @PrimaryColumn({ type: 'uuid' })
   profileId: string;

@@ -1,6 +1,7 @@
 import { Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -88,6 +89,8 @@ export class CreateSegmentDefinitionDto {
   @MaxLength(4096)
   description?: string;
 
+  @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => SegmentExpressionDto)
   expression: SegmentExpressionDto;

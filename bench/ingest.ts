@@ -1,0 +1,271 @@
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import {
+  buildDataSourceOptions,
+  migrate,
+} from '../src/database/data-source.js';
+import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
+import {
+  type RawRecord,
+  ProfileIngestService,
+  parseNdjsonLine,
+} from '../src/profiles/profile-ingest.service.js';
+import { MembershipService } from '../src/segments/membership.service.js';
+import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
+import { SegmentCatalog } from '../src/segments/segment-catalog.js';
+
+const PROFILES = 100_000;
+const BATCH = 1000;
+const SINGLE_SAMPLES = 1000;
+/** Batches in flight, so Postgres and Node work at the same time on 2 cores. */
+const CONCURRENCY = 3;
+const TENANT = {
+  orgId: 'BENCH0000000000000000000@AdobeOrg',
+  sandboxName: 'prod',
+};
+
+const COUNTRIES = ['US', 'CA', 'GB', 'DE', 'FR', 'JP', 'BR', 'IN'];
+const TIERS = ['bronze', 'silver', 'gold', 'platinum'];
+const SEGMENTS = [
+  'person.age >= 18',
+  'person.age < 25',
+  'person.age >= 65',
+  'homeAddress.countryCode = "US"',
+  'homeAddress.countryCode in ["GB", "DE", "FR"]',
+  'homeAddress.countryCode = "US" and person.age >= 21',
+  'loyalty.tier = "gold"',
+  'loyalty.tier in ["gold", "platinum"]',
+  'loyalty.points > 5000',
+  'loyalty.points > 1000 and loyalty.tier = "silver"',
+  'personalEmail.address.endsWith(".com")',
+  'personalEmail.address.contains("7")',
+  'person.name.lastName.startsWith("S")',
+  'person.name.firstName like "A%"',
+  'person.gender = "female" and person.age >= 30 and person.age <= 40',
+  'mobilePhone.number.isNotNull()',
+  'interests.includes("sports")',
+  'interests.intersects(["music", "travel"])',
+  'not (homeAddress.countryCode = "US") and loyalty.points >= 2500',
+  'homeAddress.city = "Springfield" or homeAddress.city = "Shelbyville"',
+];
+const FIRST = ['Ann', 'Bob', 'Alice', 'Dan', 'Eve', 'Arthur', 'Grace', 'Hal'];
+const LAST = ['Smith', 'Jones', 'Stone', 'Brown', 'Silva', 'Lee'];
+const INTERESTS = ['sports', 'music', 'travel', 'cooking', 'gaming'];
+const CITIES = ['Springfield', 'Shelbyville', 'Ogdenville', 'Capital City'];
+
+function profile(i: number, version = 0): Record<string, unknown> {
+  const r = (n: number): number =>
+    (i * 2654435761 + n * 40503 + version) % 1000003;
+  return {
+    identityMap: {
+      email: [
+        { id: `user${i}@example.${i % 3 ? 'com' : 'org'}`, primary: true },
+      ],
+      ecid: [{ id: `ecid-${i}` }],
+    },
+    person: {
+      name: {
+        firstName: FIRST[r(1) % FIRST.length],
+        lastName: LAST[r(2) % LAST.length],
+      },
+      age: 14 + (r(3) % 70),
+      gender: r(4) % 2 ? 'female' : 'male',
+    },
+    homeAddress: {
+      countryCode: COUNTRIES[r(5) % COUNTRIES.length],
+      city: CITIES[r(6) % CITIES.length],
+    },
+    personalEmail: { address: `user${i}@example.${i % 3 ? 'com' : 'org'}` },
+    loyalty: { tier: TIERS[r(7) % TIERS.length], points: r(8) % 10000 },
+    interests: [INTERESTS[r(9) % 5], INTERESTS[r(10) % 5]],
+    ...(r(11) % 3
+      ? { mobilePhone: { number: `+1555${String(i).padStart(7, '0')}` } }
+      : {}),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === 'object' && addr
+          ? resolve(addr.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return (
+    sorted[
+      Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
+    ] ?? 0
+  );
+}
+
+/**
+ * Ingestion benchmark: 100,000 generated profiles (NDJSON lines, parsed like
+ * the bulk endpoint) against 20 segments through the ingestion service in
+ * batches of 1,000, then single-record latency. Starts its own embedded
+ * PostgreSQL. Prints a table and writes bench/results/ingest.json.
+ */
+export async function runIngestBench(
+  opts: { profiles?: number; concurrency?: number } = {},
+): Promise<void> {
+  const total = opts.profiles ?? PROFILES;
+  const concurrency = opts.concurrency ?? CONCURRENCY;
+  const dir = mkdtempSync(join(tmpdir(), 'fse-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const db = new EmbeddedDatabase({
+    dataDir: join(dir, 'data'),
+    port: await freePort(),
+    persistent: false,
+  });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  const ds = new DataSource(buildDataSourceOptions(await db.start(), 4));
+  try {
+    await migrate(db.url);
+    await ds.initialize();
+    for (const [n, text] of SEGMENTS.entries()) {
+      await ds.query(
+        `INSERT INTO segment_definitions (org_id, sandbox_name, sandbox_id, name, expression, schema_name,
+           profile_instance_id, time_relative, created_by, updated_by)
+         VALUES ($1, $2, gen_random_uuid(), $3, $4::jsonb, '_xdm.context.profile', 'ups', $5, 'bench', 'bench')`,
+        [
+          TENANT.orgId,
+          TENANT.sandboxName,
+          `segment ${n}`,
+          JSON.stringify({ type: 'PQL', format: 'pql/text', value: text }),
+          isTimeRelative(parsePql(text)),
+        ],
+      );
+    }
+    const ingest = new ProfileIngestService(
+      ds,
+      new MembershipService(ds),
+      new SegmentCatalog(),
+    );
+
+    process.stdout.write(
+      `ingesting ${total} profiles against ${SEGMENTS.length} segments, ${concurrency} batches in flight...\n`,
+    );
+    const started = process.hrtime.bigint();
+    let accepted = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < total) {
+        const from = next;
+        next += BATCH;
+        const records: RawRecord[] = [];
+        for (let i = from; i < Math.min(total, from + BATCH); i++) {
+          records.push(
+            parseNdjsonLine(JSON.stringify(profile(i)), i - from, i + 1),
+          );
+        }
+        const res = await ingest.ingestRecords(TENANT, records, {
+          batchSize: BATCH,
+        });
+        accepted += res.accepted;
+        if ((from / BATCH) % 10 === 9)
+          process.stdout.write(`  ${from + BATCH} profiles\r`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const perSecond = accepted / seconds;
+
+    // Updates of existing profiles (merge, diff, membership transitions).
+    const updateStart = process.hrtime.bigint();
+    const UPDATES = Math.min(20_000, total);
+    for (let from = 0; from < UPDATES; from += BATCH) {
+      const records: RawRecord[] = [];
+      for (let i = from; i < from + BATCH; i++) {
+        records.push({ index: i - from, value: profile(i, 1) });
+      }
+      await ingest.ingestRecords(TENANT, records, { batchSize: BATCH });
+    }
+    const updateSeconds = Number(process.hrtime.bigint() - updateStart) / 1e9;
+
+    const latencies: number[] = [];
+    for (let n = 0; n < SINGLE_SAMPLES; n++) {
+      // Alternate between a new profile and an update of an existing one.
+      const i = n % 2 ? total + n : (n * 37) % total;
+      const t0 = process.hrtime.bigint();
+      await ingest.ingestRecords(TENANT, [{ index: 0, value: profile(i, 2) }]);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    latencies.sort((a, b) => a - b);
+    const [{ changes, memberships }] = (await ds.query(
+      `SELECT (SELECT count(*)::int FROM profile_changes) AS changes,
+              (SELECT count(*)::int FROM segment_memberships) AS memberships`,
+    )) as [{ changes: number; memberships: number }];
+
+    const result = {
+      benchmark: 'ingest',
+      date: new Date().toISOString(),
+      node: process.version,
+      profiles: total,
+      concurrency,
+      segments: SEGMENTS.length,
+      batchSize: BATCH,
+      accepted,
+      seconds: Number(seconds.toFixed(2)),
+      profilesPerSecond: Math.round(perSecond),
+      updates: {
+        profiles: UPDATES,
+        profilesPerSecond: Math.round(UPDATES / updateSeconds),
+      },
+      singleRecordLatencyMs: {
+        samples: SINGLE_SAMPLES,
+        p50: Number(percentile(latencies, 50).toFixed(2)),
+        p99: Number(percentile(latencies, 99).toFixed(2)),
+      },
+      peakRssMb: Math.round(peakRss / 1024 / 1024),
+      changeRows: changes,
+      membershipRows: memberships,
+    };
+    const rows: [string, string][] = [
+      ['profiles ingested', String(accepted)],
+      ['segments', String(SEGMENTS.length)],
+      [
+        'create throughput',
+        `${result.profilesPerSecond} profiles/s (${result.seconds} s)`,
+      ],
+      ['update throughput', `${result.updates.profilesPerSecond} profiles/s`],
+      ['single record p50', `${result.singleRecordLatencyMs.p50} ms`],
+      ['single record p99', `${result.singleRecordLatencyMs.p99} ms`],
+      ['peak RSS (node)', `${result.peakRssMb} MB`],
+      ['change rows / memberships', `${changes} / ${memberships}`],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(
+      `\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`,
+    );
+    const out = join(process.cwd(), 'bench', 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'ingest.json'),
+      `${JSON.stringify(result, null, 2)}\n`,
+    );
+  } finally {
+    clearInterval(sampler);
+    if (ds.isInitialized) await ds.destroy();
+    await db.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

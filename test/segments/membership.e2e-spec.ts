@@ -1,0 +1,350 @@
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProfileStateReader } from '../../src/profiles/profile-state.reader.js';
+import { MembershipService } from '../../src/segments/membership.service.js';
+import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
+import { SegmentWorker } from '../../src/segments/segment-worker.js';
+import {
+  createTenant,
+  createTestApp,
+  type TestApp,
+  type TestTenant,
+} from '../helpers/app.js';
+import {
+  allChanges,
+  email,
+  ingest,
+  lookup,
+  tenantRef,
+} from '../profiles/helpers.js';
+import { createSegment } from './helpers.js';
+
+type Membership = { status: string; lastQualificationTime: string };
+
+async function membershipOf(
+  t: TestApp,
+  tn: TestTenant,
+  mail: string,
+  segmentId: string,
+): Promise<Membership | undefined> {
+  const body = await lookup(t, tn, mail, 'email');
+  const entity = Object.values(body)[0]?.entity as {
+    segmentMembership: { ups: Record<string, Membership> };
+  };
+  return entity.segmentMembership.ups[segmentId];
+}
+
+describe('streaming segment membership', () => {
+  let t: TestApp;
+  let worker: SegmentWorker;
+  beforeAll(async () => {
+    t = await createTestApp();
+    worker = t.app.get(SegmentWorker);
+  });
+  afterAll(async () => t.close());
+
+  it('enter → realized, stay → existing, leave → exited, re-enter → realized', async () => {
+    const tn = await createTenant(t);
+    const seg = await createSegment(t, tn, 'Adults', 'person.age >= 18');
+    const profile = (age: number, extra = {}) => ({
+      identityMap: email('m@x.io'),
+      person: { age },
+      ...extra,
+    });
+
+    await ingest(t, tn, [profile(20)]);
+    const m1 = await membershipOf(t, tn, 'm@x.io', seg.id);
+    expect(m1?.status).toBe('realized');
+
+    await ingest(t, tn, [profile(21)]);
+    const m2 = await membershipOf(t, tn, 'm@x.io', seg.id);
+    expect(m2?.status).toBe('existing');
+    expect(
+      Date.parse(m2?.lastQualificationTime as string),
+    ).toBeGreaterThanOrEqual(Date.parse(m1?.lastQualificationTime as string));
+
+    // Still a member: stays existing and keeps the time that set it.
+    await ingest(t, tn, [profile(22)]);
+    expect(await membershipOf(t, tn, 'm@x.io', seg.id)).toEqual(
+      m2 && { ...m2 },
+    );
+
+    await ingest(t, tn, [profile(10)]);
+    expect((await membershipOf(t, tn, 'm@x.io', seg.id))?.status).toBe(
+      'exited',
+    );
+    await ingest(t, tn, [profile(30)]);
+    expect((await membershipOf(t, tn, 'm@x.io', seg.id))?.status).toBe(
+      'realized',
+    );
+
+    const changes = await allChanges(t, tn);
+    expect(changes.map((c) => c.membershipChanges)).toEqual([
+      [{ segmentId: seg.id, from: null, to: 'realized' }],
+      [],
+      [],
+      [{ segmentId: seg.id, from: 'existing', to: 'exited' }],
+      [{ segmentId: seg.id, from: 'exited', to: 'realized' }],
+    ]);
+    expect(changes.map((c) => c.changedPaths)).toEqual([
+      ['person.age'],
+      ['person.age'],
+      ['person.age'],
+      ['person.age'],
+      ['person.age'],
+    ]);
+  });
+
+  it('markExisting is not a change; the state reader returns memberships; delete exits every segment', async () => {
+    const tn = await createTenant(t);
+    const ref = tenantRef(tn);
+    const us = await createSegment(
+      t,
+      tn,
+      'US',
+      'homeAddress.countryCode = "US"',
+    );
+    const vip = await createSegment(
+      t,
+      tn,
+      'VIP',
+      'loyalty.tier in ["gold", "platinum"]',
+    );
+    const r = await ingest(t, tn, [
+      {
+        identityMap: email('d@x.io'),
+        homeAddress: { countryCode: 'US' },
+        loyalty: { tier: 'gold' },
+        person: { name: 'D' },
+      },
+    ]);
+    const id = r.results[0]?.profileId as string;
+    const before = (await allChanges(t, tn)).length;
+    expect(
+      await t.app.get(MembershipService).markExisting(ref, id, [us.id]),
+    ).toBe(1);
+    expect(
+      await t.app.get(MembershipService).markExisting(ref, id, [us.id]),
+    ).toBe(0);
+    expect(await allChanges(t, tn)).toHaveLength(before);
+
+    const [state] = await t.app
+      .get(ProfileStateReader)
+      .load(ref, [id, '00000000-0000-0000-0000-000000000000']);
+    expect(state).toMatchObject({
+      profileId: id,
+      attributes: { homeAddress: { countryCode: 'US' } },
+      identityMap: { email: [{ id: 'd@x.io' }] },
+      memberships: {
+        [us.id]: {
+          status: 'existing',
+          lastQualificationTime: expect.stringMatching(/Z$/),
+        },
+        [vip.id]: { status: 'realized' },
+      },
+    });
+
+    await t.http
+      .delete('/data/core/ups/access/entities')
+      .query({
+        'schema.name': '_xdm.context.profile',
+        entityId: 'D@x.io'.toLowerCase(),
+        entityIdNS: 'EMAIL',
+      })
+      .set(tn.headers)
+      .expect(200);
+    await lookup(t, tn, 'd@x.io', 'email', 404);
+    expect(await t.app.get(ProfileStateReader).load(ref, [id])).toEqual([]);
+    const last = (await allChanges(t, tn)).pop();
+    expect(last).toMatchObject({
+      profileId: id,
+      deleted: true,
+      identitiesChanged: true,
+      changedPaths: ['homeAddress.countryCode', 'loyalty.tier', 'person.name'],
+      snapshot: {
+        attributes: {
+          homeAddress: { countryCode: 'US' },
+          loyalty: { tier: 'gold' },
+          person: { name: 'D' },
+        },
+        identityMap: { email: [{ id: 'd@x.io' }] },
+      },
+    });
+    expect(last?.membershipChanges).toEqual(
+      [
+        { segmentId: us.id, from: 'existing', to: 'exited' },
+        { segmentId: vip.id, from: 'realized', to: 'exited' },
+      ].sort((a, b) => (a.segmentId < b.segmentId ? -1 : 1)),
+    );
+    // The identity is free again: a new fragment creates a new profile.
+    const again = await ingest(t, tn, [{ identityMap: email('d@x.io') }]);
+    expect(again.results[0]).toMatchObject({ created: true });
+  });
+
+  it('a merge ends the absorbed profile memberships as exits of the absorbed id', async () => {
+    const tn = await createTenant(t);
+    const seg = await createSegment(t, tn, 'Has name', 'name.isNotNull()');
+    const a = await ingest(t, tn, [{ identityMap: email('a@m.io') }]);
+    const b = await ingest(t, tn, [
+      { identityMap: { phone: [{ id: '1' }] }, name: 'B' },
+    ]);
+    await ingest(t, tn, [
+      { identityMap: { email: [{ id: 'a@m.io' }], phone: [{ id: '1' }] } },
+    ]);
+    const idA = a.results[0]?.profileId;
+    const idB = b.results[0]?.profileId;
+    const changes = await allChanges(t, tn);
+    const tail = changes.slice(-2);
+    expect(tail[0]).toMatchObject({
+      profileId: idB,
+      deleted: true,
+      membershipChanges: [
+        { segmentId: seg.id, from: 'realized', to: 'exited' },
+      ],
+      snapshot: { mergedInto: idA },
+    });
+    expect(tail[1]).toMatchObject({
+      profileId: idA,
+      deleted: false,
+      changedPaths: ['name'],
+      membershipChanges: [{ segmentId: seg.id, from: null, to: 'realized' }],
+    });
+  });
+
+  it('evaluates a new segment over existing profiles in the background, resumable after a crash', async () => {
+    const tn = await createTenant(t);
+    const ref = tenantRef(tn);
+    const ds = t.app.get(DataSource);
+    const jobs = t.app.get(SegmentJobsService);
+    await ingest(
+      t,
+      tn,
+      [1, 2, 3, 4, 5].map((n) => ({ identityMap: email(`p${n}@x.io`), n })),
+    );
+    const seg = await createSegment(t, tn, 'Odd', 'n in [1, 3, 5]');
+    const jobId = seg.evaluationJob?.id as string;
+    expect(seg.evaluationJob).toMatchObject({
+      status: 'queued',
+      totalProfiles: 5,
+      processedProfiles: 0,
+    });
+
+    // Worker 1 does one batch of 2 and "crashes" (never comes back).
+    await worker.runOnce({
+      owner: 'w1',
+      batchSize: 2,
+      maxBatches: 1,
+      tenant: ref,
+    });
+    const half = await t.http
+      .get(`/data/core/ups/segment/jobs/${jobId}`)
+      .set(tn.headers)
+      .expect(200);
+    expect(half.body).toMatchObject({
+      status: 'running',
+      processedProfiles: 2,
+      attempts: 1,
+    });
+
+    // Its lease is still valid: nobody else takes the job.
+    expect(
+      await worker.runOnce({ owner: 'w2', batchSize: 2, tenant: ref }),
+    ).toEqual({ jobs: 0, batches: 0 });
+
+    // The lease expires; worker 2 re-claims and resumes at the cursor.
+    await ds.query(
+      `UPDATE segment_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`,
+      [jobId],
+    );
+    const claimed = await jobs.claim('w2', 60_000, ref);
+    expect(claimed?.id).toBe(jobId);
+    // The crashed worker cannot write any more.
+    expect(await jobs.runBatch(jobId, 'w1', 2)).toBe('lost');
+    let outcome = await jobs.runBatch(jobId, 'w2', 2);
+    while (outcome === 'continue')
+      outcome = await jobs.runBatch(jobId, 'w2', 2);
+    expect(outcome).toBe('done');
+
+    const done = await t.http
+      .get(`/data/core/ups/segment/definitions/${seg.id}`)
+      .set(tn.headers)
+      .expect(200);
+    expect(
+      (done.body as { evaluationJob: unknown }).evaluationJob,
+    ).toMatchObject({
+      id: jobId,
+      status: 'succeeded',
+      processedProfiles: 5,
+      totalProfiles: 5,
+      enteredProfiles: 3,
+      exitedProfiles: 0,
+      attempts: 2,
+    });
+    for (const n of [1, 2, 3, 4, 5]) {
+      expect((await membershipOf(t, tn, `p${n}@x.io`, seg.id))?.status).toBe(
+        n % 2 ? 'realized' : undefined,
+      );
+    }
+    const entering = (await allChanges(t, tn)).filter(
+      (c) => c.membershipChanges.length,
+    );
+    expect(entering).toHaveLength(3);
+    expect(
+      entering.every(
+        (c) => c.changedPaths.length === 0 && !c.identitiesChanged,
+      ),
+    ).toBe(true);
+
+    // Editing the expression re-evaluates: members that no longer match exit.
+    await t.http
+      .patch(`/data/core/ups/segment/definitions/${seg.id}`)
+      .set(tn.headers)
+      .send({
+        name: 'Odd',
+        expression: { type: 'PQL', format: 'pql/text', value: 'n = 1' },
+      })
+      .expect(200);
+    await worker.runOnce({ tenant: ref, batchSize: 2 });
+    expect((await membershipOf(t, tn, 'p1@x.io', seg.id))?.status).toBe(
+      'existing',
+    );
+    expect((await membershipOf(t, tn, 'p3@x.io', seg.id))?.status).toBe(
+      'exited',
+    );
+    const exits = (await allChanges(t, tn))
+      .flatMap((c) => c.membershipChanges)
+      .filter((c) => c.to === 'exited');
+    expect(exits).toHaveLength(2);
+  });
+
+  it('re-evaluates time-relative segments in the sweep and purges old exits', async () => {
+    const tn = await createTenant(t);
+    const ref = tenantRef(tn);
+    const seg = await createSegment(t, tn, 'Valid', 'validUntil > now');
+    await worker.runOnce({ tenant: ref });
+    const soon = new Date(Date.now() + 1500).toISOString();
+    await ingest(t, tn, [{ identityMap: email('v@x.io'), validUntil: soon }]);
+    expect((await membershipOf(t, tn, 'v@x.io', seg.id))?.status).toBe(
+      'realized',
+    );
+    await new Promise((r) => setTimeout(r, 1800));
+    await worker.sweep();
+    await worker.runOnce({ tenant: ref });
+    expect((await membershipOf(t, tn, 'v@x.io', seg.id))?.status).toBe(
+      'exited',
+    );
+    const last = (await allChanges(t, tn)).pop();
+    expect(last?.membershipChanges).toEqual([
+      { segmentId: seg.id, from: 'realized', to: 'exited' },
+    ]);
+
+    // Retention: an exit older than MEMBERSHIP_RETENTION_DAYS (30) is purged.
+    const ds = t.app.get(DataSource);
+    await ds.query(
+      `UPDATE segment_memberships SET last_qualification_time = now() - interval '31 days' WHERE segment_id = $1`,
+      [seg.id],
+    );
+    await worker.sweep();
+    expect(await membershipOf(t, tn, 'v@x.io', seg.id)).toBeUndefined();
+  });
+});
