@@ -4,10 +4,12 @@
  */
 import { runEmulatorBench } from './emulator.js';
 import { runExportBench } from './export.js';
+import { runIngestBench } from './ingest.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   emulator: runEmulatorBench,
   export: runExportBench,
+  ingest: () => runIngestBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

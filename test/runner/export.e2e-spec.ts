@@ -241,13 +241,9 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       },
     ]);
     await collector.waitFor((ev) => ev.length === 4);
-    expect(
-      (
-        collector.events[3]?.body.segmentMembership as {
-          ups: Record<string, { status: string }>;
-        }
-      ).ups[segmentId]?.status,
-    ).toBe('exited');
+    const exitMessage = collector.events[3]?.body.segmentMembership as
+      { ups: Record<string, { status: string }> } | undefined;
+    expect(exitMessage?.ups[segmentId]?.status).toBe('exited');
     await caughtUp(flow.flowId);
     expect(count()).toBe(4);
     // One profile's messages share a partition, so they arrive in order.
