@@ -36,6 +36,8 @@ describe('tokens, gateway headers and sandboxes', () => {
           grant_type: 'client_credentials',
           client_id: tenant.clientId,
           client_secret: tenant.clientSecret,
+          // What Adobe's Developer Console puts in its sample curl.
+          scope: 'openid,AdobeID,read_organizations',
         })
         .expect(200);
       expect(form.body).toEqual({
