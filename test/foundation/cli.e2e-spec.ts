@@ -12,6 +12,7 @@ import {
   runningPostmaster,
 } from '../../src/database/database.js';
 import { EmbeddedDatabase } from '../../src/database/embedded-postgres.js';
+import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import { freePort } from '../global-setup.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { FS } from './fixtures.js';
@@ -146,6 +147,32 @@ describe('CLI', () => {
     expect(text.out.split('\n')[0]).toMatch(/^ORG\s+NAME\s+TYPE/);
     const other = await cli(`sandboxes list --org ${newOrg()}`);
     expect(other.out).toBe('(none)');
+  });
+
+  it('gives commands the app services through ctx.app() (extension point)', async () => {
+    const ctx = new CliContext(
+      loadEnv({
+        DATABASE_URL: inject('databaseUrl'),
+        LOG_LEVEL: 'silent',
+        TOKEN_SIGNING_KEY: 'cli-test-signing-key-0123456789abcdef',
+        ENCRYPTION_KEY: '11'.repeat(32),
+      }),
+      { out: () => undefined, err: () => undefined },
+    );
+    try {
+      const org = newOrg();
+      const app = await ctx.app();
+      await app.get(TenancyService).ensureSandbox(org, 'Staging');
+      expect(
+        await app.get(TenancyService).findSandbox(org, 'staging'),
+      ).toMatchObject({
+        name: 'staging',
+        type: 'development',
+      });
+      expect(await ctx.app()).toBe(app);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('reports usage errors with a non-zero exit code', async () => {
