@@ -10,5 +10,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     testTimeout: 60_000,
     pool: 'forks',
+    // Runner tests start replicas that claim any tenant's flows from the shared
+    // database; running files one at a time keeps their assertions about
+    // who exported what exact.
+    fileParallelism: false,
   },
 });

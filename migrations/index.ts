@@ -1,4 +1,12 @@
 import { Foundation1764100000000 } from './1764100000000-Foundation.js';
+import { ProfilesSegments1764200000000 } from './1764200000000-ProfilesSegments.js';
+import { RunnerCursors1764300000000 } from './1764300000000-RunnerCursors.js';
+import { ChangeNotify1764400000000 } from './1764400000000-ChangeNotify.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
-export const MIGRATIONS: (new () => unknown)[] = [Foundation1764100000000];
+export const MIGRATIONS: (new () => unknown)[] = [
+  Foundation1764100000000,
+  ProfilesSegments1764200000000,
+  RunnerCursors1764300000000,
+  ChangeNotify1764400000000,
+];

@@ -22,9 +22,11 @@ import { FlowEntity } from './flows/flow.entity.js';
 import { FlowsController } from './flows/flows.controller.js';
 import { FlowsService } from './flows/flows.service.js';
 import { HealthController } from './health/health.controller.js';
+import { ProfilesModule } from './profiles/profiles.module.js';
 import { RunEntity } from './runs/run.entity.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsService } from './runs/runs.service.js';
+import { SegmentsModule } from './segments/segments.module.js';
 import { SourceConnectionEntity } from './source-connections/source-connection.entity.js';
 import { SourceConnectionsController } from './source-connections/source-connections.controller.js';
 import { SourceConnectionsService } from './source-connections/source-connections.service.js';
@@ -65,6 +67,8 @@ export class AppModule {
           FlowEntity,
           RunEntity,
         ]),
+        ProfilesModule,
+        SegmentsModule,
         ...(options.imports ?? []),
       ],
       controllers: [
@@ -97,6 +101,9 @@ export class AppModule {
       exports: [
         ENV,
         APP_SECRETS,
+        // Feature modules (profiles, segments) guard their controllers with PlatformApi().
+        TokenService,
+        PlatformAuthGuard,
         TenancyService,
         SecretBox,
         ConnectionsService,

@@ -51,7 +51,7 @@ async function bootstrap(): Promise<void> {
         env,
         databaseUrl,
         secrets,
-        imports: await optionalModules(env),
+        imports: optionalModules(env, databaseUrl),
       }),
       { bodyParser: false, logger: new PinoNestLogger(logger) },
     );

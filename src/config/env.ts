@@ -122,6 +122,56 @@ export class Env {
   @Max(3_600_000)
   RUNNER_INTERVAL_MS = 1000;
 
+  /** How long a replica owns a flow before another may take it over (after a crash). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  RUNNER_LEASE_MS = 15_000;
+
+  /** Change-log rows read per flow per step. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RUNNER_BATCH_SIZE = 1000;
+
+  /** Flows exported concurrently by one replica. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  RUNNER_CONCURRENCY = 4;
+
+  /** Longest wait between retries of a failing flow. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  RUNNER_MAX_BACKOFF_MS = 30_000;
+  /**
+   * Run the segment background worker (new/edited segment evaluation, the
+   * time-relative sweep, membership retention). Defaults to RUNNER_ENABLED.
+   */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  SEGMENT_WORKER_ENABLED?: boolean;
+
+  /** How often segments with time-relative predicates are re-evaluated. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  SEGMENT_SWEEP_INTERVAL_MS = 60000;
+
+  /** Exited memberships older than this (by lastQualificationTime) are purged. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  MEMBERSHIP_RETENTION_DAYS = 30;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
@@ -152,6 +202,7 @@ export function loadEnv(
     'DEV_CLIENT_SECRET',
     'DEV_ORG_ID',
     'EMULATOR_ENABLED',
+    'SEGMENT_WORKER_ENABLED',
   ]) {
     const v = raw[key];
     if (v !== undefined && v !== '') picked[key] = v;

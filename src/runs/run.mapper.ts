@@ -6,11 +6,15 @@ interface RunMetrics {
   statusSummary?: { status?: string };
 }
 
-/** A run is `processing` during its hour and `success`/`failed` after it (Adobe's streaming runs). */
+/**
+ * A run is `processing` during its hour and `success` after it (Adobe's
+ * streaming runs); it is `failed` as soon as its latest step failed, so a
+ * broken flow shows up without waiting for the hour to end.
+ */
 export function runStatusOf(run: RunEntity, now = Date.now()): string {
   const m = run.metrics as RunMetrics;
-  if (now < run.hourStart.getTime() + 3_600_000) return 'processing';
-  return m.statusSummary?.status === 'failed' ? 'failed' : 'success';
+  if (m.statusSummary?.status === 'failed') return 'failed';
+  return now < run.hourStart.getTime() + 3_600_000 ? 'processing' : 'success';
 }
 
 /** `lastRunDetails` of a flow. */

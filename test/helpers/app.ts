@@ -9,6 +9,7 @@ import { AppModule } from '../../src/app.module.js';
 import { configureApp, setupSwagger } from '../../src/app.setup.js';
 import { loadEnv } from '../../src/config/env.js';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
+import { RunnerModule } from '../../src/runner/runner.module.js';
 
 export const TEST_SECRETS = {
   tokenSigningKey: 'test-signing-key-0123456789abcdef0123456789',
@@ -60,7 +61,7 @@ export async function createTestApp(
         env,
         databaseUrl,
         secrets: TEST_SECRETS,
-        imports: opts.imports ?? [],
+        imports: [RunnerModule.forRoot(databaseUrl), ...(opts.imports ?? [])],
       }),
     ],
   }).compile();

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench -- <name>`: speed targets live here, not in timed tests.
+ * Each benchmark prints a table and writes JSON under bench/results/.
+ */
+import { runEmulatorBench } from './emulator.js';
+import { runExportBench } from './export.js';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  emulator: runEmulatorBench,
+  export: runExportBench,
+};
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names =
+  requested.length === 0 || requested.includes('all')
+    ? Object.keys(BENCHES)
+    : requested;
+for (const name of names) {
+  const bench = BENCHES[name];
+  if (!bench) {
+    process.stderr.write(
+      `unknown benchmark '${name}'; choose from: ${Object.keys(BENCHES).join(', ')}, all\n`,
+    );
+    process.exit(2);
+  }
+  process.stdout.write(`\n== ${name} ==\n`);
+  await bench();
+}

@@ -1,0 +1,296 @@
+/**
+ * Byte-level handling of AMQP 1.0 messages. The emulator never decodes and re-encodes a producer's
+ * event: a round trip through a generic codec would change the AMQP types of application
+ * properties (short → int, …), and the consumer must see exactly what was sent. Sections are
+ * located and spliced instead.
+ */
+
+export const SECTION_HEADER = 0x70;
+export const SECTION_DELIVERY_ANNOTATIONS = 0x71;
+export const SECTION_MESSAGE_ANNOTATIONS = 0x72;
+export const SECTION_PROPERTIES = 0x73;
+export const SECTION_DATA = 0x75;
+
+/** message-format of the SDK's batch envelope (Microsoft's `0x80013700`). */
+export const BATCH_MESSAGE_FORMAT = 0x80013700;
+
+export class AmqpDecodeError extends Error {}
+
+/** End position of the encoded value starting at `pos`. */
+export function skipValue(buf: Buffer, pos: number): number {
+  const code = buf[pos];
+  if (code === undefined) throw new AmqpDecodeError('truncated AMQP value');
+  if (code === 0x00) return skipValue(buf, skipValue(buf, pos + 1));
+  switch (code >> 4) {
+    case 0x4:
+      return pos + 1;
+    case 0x5:
+      return pos + 2;
+    case 0x6:
+      return pos + 3;
+    case 0x7:
+      return pos + 5;
+    case 0x8:
+      return pos + 9;
+    case 0x9:
+      return pos + 17;
+    case 0xa:
+    case 0xc:
+    case 0xe:
+      return pos + 2 + readByte(buf, pos + 1);
+    case 0xb:
+    case 0xd:
+    case 0xf:
+      if (pos + 5 > buf.length)
+        throw new AmqpDecodeError('truncated AMQP value');
+      return pos + 5 + buf.readUInt32BE(pos + 1);
+    default:
+      throw new AmqpDecodeError(
+        `unknown AMQP type code 0x${code.toString(16)}`,
+      );
+  }
+}
+
+function readByte(buf: Buffer, pos: number): number {
+  const b = buf[pos];
+  if (b === undefined) throw new AmqpDecodeError('truncated AMQP value');
+  return b;
+}
+
+export interface Section {
+  /** Section descriptor code (0x70 header … 0x78 footer). */
+  code: number;
+  start: number;
+  /** Where the section's value starts (after the descriptor). */
+  valueStart: number;
+  end: number;
+}
+
+export function splitSections(buf: Buffer): Section[] {
+  const sections: Section[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf[pos] !== 0x00)
+      throw new AmqpDecodeError('section is not a described type');
+    let code: number;
+    let valueStart: number;
+    const descriptorCode = buf[pos + 1];
+    if (descriptorCode === 0x53) {
+      code = readByte(buf, pos + 2);
+      valueStart = pos + 3;
+    } else if (descriptorCode === 0x80) {
+      if (pos + 10 > buf.length) throw new AmqpDecodeError('truncated section');
+      code = buf.readUInt32BE(pos + 6);
+      valueStart = pos + 10;
+    } else {
+      throw new AmqpDecodeError('unsupported section descriptor');
+    }
+    const end = skipValue(buf, valueStart);
+    if (end > buf.length) throw new AmqpDecodeError('truncated section');
+    sections.push({ code, start: pos, valueStart, end });
+    pos = end;
+  }
+  return sections;
+}
+
+/** Payload of a binary value (vbin8/vbin32). */
+export function binaryValue(buf: Buffer, pos: number): Buffer {
+  const code = buf[pos];
+  if (code === 0xa0)
+    return buf.subarray(pos + 2, pos + 2 + readByte(buf, pos + 1));
+  if (code === 0xb0) {
+    const len = buf.readUInt32BE(pos + 1);
+    return buf.subarray(pos + 5, pos + 5 + len);
+  }
+  throw new AmqpDecodeError('data section does not hold binary');
+}
+
+/** Decodes a symbol/string key or value; undefined for any other type. */
+export function stringValue(buf: Buffer, pos: number): string | undefined {
+  const code = buf[pos];
+  if (code === 0xa1 || code === 0xa3) {
+    return buf.toString('utf8', pos + 2, pos + 2 + readByte(buf, pos + 1));
+  }
+  if (code === 0xb1 || code === 0xb3) {
+    const len = buf.readUInt32BE(pos + 1);
+    return buf.toString('utf8', pos + 5, pos + 5 + len);
+  }
+  return undefined;
+}
+
+export interface MapEntry {
+  key: string | undefined;
+  valueStart: number;
+  /** Raw bytes of key and value, spliced unchanged into re-written maps. */
+  raw: Buffer;
+}
+
+export function mapEntries(buf: Buffer, pos: number): MapEntry[] {
+  const code = buf[pos];
+  let count: number;
+  let p: number;
+  if (code === 0xc1) {
+    count = readByte(buf, pos + 2);
+    p = pos + 3;
+  } else if (code === 0xd1) {
+    count = buf.readUInt32BE(pos + 5);
+    p = pos + 9;
+  } else if (code === 0x40) {
+    return [];
+  } else {
+    throw new AmqpDecodeError('annotations are not a map');
+  }
+  const entries: MapEntry[] = [];
+  for (let i = 0; i < count; i += 2) {
+    const keyStart = p;
+    const valueStart = skipValue(buf, keyStart);
+    const end = skipValue(buf, valueStart);
+    entries.push({
+      key: stringValue(buf, keyStart),
+      valueStart,
+      raw: buf.subarray(keyStart, end),
+    });
+    p = end;
+  }
+  return entries;
+}
+
+// ---- encoding of the few values the emulator writes itself ----
+
+export type AnnotationValue =
+  | { type: 'long'; value: number }
+  | { type: 'string'; value: string }
+  | { type: 'timestamp'; value: number };
+
+export function encodeSymbol(s: string): Buffer {
+  const bytes = Buffer.from(s, 'ascii');
+  if (bytes.length < 256)
+    return Buffer.concat([Buffer.from([0xa3, bytes.length]), bytes]);
+  const head = Buffer.alloc(5);
+  head[0] = 0xb3;
+  head.writeUInt32BE(bytes.length, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+export function encodeAnnotationValue(v: AnnotationValue): Buffer {
+  if (v.type === 'string') {
+    const bytes = Buffer.from(v.value, 'utf8');
+    if (bytes.length < 256)
+      return Buffer.concat([Buffer.from([0xa1, bytes.length]), bytes]);
+    const head = Buffer.alloc(5);
+    head[0] = 0xb1;
+    head.writeUInt32BE(bytes.length, 1);
+    return Buffer.concat([head, bytes]);
+  }
+  const out = Buffer.alloc(9);
+  out[0] = v.type === 'long' ? 0x81 : 0x83;
+  out.writeBigInt64BE(BigInt(Math.trunc(v.value)), 1);
+  return out;
+}
+
+/** A described section holding a map32 of symbol keys: our entries first, then `extra` unchanged. */
+export function encodeAnnotationsSection(
+  sectionCode: number,
+  entries: ReadonlyArray<readonly [string, AnnotationValue]>,
+  extra: readonly Buffer[] = [],
+): Buffer {
+  const parts: Buffer[] = [];
+  for (const [k, v] of entries)
+    parts.push(encodeSymbol(k), encodeAnnotationValue(v));
+  parts.push(...extra);
+  const body = Buffer.concat(parts);
+  const out = Buffer.alloc(3 + 9 + body.length);
+  out[0] = 0x00;
+  out[1] = 0x53;
+  out[2] = sectionCode;
+  out[3] = 0xd1;
+  out.writeUInt32BE(body.length + 4, 4);
+  out.writeUInt32BE((entries.length + extra.length) * 2, 8);
+  body.copy(out, 12);
+  return out;
+}
+
+// ---- the batch envelope ----
+
+export interface Envelope {
+  partitionKey: string | undefined;
+  /** Each inner event as a complete encoded AMQP message (views into the transfer payload). */
+  events: Buffer[];
+}
+
+export function decodeEnvelope(payload: Buffer): Envelope {
+  let partitionKey: string | undefined;
+  const events: Buffer[] = [];
+  for (const s of splitSections(payload)) {
+    if (s.code === SECTION_MESSAGE_ANNOTATIONS) {
+      partitionKey = partitionKeyOf(payload, s);
+    } else if (s.code === SECTION_DATA) {
+      events.push(binaryValue(payload, s.valueStart));
+    }
+  }
+  return { partitionKey, events };
+}
+
+export const ANNOTATION_PARTITION_KEY = 'x-opt-partition-key';
+export const ANNOTATION_SEQUENCE_NUMBER = 'x-opt-sequence-number';
+export const ANNOTATION_OFFSET = 'x-opt-offset';
+export const ANNOTATION_ENQUEUED_TIME = 'x-opt-enqueued-time';
+
+function partitionKeyOf(buf: Buffer, s: Section): string | undefined {
+  for (const e of mapEntries(buf, s.valueStart)) {
+    if (e.key === ANNOTATION_PARTITION_KEY)
+      return stringValue(buf, e.valueStart);
+  }
+  return undefined;
+}
+
+const SERVICE_ANNOTATIONS = new Set([
+  ANNOTATION_PARTITION_KEY,
+  ANNOTATION_SEQUENCE_NUMBER,
+  ANNOTATION_OFFSET,
+  ANNOTATION_ENQUEUED_TIME,
+]);
+
+/**
+ * An inner event prepared for storage: `head` (the header section) + service annotations +
+ * `tail` (everything else except old delivery/message annotations, which would be stale).
+ * Delivery annotations for runtime metrics are inserted between head and annotations later.
+ */
+export interface PreparedEvent {
+  head: Buffer;
+  otherAnnotations: Buffer[];
+  tail: Buffer[];
+  partitionKey: string | undefined;
+}
+
+export function prepareEvent(
+  msg: Buffer,
+  envelopeKey: string | undefined,
+): PreparedEvent {
+  let head = msg.subarray(0, 0);
+  const tail: Buffer[] = [];
+  const otherAnnotations: Buffer[] = [];
+  let partitionKey = envelopeKey;
+  for (const s of splitSections(msg)) {
+    if (s.code === SECTION_HEADER) {
+      head = msg.subarray(s.start, s.end);
+    } else if (s.code === SECTION_MESSAGE_ANNOTATIONS) {
+      for (const e of mapEntries(msg, s.valueStart)) {
+        if (e.key === ANNOTATION_PARTITION_KEY) {
+          partitionKey ??= stringValue(msg, e.valueStart);
+        } else if (e.key === undefined || !SERVICE_ANNOTATIONS.has(e.key)) {
+          otherAnnotations.push(e.raw);
+        }
+      }
+    } else if (s.code !== SECTION_DELIVERY_ANNOTATIONS) {
+      tail.push(msg.subarray(s.start, s.end));
+    }
+  }
+  return { head, otherAnnotations, tail, partitionKey };
+}
+
+export function partitionKeyAnnotation(
+  key: string,
+): readonly [string, AnnotationValue] {
+  return [ANNOTATION_PARTITION_KEY, { type: 'string', value: key }];
+}

@@ -1,0 +1,227 @@
+import {
+  EventHubProducerClient,
+  type EventDataBatch,
+  RetryMode,
+} from '@azure/event-hubs';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { scrub } from '../logging/logger.js';
+import { connectionStringFor, type EventHubsCredentials } from './endpoint.js';
+
+export interface OutboundEvent {
+  /** Partitioning key (the profile id): one profile's messages stay on one partition, in order. */
+  key: string;
+  body: Record<string, unknown>;
+  /** Stable across retries of the same export. */
+  messageId: string;
+  properties: Record<string, string>;
+}
+
+export interface PublishTarget {
+  credentials: EventHubsCredentials;
+  eventHubName: string;
+}
+
+export interface RejectedEvent {
+  event: OutboundEvent;
+  code: string;
+  message: string;
+}
+
+export interface PublishResult {
+  sent: number;
+  bytes: number;
+  /** Events that can never be sent (e.g. over the hub's size limit); recorded as failed, not retried. */
+  rejected: RejectedEvent[];
+}
+
+/** A send that failed as a whole; `retryable` false means fixing configuration is needed (e.g. wrong key). */
+export class PublishError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'PublishError';
+  }
+}
+
+/** The port the runner publishes through; the adapter below uses the unmodified SDK. */
+export abstract class EventPublisher {
+  abstract publish(
+    target: PublishTarget,
+    events: OutboundEvent[],
+  ): Promise<PublishResult>;
+}
+
+interface CachedProducer {
+  client: EventHubProducerClient;
+  partitionIds?: string[];
+  lastUsed: number;
+}
+
+const IDLE_MS = 5 * 60_000;
+
+/** Stable partition for a key over the hub's partition ids. */
+export function partitionFor(key: string, partitionIds: string[]): string {
+  const sorted = [...partitionIds].sort(
+    (a, b) => Number(a) - Number(b) || a.localeCompare(b),
+  );
+  const h = createHash('sha1').update(key).digest().readUInt32BE(0);
+  return sorted[h % sorted.length] as string;
+}
+
+@Injectable()
+export class SdkEventPublisher
+  extends EventPublisher
+  implements OnApplicationShutdown
+{
+  private readonly logger = new Logger('EventPublisher');
+  private readonly producers = new Map<string, CachedProducer>();
+
+  async publish(
+    target: PublishTarget,
+    events: OutboundEvent[],
+  ): Promise<PublishResult> {
+    const result: PublishResult = { sent: 0, bytes: 0, rejected: [] };
+    if (events.length === 0) return result;
+    const producer = this.producerFor(target);
+    try {
+      producer.partitionIds ??= await producer.client.getPartitionIds();
+      const byPartition = new Map<string, OutboundEvent[]>();
+      for (const e of events) {
+        const p = partitionFor(e.key, producer.partitionIds);
+        const list = byPartition.get(p) ?? [];
+        list.push(e);
+        byPartition.set(p, list);
+      }
+      // Partitions are independent, so they are sent concurrently; within one
+      // partition batches go out in order so a profile's messages stay ordered.
+      await Promise.all(
+        [...byPartition].map(async ([partitionId, list]) => {
+          let batch = await producer.client.createBatch({ partitionId });
+          for (const e of list) {
+            const data = {
+              body: e.body,
+              contentType: 'application/json',
+              messageId: e.messageId,
+              properties: e.properties,
+            };
+            if (batch.tryAdd(data)) continue;
+            if (batch.count > 0) {
+              await this.send(producer.client, batch, result);
+              batch = await producer.client.createBatch({ partitionId });
+              if (batch.tryAdd(data)) continue;
+            }
+            result.rejected.push({
+              event: e,
+              code: 'EVENT_TOO_LARGE',
+              message: `The message for profile ${e.key} is larger than the event hub's maximum message size (${batch.maxSizeInBytes} bytes).`,
+            });
+          }
+          if (batch.count > 0) await this.send(producer.client, batch, result);
+        }),
+      );
+      producer.lastUsed = Date.now();
+      return result;
+    } catch (err) {
+      producer.partitionIds = undefined;
+      throw toPublishError(err);
+    }
+  }
+
+  private async send(
+    client: EventHubProducerClient,
+    batch: EventDataBatch,
+    result: PublishResult,
+  ): Promise<void> {
+    await client.sendBatch(batch);
+    result.sent += batch.count;
+    result.bytes += batch.sizeInBytes;
+  }
+
+  private producerFor(target: PublishTarget): CachedProducer {
+    this.closeIdle();
+    const connectionString = connectionStringFor(
+      target.credentials,
+      target.eventHubName,
+    );
+    // Keyed by a digest so the key never sits in a map key in clear text; a patched key gets a new producer.
+    const cacheKey = createHash('sha256')
+      .update(connectionString)
+      .digest('hex');
+    let cached = this.producers.get(cacheKey);
+    if (!cached) {
+      cached = {
+        client: new EventHubProducerClient(connectionString, {
+          // The SDK's defaults wait 30–90 s per attempt; the runner has its own outer backoff.
+          retryOptions: {
+            maxRetries: 3,
+            retryDelayInMs: 200,
+            maxRetryDelayInMs: 5000,
+            mode: RetryMode.Exponential,
+            timeoutInMs: 15_000,
+          },
+        }),
+        lastUsed: Date.now(),
+      };
+      this.producers.set(cacheKey, cached);
+    }
+    return cached;
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [key, p] of this.producers) {
+      if (now - p.lastUsed > IDLE_MS) {
+        this.producers.delete(key);
+        p.client
+          .close()
+          .catch((err: unknown) =>
+            this.logger.warn(`closing idle producer: ${String(err)}`),
+          );
+      }
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const all = [...this.producers.values()];
+    this.producers.clear();
+    await Promise.all(all.map((p) => p.client.close().catch(() => undefined)));
+  }
+}
+
+/** SDK errors to a retryable/non-retryable failure with a message free of secrets. */
+export function toPublishError(err: unknown): PublishError {
+  const first =
+    err instanceof AggregateError && err.errors.length
+      ? (err.errors[0] as unknown)
+      : err;
+  const e = first as {
+    code?: string;
+    name?: string;
+    message?: string;
+    retryable?: boolean;
+  };
+  const code = e.code ?? e.name ?? 'Error';
+  const message = scrub(e.message ?? String(first));
+  const permanent = [
+    'UnauthorizedError',
+    'MessagingEntityNotFoundError',
+    'ArgumentError',
+    'MessageTooLargeError',
+  ];
+  if (code === 'UnauthorizedError') {
+    return new PublishError(
+      code,
+      `Authentication to the event hub failed: check the SAS key name and key (${message})`,
+      false,
+    );
+  }
+  return new PublishError(
+    code,
+    message,
+    !permanent.includes(code) && e.retryable !== false,
+  );
+}

@@ -1,0 +1,47 @@
+/** Body of `POST /data/core/ups/ingest/profiles` with `Content-Type: application/json`. */
+export class IngestProfilesDto {
+  /**
+   * XDM profile fragments (1 to 1,000), each with an `identityMap`
+   * `{namespace: [{id, primary?, authenticatedState?}]}`. For more, send
+   * `application/x-ndjson` (one fragment per line).
+   * @example [{"identityMap":{"email":[{"id":"jane@example.com","primary":true}]},"person":{"name":{"firstName":"Jane"}}}]
+   */
+  profiles: Record<string, unknown>[];
+}
+
+export class IngestRecordResultDto {
+  /** Position of the record in `profiles` (or among the non-blank NDJSON lines). */
+  index: number;
+
+  /** 1-based NDJSON line of the record (NDJSON only). */
+  line?: number;
+
+  /** @example ok */
+  status: 'ok' | 'error';
+
+  /** The merged profile the record was stored in. */
+  profileId?: string;
+
+  /** True when no stored profile matched the record's identities. */
+  created?: boolean;
+
+  /** Profiles absorbed into `profileId` because the record linked them. */
+  mergedProfileIds?: string[];
+
+  /** Why the record was rejected. */
+  reason?: string;
+}
+
+/**
+ * 200 when every record was stored, 207 when at least one was rejected
+ * (the others are stored regardless).
+ */
+export class IngestResponseDto {
+  results: IngestRecordResultDto[];
+
+  /** Records stored. */
+  accepted: number;
+
+  /** Records rejected (see `results[].reason`). */
+  rejected: number;
+}

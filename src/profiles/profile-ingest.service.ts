@@ -1,0 +1,627 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type EntityManager } from 'typeorm';
+import { DomainError, ErrorCode, validationFailed } from '../common/errors.js';
+import {
+  type MembershipMap,
+  MembershipService,
+  type MembershipWrite,
+  exitAll,
+  membershipTransitions,
+} from '../segments/membership.service.js';
+import { SegmentCatalog } from '../segments/segment-catalog.js';
+import {
+  type ChangeRowInput,
+  type Queryable,
+  type TenantRef,
+  appendChanges,
+} from './change-log.js';
+import {
+  FragmentError,
+  type IdentityKey,
+  type IdentityMap,
+  type JsonObject,
+  MAX_RECORD_BYTES,
+  type NormalizedFragment,
+  changedPaths,
+  identityKeyString,
+  identityKeys,
+  identityMapsEqual,
+  isPlainObject,
+  leafPaths,
+  mergeAttributes,
+  normalizeFragment,
+  unionIdentityMaps,
+} from './profile-merge.js';
+import { RetryableConflict, withTransaction } from './transaction.js';
+
+/** Most fragments in one `{"profiles": [...]}` request. */
+export const MAX_JSON_RECORDS = 1000;
+/** Records per transaction when a request or file has more. */
+export const DEFAULT_BATCH_SIZE = 1000;
+
+/** A record as received: parsed value or a parse error, with its position. */
+export interface RawRecord {
+  index: number;
+  /** 1-based NDJSON line, for bulk loads. */
+  line?: number;
+  value?: unknown;
+  /** Serialized size when known (NDJSON line length). */
+  bytes?: number;
+  error?: string;
+}
+
+export interface RecordResult {
+  index: number;
+  line?: number;
+  status: 'ok' | 'error';
+  profileId?: string;
+  created?: boolean;
+  /** Profiles absorbed into `profileId` by this record (identity stitching). */
+  mergedProfileIds?: string[];
+  reason?: string;
+}
+
+export interface IngestResult {
+  results: RecordResult[];
+  accepted: number;
+  rejected: number;
+}
+
+interface WorkProfile {
+  id: string;
+  isNew: boolean;
+  /** Creation order: stored time, then in-batch sequence (0 for stored profiles). */
+  createdAtMs: number;
+  createdSeq: number;
+  /** Last-update order; merge precedence (the most recently updated wins). */
+  updatedOrder: number;
+  attributes: JsonObject;
+  identityMap: IdentityMap;
+  original: { attributes: JsonObject; identityMap: IdentityMap } | null;
+  absorbedInto: string | null;
+  firstTouch: number;
+}
+
+interface StoredProfileRow {
+  id: string;
+  attributes: JsonObject;
+  identity_map: IdentityMap;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const byCreation = (a: WorkProfile, b: WorkProfile): number =>
+  a.createdAtMs - b.createdAtMs ||
+  a.createdSeq - b.createdSeq ||
+  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Profile ingestion (CONTRACT A9): identity stitching, merge rules,
+ * streaming segment evaluation and the change log, all set-based per batch
+ * in one transaction. Usable without Nest (CLI, benchmark):
+ * `new ProfileIngestService(ds, new MembershipService(ds), new SegmentCatalog())`.
+ */
+@Injectable()
+export class ProfileIngestService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly memberships: MembershipService,
+    private readonly catalog: SegmentCatalog,
+  ) {}
+
+  /** The HTTP body: `{"profiles": [...]}` (parsed JSON) or NDJSON text. */
+  async ingestRequest(tenant: TenantRef, body: unknown): Promise<IngestResult> {
+    return this.ingestRecords(tenant, parseIngestBody(body));
+  }
+
+  /** Validates and ingests records in batches; bad records never stop their neighbours. */
+  async ingestRecords(
+    tenant: TenantRef,
+    records: RawRecord[],
+    opts: { batchSize?: number; manager?: EntityManager } = {},
+  ): Promise<IngestResult> {
+    const results: RecordResult[] = [];
+    const valid: {
+      index: number;
+      line?: number;
+      fragment: NormalizedFragment;
+    }[] = [];
+    for (const r of records) {
+      const base = r.line === undefined ? {} : { line: r.line };
+      if (r.error !== undefined) {
+        results.push({
+          index: r.index,
+          ...base,
+          status: 'error',
+          reason: r.error,
+        });
+        continue;
+      }
+      try {
+        valid.push({
+          index: r.index,
+          ...base,
+          fragment: normalizeFragment(r.value, r.bytes),
+        });
+      } catch (err) {
+        if (!(err instanceof FragmentError)) throw err;
+        results.push({
+          index: r.index,
+          ...base,
+          status: 'error',
+          reason: err.message,
+        });
+      }
+    }
+    const size = Math.max(1, opts.batchSize ?? DEFAULT_BATCH_SIZE);
+    for (let i = 0; i < valid.length; i += size) {
+      const batch = valid.slice(i, i + size);
+      const done = await withTransaction(
+        this.dataSource,
+        (m) => this.ingestBatch(m, tenant, batch),
+        opts.manager,
+      );
+      results.push(...done);
+    }
+    results.sort((a, b) => a.index - b.index);
+    const accepted = results.filter((r) => r.status === 'ok').length;
+    return { results, accepted, rejected: results.length - accepted };
+  }
+
+  /**
+   * One batch in the caller's transaction. Concurrency: stored profiles are
+   * locked FOR UPDATE (in id order) before they are read; a new identity is
+   * inserted with ON CONFLICT DO NOTHING and a lost race retries the batch.
+   */
+  async ingestBatch(
+    m: Queryable,
+    tenant: TenantRef,
+    items: { index: number; line?: number; fragment: NormalizedFragment }[],
+  ): Promise<RecordResult[]> {
+    const now = new Date();
+    const nowMs = now.getTime();
+    const keys = distinctKeys(items.flatMap((i) => i.fragment.identities));
+    const { owners, loaded } = await this.lockProfiles(m, tenant, keys);
+
+    const work = new Map<string, WorkProfile>();
+    const originalOwner = new Map(owners);
+    for (const row of loaded) {
+      work.set(row.id, {
+        id: row.id,
+        isNew: false,
+        createdAtMs: row.created_at.getTime(),
+        createdSeq: 0,
+        updatedOrder: row.updated_at.getTime(),
+        attributes: row.attributes,
+        identityMap: row.identity_map,
+        original: { attributes: row.attributes, identityMap: row.identity_map },
+        absorbedInto: null,
+        firstTouch: Number.MAX_SAFE_INTEGER,
+      });
+      for (const k of identityKeys(row.identity_map)) {
+        originalOwner.set(identityKeyString(k), row.id);
+      }
+    }
+
+    const owner = new Map(owners);
+    let seq = 0;
+    const pending: { result: RecordResult; target: WorkProfile }[] = [];
+    for (const item of items) {
+      const found = [
+        ...new Set(
+          item.fragment.identities
+            .map((k) => owner.get(identityKeyString(k)))
+            .filter((id): id is string => id !== undefined),
+        ),
+      ].map((id) => work.get(id) as WorkProfile);
+      let target: WorkProfile;
+      const created = found.length === 0;
+      const merged: string[] = [];
+      seq++;
+      if (created) {
+        target = {
+          id: randomUUID(),
+          isNew: true,
+          createdAtMs: nowMs,
+          createdSeq: seq,
+          updatedOrder: nowMs,
+          attributes: {},
+          identityMap: {},
+          original: null,
+          absorbedInto: null,
+          firstTouch: seq,
+        };
+        work.set(target.id, target);
+      } else {
+        found.sort(byCreation);
+        target = found[0] as WorkProfile;
+        if (found.length > 1) {
+          // Several profiles share this record's identities: the oldest
+          // survives; attributes merge in last-update order (newest wins).
+          const byUpdate = [...found].sort(
+            (a, b) => a.updatedOrder - b.updatedOrder || byCreation(a, b),
+          );
+          let attributes: JsonObject = {};
+          for (const p of byUpdate)
+            attributes = mergeAttributes(attributes, p.attributes);
+          let identityMap = target.identityMap;
+          for (const p of found.slice(1)) {
+            identityMap = unionIdentityMaps(identityMap, p.identityMap);
+            p.absorbedInto = target.id;
+            merged.push(p.id);
+            for (const k of identityKeys(p.identityMap)) {
+              owner.set(identityKeyString(k), target.id);
+            }
+          }
+          target.attributes = attributes;
+          target.identityMap = identityMap;
+        }
+      }
+      target.attributes = mergeAttributes(
+        target.attributes,
+        item.fragment.attributes,
+      );
+      target.identityMap = unionIdentityMaps(
+        target.identityMap,
+        item.fragment.identityMap,
+      );
+      for (const k of item.fragment.identities)
+        owner.set(identityKeyString(k), target.id);
+      target.updatedOrder = nowMs + seq;
+      target.firstTouch = Math.min(target.firstTouch, seq);
+      pending.push({
+        target,
+        result: {
+          index: item.index,
+          ...(item.line === undefined ? {} : { line: item.line }),
+          status: 'ok',
+          profileId: target.id,
+          created,
+          ...(merged.length ? { mergedProfileIds: merged } : {}),
+        },
+      });
+    }
+
+    const survivorOf = (p: WorkProfile): WorkProfile => {
+      let cur = p;
+      while (cur.absorbedInto) cur = work.get(cur.absorbedInto) as WorkProfile;
+      return cur;
+    };
+    const touched = [...work.values()].filter(
+      (p) => p.firstTouch !== Number.MAX_SAFE_INTEGER,
+    );
+    const survivors = touched
+      .filter((p) => !p.absorbedInto)
+      .sort((a, b) => a.firstTouch - b.firstTouch);
+    const absorbed = [...work.values()]
+      .filter((p) => p.absorbedInto && !p.isNew)
+      .sort((a, b) => a.firstTouch - b.firstTouch || byCreation(a, b));
+
+    const segments = await this.catalog.forTenant(m, tenant);
+    const current: MembershipMap = await this.memberships.load(
+      m,
+      tenant,
+      [...survivors.filter((p) => !p.isNew), ...absorbed].map((p) => p.id),
+    );
+
+    const changes: ChangeRowInput[] = [];
+    for (const p of absorbed) {
+      const original = p.original as WorkProfile['original'] & object;
+      changes.push({
+        profileId: p.id,
+        changedAt: now,
+        changedPaths: leafPaths(original.attributes),
+        identitiesChanged: true,
+        membershipChanges: exitAll(current.get(p.id)),
+        deleted: true,
+        snapshot: {
+          attributes: original.attributes,
+          identityMap: original.identityMap,
+          mergedInto: survivorOf(p).id,
+        },
+      });
+    }
+    const upserts: WorkProfile[] = [];
+    const writes: MembershipWrite[] = [];
+    for (const p of survivors) {
+      const paths = p.original
+        ? changedPaths(p.original.attributes, p.attributes)
+        : leafPaths(p.attributes);
+      const identitiesChanged = p.original
+        ? !identityMapsEqual(p.original.identityMap, p.identityMap)
+        : true;
+      if (p.isNew || paths.length > 0 || identitiesChanged) upserts.push(p);
+      const t = membershipTransitions(
+        p.id,
+        { ...p.attributes, identityMap: p.identityMap },
+        segments,
+        current.get(p.id),
+        now,
+      );
+      writes.push(...t.writes);
+      changes.push({
+        profileId: p.id,
+        changedAt: now,
+        changedPaths: paths,
+        identitiesChanged,
+        membershipChanges: t.changes,
+        deleted: false,
+        snapshot: null,
+      });
+    }
+
+    await this.writeProfiles(m, tenant, upserts, now);
+    if (absorbed.length) {
+      const ids = absorbed.map((p) => p.id);
+      await m.query(
+        `DELETE FROM segment_memberships
+          WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = ANY($3::uuid[])`,
+        [tenant.orgId, tenant.sandboxName, ids],
+      );
+      await m.query(
+        `DELETE FROM profiles
+          WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
+        [tenant.orgId, tenant.sandboxName, ids],
+      );
+    }
+    await this.writeIdentities(m, tenant, survivors, originalOwner);
+    await this.memberships.write(m, tenant, writes);
+    await appendChanges(m, tenant, changes);
+
+    return pending.map(({ result, target }) => ({
+      ...result,
+      profileId: survivorOf(target).id,
+    }));
+  }
+
+  /**
+   * Finds and locks the stored profiles owning `keys`. Re-reads the identity
+   * graph after locking, because a concurrent merge may have moved an
+   * identity to another profile while we waited.
+   */
+  private async lockProfiles(
+    m: Queryable,
+    tenant: TenantRef,
+    keys: IdentityKey[],
+  ): Promise<{ owners: Map<string, string>; loaded: StoredProfileRow[] }> {
+    let owners = await lookupOwners(m, tenant, keys);
+    const loaded = new Map<string, StoredProfileRow>();
+    for (let round = 0; round < 20; round++) {
+      const missing = [...new Set(owners.values())].filter(
+        (id) => !loaded.has(id),
+      );
+      if (missing.length) {
+        const rows = (await m.query(
+          `SELECT id, attributes, identity_map, created_at, updated_at
+             FROM profiles
+            WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])
+            ORDER BY id
+              FOR UPDATE`,
+          [tenant.orgId, tenant.sandboxName, missing],
+        )) as StoredProfileRow[];
+        for (const r of rows) loaded.set(r.id, r);
+      }
+      const again = await lookupOwners(m, tenant, keys);
+      const stable =
+        again.size === owners.size &&
+        [...again].every(([k, id]) => owners.get(k) === id && loaded.has(id));
+      owners = again;
+      if (stable) {
+        const live = new Set(owners.values());
+        return {
+          owners,
+          loaded: [...loaded.values()].filter((r) => live.has(r.id)),
+        };
+      }
+    }
+    throw new RetryableConflict('identity graph kept changing while locking');
+  }
+
+  private async writeProfiles(
+    m: Queryable,
+    tenant: TenantRef,
+    profiles: WorkProfile[],
+    now: Date,
+  ): Promise<void> {
+    if (profiles.length === 0) return;
+    await m.query(
+      `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
+       SELECT r.id, $1, $2, r.a, r.i, $4, $4
+         FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
+       ON CONFLICT (id) DO UPDATE
+         SET attributes = EXCLUDED.attributes,
+             identity_map = EXCLUDED.identity_map,
+             updated_at = EXCLUDED.updated_at`,
+      [
+        tenant.orgId,
+        tenant.sandboxName,
+        JSON.stringify(
+          profiles.map((p) => ({
+            id: p.id,
+            a: p.attributes,
+            i: p.identityMap,
+          })),
+        ),
+        now.toISOString(),
+      ],
+    );
+  }
+
+  private async writeIdentities(
+    m: Queryable,
+    tenant: TenantRef,
+    survivors: WorkProfile[],
+    originalOwner: Map<string, string>,
+  ): Promise<void> {
+    const inserts: { ns: string; id: string; p: string }[] = [];
+    const moves: { ns: string; id: string; p: string }[] = [];
+    for (const p of survivors) {
+      for (const k of identityKeys(p.identityMap)) {
+        const before = originalOwner.get(identityKeyString(k));
+        if (before === p.id) continue;
+        (before === undefined ? inserts : moves).push({
+          ns: k.namespace,
+          id: k.id,
+          p: p.id,
+        });
+      }
+    }
+    if (inserts.length) {
+      // Sorted so concurrent batches take index locks in the same order.
+      inserts.sort((a, b) =>
+        a.ns === b.ns ? (a.id < b.id ? -1 : 1) : a.ns < b.ns ? -1 : 1,
+      );
+      const rows = (await m.query(
+        `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+         SELECT $1, $2, r.ns, r.id, r.p
+           FROM jsonb_to_recordset($3::jsonb) AS r(ns text, id text, p uuid)
+         ON CONFLICT DO NOTHING
+         RETURNING 1`,
+        [tenant.orgId, tenant.sandboxName, JSON.stringify(inserts)],
+      )) as unknown[];
+      if (rows.length !== inserts.length) {
+        throw new RetryableConflict('a new identity was claimed concurrently');
+      }
+    }
+    if (moves.length) {
+      await m.query(
+        `UPDATE profile_identities pi SET profile_id = r.p
+           FROM jsonb_to_recordset($3::jsonb) AS r(ns text, id text, p uuid)
+          WHERE pi.org_id = $1 AND pi.sandbox_name = $2
+            AND pi.namespace = r.ns AND pi.identity = r.id`,
+        [tenant.orgId, tenant.sandboxName, JSON.stringify(moves)],
+      );
+    }
+  }
+}
+
+function distinctKeys(keys: IdentityKey[]): IdentityKey[] {
+  const seen = new Map<string, IdentityKey>();
+  for (const k of keys) seen.set(identityKeyString(k), k);
+  return [...seen.values()];
+}
+
+/** identity key → owning profile id, for the keys that exist. */
+export async function lookupOwners(
+  m: Queryable,
+  tenant: TenantRef,
+  keys: IdentityKey[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (keys.length === 0) return out;
+  const rows = (await m.query(
+    `SELECT pi.namespace, pi.identity, pi.profile_id
+       FROM profile_identities pi
+       JOIN unnest($3::text[], $4::text[]) AS k(ns, id)
+         ON pi.namespace = k.ns AND pi.identity = k.id
+      WHERE pi.org_id = $1 AND pi.sandbox_name = $2`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      keys.map((k) => k.namespace),
+      keys.map((k) => k.id),
+    ],
+  )) as { namespace: string; identity: string; profile_id: string }[];
+  for (const r of rows) {
+    out.set(
+      identityKeyString({ namespace: r.namespace, id: r.identity }),
+      r.profile_id,
+    );
+  }
+  return out;
+}
+
+/**
+ * Splits an ingestion body into records. JSON: exactly `{"profiles": [..]}`
+ * with 1..1000 entries (anything else is a 400 for the whole request).
+ * NDJSON: one record per non-blank line; a line that is not JSON or is over
+ * the size limit becomes a rejected record, not a failed request.
+ */
+export function parseIngestBody(body: unknown): RawRecord[] {
+  if (typeof body === 'string') return parseNdjson(body);
+  if (body === undefined || body === null || body === '') {
+    throw new DomainError(
+      ErrorCode.BodyEmpty,
+      'The request body cannot be null or empty.',
+    );
+  }
+  if (!isPlainObject(body)) {
+    throw validationFailed(
+      'Invalid request: the body must be {"profiles": [...]}',
+      [{ path: '', message: 'must be an object with a profiles array' }],
+    );
+  }
+  const extra = Object.keys(body).filter((k) => k !== 'profiles');
+  if (extra.length) {
+    throw validationFailed(
+      `Invalid request: property ${extra[0]} should not exist`,
+      [
+        {
+          path: extra[0] as string,
+          message: `property ${extra[0]} should not exist`,
+        },
+      ],
+    );
+  }
+  const profiles = body.profiles;
+  if (!Array.isArray(profiles)) {
+    throw validationFailed('Invalid request: profiles must be an array', [
+      { path: 'profiles', message: 'profiles must be an array' },
+    ]);
+  }
+  if (profiles.length === 0 || profiles.length > MAX_JSON_RECORDS) {
+    throw validationFailed(
+      `Invalid request: profiles must contain between 1 and ${MAX_JSON_RECORDS} records (use application/x-ndjson for bulk loads)`,
+      [
+        {
+          path: 'profiles',
+          message: `must contain 1 to ${MAX_JSON_RECORDS} records`,
+        },
+      ],
+    );
+  }
+  return profiles.map((value: unknown, index) => ({ index, value }));
+}
+
+export function parseNdjson(text: string): RawRecord[] {
+  const out: RawRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).replace(/\r$/, '');
+    if (line.trim() === '') continue;
+    out.push(parseNdjsonLine(line, out.length, i + 1));
+  }
+  if (out.length === 0) {
+    throw new DomainError(
+      ErrorCode.BodyEmpty,
+      'The request body cannot be null or empty.',
+    );
+  }
+  return out;
+}
+
+/** One NDJSON line as a record (used by the HTTP endpoint and the CLI). */
+export function parseNdjsonLine(
+  line: string,
+  index: number,
+  lineNo: number,
+): RawRecord {
+  const bytes = Buffer.byteLength(line, 'utf8');
+  if (bytes > MAX_RECORD_BYTES) {
+    return {
+      index,
+      line: lineNo,
+      error: `the record is ${bytes} bytes, more than the limit of ${MAX_RECORD_BYTES}`,
+    };
+  }
+  try {
+    return { index, line: lineNo, value: JSON.parse(line) as unknown, bytes };
+  } catch (err) {
+    return {
+      index,
+      line: lineNo,
+      error: `line ${lineNo} is not valid JSON: ${err instanceof Error ? err.message : 'parse error'}`,
+    };
+  }
+}

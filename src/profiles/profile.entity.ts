@@ -1,0 +1,37 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import type { IdentityMap, JsonObject } from './profile-merge.js';
+
+/** The merged (stitched) profile: current state read by lookups and by the runner. */
+@Entity({ name: 'profiles' })
+@Index('ix_profiles_tenant_id', ['orgId', 'sandboxName', 'id'])
+export class ProfileEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'text' })
+  orgId: string;
+
+  @Column({ type: 'text' })
+  sandboxName: string;
+
+  /** XDM attributes without identityMap and segmentMembership. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  attributes: JsonObject;
+
+  /** Union of every identity stitched into this profile (namespaces lower-cased). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  identityMap: IdentityMap;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,75 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { Tenant } from '../common/request-context.js';
+import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { EntityQueryDto } from './dto/entity-query.dto.js';
+import { IngestProfilesDto, IngestResponseDto } from './dto/ingest.dto.js';
+import {
+  ProfileDeletedDto,
+  ProfileEntityDto,
+} from './dto/profile-entity.dto.js';
+import { ProfileIngestService } from './profile-ingest.service.js';
+import { ProfilesService } from './profiles.service.js';
+
+@ApiTags('Profiles')
+@PlatformApi()
+@Controller('data/core/ups')
+export class ProfilesController {
+  constructor(
+    private readonly ingestion: ProfileIngestService,
+    private readonly profiles: ProfilesService,
+  ) {}
+
+  /**
+   * Ingest profile fragments: `{"profiles": [...]}` (up to 1,000) or
+   * `application/x-ndjson` (one fragment per line). Each record is stored or
+   * rejected on its own: 200 when all were stored, 207 when some were rejected.
+   */
+  @Post('ingest/profiles')
+  @ApiConsumes('application/json', 'application/x-ndjson')
+  @ApiBody({ type: IngestProfilesDto })
+  @ApiResponse({ status: 200, type: IngestResponseDto })
+  @ApiResponse({ status: 207, type: IngestResponseDto })
+  async ingest(
+    @CurrentTenant() tenant: Tenant,
+    // Typed unknown on purpose: the body is JSON or NDJSON text, parsed by the service.
+    @Body() body: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<IngestResponseDto> {
+    const result = await this.ingestion.ingestRequest(tenant, body);
+    res.status(result.rejected > 0 ? 207 : 200);
+    return result;
+  }
+
+  /** Look up a merged profile by identity (or by profile id), with its segment memberships. */
+  @Get('access/entities')
+  @ApiResponse({
+    status: 200,
+    type: ProfileEntityDto,
+    description: 'Keyed by profile id.',
+  })
+  getEntity(
+    @CurrentTenant() tenant: Tenant,
+    @Query() query: EntityQueryDto,
+  ): Promise<Record<string, ProfileEntityDto>> {
+    return this.profiles.getEntity(tenant, query);
+  }
+
+  /** Delete a profile: it exits every segment (exported as `exited`) and is purged. */
+  @Delete('access/entities')
+  deleteEntity(
+    @CurrentTenant() tenant: Tenant,
+    @Query() query: EntityQueryDto,
+  ): Promise<ProfileDeletedDto> {
+    return this.profiles.deleteEntity(tenant, query);
+  }
+}

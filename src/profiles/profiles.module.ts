@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { SegmentsModule } from '../segments/segments.module.js';
+import { ChangeLogReader } from './change-log.reader.js';
+import { ProfileIngestService } from './profile-ingest.service.js';
+import { ProfileStateReader } from './profile-state.reader.js';
+import { ProfilesController } from './profiles.controller.js';
+import { ProfilesService } from './profiles.service.js';
+
+/** Profile store, ingestion and identity stitching, and the change log readers. */
+@Module({
+  imports: [SegmentsModule],
+  controllers: [ProfilesController],
+  providers: [
+    ProfileIngestService,
+    ProfilesService,
+    ChangeLogReader,
+    ProfileStateReader,
+  ],
+  exports: [
+    ProfileIngestService,
+    ProfilesService,
+    ChangeLogReader,
+    ProfileStateReader,
+  ],
+})
+export class ProfilesModule {}

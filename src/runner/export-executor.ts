@@ -1,0 +1,403 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import { In, Repository } from 'typeorm';
+import { ConnectionEntity } from '../connections/connection.entity.js';
+import { ConnectionsService } from '../connections/connections.service.js';
+import {
+  EventPublisher,
+  type OutboundEvent,
+  PublishError,
+} from '../event-hubs/publisher.js';
+import { FlowEntity } from '../flows/flow.entity.js';
+import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import {
+  buildPayload,
+  type FlowMapping,
+  isEligible,
+  mappingOf,
+  type ProfileChange,
+  type ProfileState,
+  triggersOf,
+} from './mapping.js';
+import type { StepOutcome } from './run-metrics.js';
+import type { FlowCursorEntity } from './flow-cursor.entity.js';
+import { type Position, RunnerRepository } from './runner.repository.js';
+
+export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
+
+interface Backfill {
+  segmentIds: string[];
+  afterProfileId: string | null;
+}
+
+interface Candidate {
+  profileId: string;
+  /** Seeds the messageId: the same export retried gets the same id. */
+  exportKey: string;
+  triggers: Set<string>;
+  justExited: Set<string>;
+  deletedState?: ProfileState;
+}
+
+/** Deterministic UUID-shaped id from the parts of an export. */
+export function messageIdOf(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('|')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Executes one step of one claimed flow: a backfill page or a batch of the
+ * change log, published to every target, then the position is committed.
+ */
+@Injectable()
+export class ExportExecutor {
+  private readonly logger = new Logger('ExportExecutor');
+
+  constructor(
+    private readonly repo: RunnerRepository,
+    private readonly publisher: EventPublisher,
+    private readonly connections: ConnectionsService,
+    @InjectRepository(FlowEntity)
+    private readonly flows: Repository<FlowEntity>,
+    @InjectRepository(TargetConnectionEntity)
+    private readonly targets: Repository<TargetConnectionEntity>,
+    @InjectRepository(ConnectionEntity)
+    private readonly bases: Repository<ConnectionEntity>,
+  ) {}
+
+  async step(
+    owner: string,
+    cursor: FlowCursorEntity,
+    batchSize: number,
+    backoffMs: (failures: number) => number,
+  ): Promise<StepResult> {
+    const stepStart = Date.now();
+    const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
+    if (!flow || flow.state !== 'enabled') return 'idle';
+    const mapping = mappingOf(flow.transformations);
+    const stored = cursor.mapping as unknown as FlowMapping;
+    let backfill = cursor.backfill as Backfill | null;
+    const added = mapping.segmentIds.filter(
+      (id) => !(stored.segmentIds ?? []).includes(id),
+    );
+    if (added.length) {
+      // A newly mapped segment exports its current members once (CONTRACT A8).
+      backfill = {
+        segmentIds: [
+          ...new Set([...(backfill?.segmentIds ?? []), ...added]),
+        ].sort(),
+        afterProfileId: null,
+      };
+    }
+    if (backfill)
+      backfill = {
+        ...backfill,
+        segmentIds: backfill.segmentIds.filter((id) =>
+          mapping.segmentIds.includes(id),
+        ),
+      };
+    if (backfill && backfill.segmentIds.length === 0) backfill = null;
+
+    const position: Position = {
+      txId: cursor.lastTxId,
+      id: cursor.lastChangeId,
+    };
+    let candidates: Candidate[];
+    let nextPosition = position;
+    let nextBackfill: Backfill | null = backfill;
+    let more: boolean;
+    if (backfill) {
+      if (
+        backfill.afterProfileId === null &&
+        (stored.segmentIds ?? []).length === 0 &&
+        cursor.lastSuccessAt === null
+      ) {
+        // A flow's first backfill exports the current state of every member, so
+        // changes committed before it starts are already covered: skip them.
+        nextPosition = await this.repo.horizon();
+      }
+      const ids = await this.repo.membersAfter(
+        flow.orgId,
+        flow.sandboxName,
+        backfill.segmentIds,
+        backfill.afterProfileId,
+        batchSize,
+      );
+      const seed = `backfill:${backfill.segmentIds.join(',')}`;
+      candidates = ids.map((profileId) => ({
+        profileId,
+        exportKey: seed,
+        triggers: new Set(['backfill']),
+        justExited: new Set<string>(),
+      }));
+      nextBackfill =
+        ids.length < batchSize
+          ? null
+          : { ...backfill, afterProfileId: ids[ids.length - 1] ?? null };
+      more = true;
+    } else {
+      const changes = await this.repo.readChanges(
+        flow.orgId,
+        flow.sandboxName,
+        position,
+        batchSize,
+      );
+      if (changes.length === 0) {
+        if (
+          added.length ||
+          JSON.stringify(stored) !== JSON.stringify(mapping)
+        ) {
+          await this.commit(
+            owner,
+            flow,
+            cursor,
+            position,
+            mapping,
+            null,
+            [],
+            mapping,
+            null,
+          );
+        }
+        return 'idle';
+      }
+      const last = changes[changes.length - 1] as ProfileChange;
+      nextPosition = { txId: last.txId, id: last.id };
+      candidates = this.select(changes, mapping);
+      more = changes.length === batchSize;
+    }
+
+    const started = Date.now();
+    const timings: Record<string, number> = { select: started - stepStart };
+    const outcome: StepOutcome = {
+      sourceConnectionId: flow.sourceConnectionIds[0] ?? '',
+      targetConnectionIds: flow.targetConnectionIds,
+      input: candidates.length,
+      skipped: 0,
+      output: 0,
+      failed: 0,
+      outputBytes: 0,
+      inputBytes: 0,
+      segmentInput: {},
+      segmentOutput: {},
+      failures: [],
+      at: started,
+    };
+    const states = await this.repo.loadProfiles(
+      flow.orgId,
+      flow.sandboxName,
+      candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+    );
+    timings.load = Date.now() - started;
+    const targets = await this.targets.find({
+      where: { id: In(flow.targetConnectionIds) },
+    });
+    const events = new Map<string, OutboundEvent[]>(
+      targets.map((t) => [t.id, []]),
+    );
+    const segments = await this.repo.segmentInfo(
+      flow.orgId,
+      flow.sandboxName,
+      mapping.segmentIds,
+    );
+    const exportedProfiles: string[] = [];
+    for (const c of candidates) {
+      const state = c.deletedState ?? states.get(c.profileId);
+      for (const id of mapping.segmentIds) {
+        if (state?.memberships[id])
+          outcome.segmentInput[id] = (outcome.segmentInput[id] ?? 0) + 1;
+      }
+      if (!state || !isEligible(state, mapping, c.justExited)) {
+        outcome.skipped++;
+        continue;
+      }
+      exportedProfiles.push(c.profileId);
+      for (const id of mapping.segmentIds) {
+        if (state.memberships[id])
+          outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
+      }
+      for (const t of targets) {
+        const body = buildPayload(state, mapping, {
+          includeSegmentNames: t.params.includeSegmentNames === true,
+          includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
+          segments,
+          mappingCreatedAt: flow.createdAt.getTime(),
+          mappingUpdatedAt: flow.updatedAt.getTime(),
+        });
+        events.get(t.id)?.push({
+          key: c.profileId,
+          body,
+          messageId: messageIdOf(flow.id, t.id, c.profileId, c.exportKey),
+          properties: {
+            flowId: flow.id,
+            profileId: c.profileId,
+            targetConnectionId: t.id,
+            trigger: [...c.triggers].sort().join(','),
+          },
+        });
+      }
+    }
+
+    timings.build = Date.now() - started - (timings.load ?? 0);
+    const publishStart = Date.now();
+    const runContext = {
+      owner,
+      flowId: flow.id,
+      orgId: flow.orgId,
+      sandboxName: flow.sandboxName,
+      sandboxId: flow.sandboxId,
+      flowSpecId: flow.flowSpecId,
+    };
+    try {
+      for (const t of targets) {
+        const list = events.get(t.id) ?? [];
+        if (list.length === 0) continue;
+        const base = t.baseConnectionId
+          ? await this.bases.findOne({ where: { id: t.baseConnectionId } })
+          : null;
+        if (!base)
+          throw new PublishError(
+            'BASE_CONNECTION_MISSING',
+            `Target connection ${t.id} has no base connection.`,
+            false,
+          );
+        const result = await this.publisher.publish(
+          {
+            credentials: this.connections.credentialsOf(base),
+            eventHubName: String(t.params.eventHubName),
+          },
+          list,
+        );
+        outcome.output += result.sent;
+        outcome.outputBytes += result.bytes;
+        outcome.failed += result.rejected.length;
+        for (const r of result.rejected) {
+          const f = outcome.failures.find((x) => x.code === r.code);
+          if (f) f.count++;
+          else
+            outcome.failures.push({
+              code: r.code,
+              message: r.message,
+              count: 1,
+            });
+        }
+      }
+    } catch (err) {
+      const e =
+        err instanceof PublishError
+          ? err
+          : new PublishError('PUBLISH_FAILED', String(err), true);
+      outcome.output = 0;
+      outcome.error = { code: e.code, message: e.message };
+      outcome.at = Date.now();
+      const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
+      this.logger.warn(
+        { flowId: flow.id, code: e.code, retryInMs: delay },
+        `export failed, will retry: ${e.message}`,
+      );
+      await this.repo.recordFailure({
+        ...runContext,
+        delayMs: delay,
+        error: `${e.code}: ${e.message}`,
+        outcome,
+      });
+      return 'failed';
+    }
+    outcome.at = Date.now();
+    timings.publish = outcome.at - publishStart;
+    // Several targets each received the same profiles; count profiles once.
+    outcome.output = targets.length
+      ? Math.round(outcome.output / targets.length)
+      : 0;
+    const committed = await this.commit(
+      owner,
+      flow,
+      cursor,
+      nextPosition,
+      mapping,
+      nextBackfill,
+      exportedProfiles,
+      mapping,
+      outcome,
+    );
+    timings.commit = Date.now() - outcome.at;
+    this.logger.debug(
+      `flow ${flow.id}: ${candidates.length} candidates, ${outcome.output} sent; ms ${JSON.stringify(timings)}`,
+    );
+    if (!committed) return 'lost';
+    return more ? 'more' : 'idle';
+  }
+
+  /** Coalesces a batch of changes into one export per profile (latest state wins). */
+  private select(changes: ProfileChange[], mapping: FlowMapping): Candidate[] {
+    const byProfile = new Map<string, Candidate>();
+    for (const ch of changes) {
+      const triggers = triggersOf(ch, mapping);
+      if (triggers.length === 0 && !byProfile.has(ch.profileId)) continue;
+      let c = byProfile.get(ch.profileId);
+      if (!c) {
+        c = {
+          profileId: ch.profileId,
+          exportKey: '',
+          triggers: new Set(),
+          justExited: new Set(),
+        };
+        byProfile.set(ch.profileId, c);
+      }
+      c.exportKey = `change:${ch.txId}:${ch.id}`;
+      for (const t of triggers) c.triggers.add(t);
+      for (const m of ch.membershipChanges) {
+        if (m.to === 'exited') c.justExited.add(m.segmentId);
+        else c.justExited.delete(m.segmentId);
+      }
+      if (ch.deleted) {
+        const memberships: ProfileState['memberships'] = {};
+        for (const m of ch.membershipChanges) {
+          memberships[m.segmentId] = {
+            status: m.to,
+            lastQualificationTime: ch.changedAt.toISOString(),
+          };
+        }
+        c.deletedState = {
+          profileId: ch.profileId,
+          attributes: ch.snapshot?.attributes ?? {},
+          identityMap: ch.snapshot?.identityMap ?? {},
+          memberships,
+        };
+      } else {
+        c.deletedState = undefined;
+      }
+    }
+    return [...byProfile.values()].filter((c) => c.triggers.size > 0);
+  }
+
+  private async commit(
+    owner: string,
+    flow: FlowEntity,
+    cursor: FlowCursorEntity,
+    position: Position,
+    mapping: FlowMapping,
+    backfill: Backfill | null,
+    exportedProfiles: string[],
+    exportedMapping: FlowMapping,
+    outcome: StepOutcome | null,
+  ): Promise<boolean> {
+    return this.repo.commitStep({
+      owner,
+      flowId: cursor.flowId,
+      orgId: flow.orgId,
+      sandboxName: flow.sandboxName,
+      sandboxId: flow.sandboxId,
+      flowSpecId: flow.flowSpecId,
+      position,
+      mapping: mapping as unknown as Record<string, unknown>,
+      backfill: backfill as unknown as Record<string, unknown> | null,
+      exportedMemberships: {
+        profileIds: exportedProfiles,
+        segmentIds: exportedMapping.segmentIds,
+      },
+      outcome,
+    });
+  }
+}

@@ -1,0 +1,230 @@
+import type { ProfileChange } from '../profiles/change-log.reader.js';
+import type { MembershipStatus } from '../segments/segment-membership.entity.js';
+
+/**
+ * What a flow maps (segments and attribute paths) and the pure rules that
+ * decide whether a profile change is exported (CONTRACT A8) and what the
+ * message looks like. No I/O here, so these rules are unit-tested directly.
+ */
+export interface FlowMapping {
+  segmentIds: string[];
+  attributePaths: string[];
+  /** Profiles lacking any of these are not exported (Adobe's mandatoryFields). */
+  mandatoryFields: string[];
+}
+
+interface SelectorJson {
+  type?: string;
+  value?: { id?: string; path?: string };
+}
+
+interface TransformationJson {
+  params?: {
+    profileSelectors?: {
+      selectors?: SelectorJson[];
+      mandatoryFields?: string[];
+    };
+    segmentSelectors?: { selectors?: SelectorJson[] };
+  };
+}
+
+export function mappingOf(transformations: unknown): FlowMapping {
+  const ts = (
+    Array.isArray(transformations) ? transformations : []
+  ) as TransformationJson[];
+  const segmentIds = new Set<string>();
+  const attributePaths = new Set<string>();
+  const mandatoryFields = new Set<string>();
+  for (const t of ts) {
+    for (const s of t.params?.segmentSelectors?.selectors ?? []) {
+      if (s.type === 'PLATFORM_SEGMENT' && s.value?.id)
+        segmentIds.add(s.value.id);
+    }
+    for (const s of t.params?.profileSelectors?.selectors ?? []) {
+      if (s.type === 'JSON_PATH' && s.value?.path)
+        attributePaths.add(s.value.path);
+    }
+    for (const f of t.params?.profileSelectors?.mandatoryFields ?? [])
+      mandatoryFields.add(f);
+  }
+  // Selector order is kept: it is the order of keys in the exported message.
+  return {
+    segmentIds: [...segmentIds],
+    attributePaths: [...attributePaths],
+    mandatoryFields: [...mandatoryFields],
+  };
+}
+
+export type { ProfileChange };
+
+/** A changed leaf path touches a mapped path when one is a prefix of the other. */
+export function pathTouches(changed: string, mapped: string): boolean {
+  return (
+    changed === mapped ||
+    changed.startsWith(`${mapped}.`) ||
+    mapped.startsWith(`${changed}.`)
+  );
+}
+
+export type Trigger = 'segment' | 'identity' | 'attribute';
+
+/** Which of the three export triggers a change fires for a flow (none → not relevant). */
+export function triggersOf(
+  change: ProfileChange,
+  mapping: FlowMapping,
+): Trigger[] {
+  const out: Trigger[] = [];
+  if (
+    change.membershipChanges.some((m) =>
+      mapping.segmentIds.includes(m.segmentId),
+    )
+  )
+    out.push('segment');
+  if (change.identitiesChanged) out.push('identity');
+  if (
+    change.changedPaths.some((p) =>
+      mapping.attributePaths.some((m) => pathTouches(p, m)),
+    )
+  )
+    out.push('attribute');
+  return out;
+}
+
+export interface MembershipState {
+  status: MembershipStatus;
+  /** ISO-8601 UTC, as the profile store reports it. */
+  lastQualificationTime: string;
+}
+
+export interface ProfileState {
+  profileId: string;
+  attributes: Record<string, unknown>;
+  identityMap: Record<string, unknown>;
+  memberships: Record<string, MembershipState>;
+}
+
+/**
+ * A profile is exported only if, after the change, it is a member of a mapped
+ * segment or has just exited one (CONTRACT A8), and has every mandatory field.
+ */
+export function isEligible(
+  state: ProfileState,
+  mapping: FlowMapping,
+  justExited: Set<string>,
+): boolean {
+  const member = mapping.segmentIds.some((id) => {
+    const m = state.memberships[id];
+    return m !== undefined && (m.status !== 'exited' || justExited.has(id));
+  });
+  if (!member) return false;
+  return mapping.mandatoryFields.every(
+    (p) => valueAt(state.attributes, p) !== undefined,
+  );
+}
+
+export function valueAt(doc: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = doc;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur))
+      return undefined;
+    if (!Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur === null ? undefined : cur;
+}
+
+function setAt(
+  doc: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): void {
+  const keys = path.split('.');
+  let cur = doc;
+  for (const key of keys.slice(0, -1)) {
+    const next = cur[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next))
+      cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1] as string] = value;
+}
+
+export interface SegmentInfo {
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PayloadOptions {
+  includeSegmentNames: boolean;
+  includeSegmentTimestamps: boolean;
+  segments: Map<string, SegmentInfo>;
+  mappingCreatedAt: number;
+  mappingUpdatedAt: number;
+}
+
+/** ISO-8601 UTC without milliseconds, as in the product page's example. */
+export function isoSeconds(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * The exported message (product page "Exported data"): mapped attributes nested
+ * by path (only those with values), `segmentMembership.ups` for mapped segments
+ * the profile has a status in, and the whole identityMap as `{ns: [{id}]}`.
+ */
+export function buildPayload(
+  state: ProfileState,
+  mapping: FlowMapping,
+  opts: PayloadOptions,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const path of mapping.attributePaths) {
+    const v = valueAt(state.attributes, path);
+    // Values come from freshly parsed JSON and are not mutated: no copy needed.
+    if (v !== undefined) setAt(body, path, v);
+  }
+  const ups: Record<string, Record<string, unknown>> = {};
+  for (const id of mapping.segmentIds) {
+    const m = state.memberships[id];
+    if (!m) continue;
+    const entry: Record<string, unknown> = {
+      lastQualificationTime: isoSeconds(m.lastQualificationTime),
+      status: m.status,
+    };
+    const info = opts.segments.get(id);
+    if (opts.includeSegmentNames && info) entry.name = info.name;
+    if (opts.includeSegmentTimestamps) {
+      if (info) {
+        entry.createdAt = info.createdAt;
+        entry.updatedAt = info.updatedAt;
+      }
+      entry.mappingCreatedAt = opts.mappingCreatedAt;
+      entry.mappingUpdatedAt = opts.mappingUpdatedAt;
+    }
+    ups[id] = entry;
+  }
+  body.segmentMembership = { ups };
+  body.identityMap = exportedIdentityMap(state.identityMap);
+  return body;
+}
+
+/** Only `id` of each identity is exported, as on the product page. */
+export function exportedIdentityMap(
+  identityMap: Record<string, unknown>,
+): Record<string, { id: string }[]> {
+  const out: Record<string, { id: string }[]> = {};
+  for (const [ns, ids] of Object.entries(identityMap)) {
+    if (!Array.isArray(ids)) continue;
+    out[ns] = ids
+      .map((i) =>
+        i && typeof i === 'object' ? (i as { id?: unknown }).id : undefined,
+      )
+      .filter(
+        (id): id is string | number =>
+          typeof id === 'string' || typeof id === 'number',
+      )
+      .map((id) => ({ id: String(id) }));
+  }
+  return out;
+}

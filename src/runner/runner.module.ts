@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ConnectionEntity } from '../connections/connection.entity.js';
+import { EventPublisher, SdkEventPublisher } from '../event-hubs/publisher.js';
+import { FlowEntity } from '../flows/flow.entity.js';
+import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { ExportExecutor } from './export-executor.js';
+import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { RunnerRepository } from './runner.repository.js';
+import { RunnerScheduler } from './runner.scheduler.js';
+
+@Module({})
+export class RunnerModule {
+  /** The scheduler only ticks when RUNNER_ENABLED; the module is always loaded so tests can drive it. */
+  static forRoot(databaseUrl: string): DynamicModule {
+    return {
+      module: RunnerModule,
+      imports: [
+        TypeOrmModule.forFeature([
+          FlowEntity,
+          TargetConnectionEntity,
+          ConnectionEntity,
+          FlowCursorEntity,
+        ]),
+      ],
+      providers: [
+        { provide: 'DATABASE_URL', useValue: databaseUrl },
+        { provide: EventPublisher, useClass: SdkEventPublisher },
+        RunnerRepository,
+        ExportExecutor,
+        RunnerScheduler,
+      ],
+      exports: [RunnerScheduler, EventPublisher],
+    };
+  }
+}

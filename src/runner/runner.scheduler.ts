@@ -1,0 +1,182 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { ENV, Env } from '../config/env.js';
+import { ExportExecutor } from './export-executor.js';
+import type { FlowCursorEntity } from './flow-cursor.entity.js';
+import { RunnerRepository } from './runner.repository.js';
+
+/** Channel the change-log trigger notifies on commit; a hint only, never the source of truth. */
+export const CHANGES_CHANNEL = 'fse_profile_changes';
+/** A flow with a backlog yields its slot after this long so other flows get a turn. */
+const SLICE_MS = 5_000;
+
+/**
+ * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
+ * and wakes on NOTIFY so a change reaches the hub well under a second after
+ * commit. Each claimed flow runs in its own slot so one failing flow never
+ * delays the others.
+ */
+@Injectable()
+export class RunnerScheduler
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
+  private readonly logger = new Logger('RunnerScheduler');
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private timer?: NodeJS.Timeout;
+  private listener?: pg.Client;
+  private readonly active = new Map<string, Promise<void>>();
+  private ticking = false;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    @Inject(ENV) private readonly env: Env,
+    private readonly repo: RunnerRepository,
+    private readonly executor: ExportExecutor,
+    @Inject('DATABASE_URL') private readonly databaseUrl: string,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.env.RUNNER_ENABLED) return;
+    await this.start();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.listen();
+    this.timer = setInterval(() => this.wake(), this.env.RUNNER_INTERVAL_MS);
+    this.wake();
+    this.logger.log(
+      `runner ${this.owner} started (interval ${this.env.RUNNER_INTERVAL_MS} ms)`,
+    );
+  }
+
+  /** Runs a tick now (or right after the current one). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.tick()
+      .catch((err: unknown) =>
+        this.logger.error({ err }, `runner tick failed: ${String(err)}`),
+      )
+      .finally(() => {
+        this.ticking = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async tick(): Promise<void> {
+    await this.repo.ensureCursors();
+    const free = this.env.RUNNER_CONCURRENCY - this.active.size;
+    if (free <= 0) return;
+    const claimed = await this.repo.claim(
+      this.owner,
+      free,
+      this.env.RUNNER_LEASE_MS,
+    );
+    for (const cursor of claimed) {
+      const work = this.runFlow(cursor).finally(() => {
+        this.active.delete(cursor.flowId);
+        // A slot freed up: there may be more due work.
+        this.wake();
+      });
+      this.active.set(cursor.flowId, work);
+    }
+  }
+
+  private async runFlow(first: FlowCursorEntity): Promise<void> {
+    let cursor = first;
+    const sliceEnd = Date.now() + SLICE_MS;
+    try {
+      for (;;) {
+        const result = await this.executor.step(
+          this.owner,
+          cursor,
+          this.env.RUNNER_BATCH_SIZE,
+          (n) => this.backoff(n),
+        );
+        if (result !== 'more' || this.stopped || Date.now() > sliceEnd) return;
+        if (
+          !(await this.repo.renew(
+            this.owner,
+            cursor.flowId,
+            this.env.RUNNER_LEASE_MS,
+          ))
+        )
+          return;
+        const fresh = await this.repo.reload(cursor.flowId);
+        if (!fresh) return;
+        cursor = fresh;
+      }
+    } catch (err) {
+      this.logger.error(
+        { err, flowId: cursor.flowId },
+        `flow ${cursor.flowId} step failed: ${String(err)}`,
+      );
+    } finally {
+      await this.repo.release(this.owner, cursor.flowId).catch(() => undefined);
+    }
+  }
+
+  /** Exponential backoff with jitter, capped by RUNNER_MAX_BACKOFF_MS. */
+  backoff(failures: number): number {
+    const base = Math.min(
+      this.env.RUNNER_MAX_BACKOFF_MS,
+      250 * 2 ** Math.min(failures, 16),
+    );
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      const client = new pg.Client({ connectionString: this.databaseUrl });
+      client.on('notification', () => this.wake());
+      client.on('error', (err) => {
+        this.logger.warn(
+          `LISTEN connection lost (${err.message}); polling continues`,
+        );
+        this.listener = undefined;
+        if (!this.stopped) setTimeout(() => void this.listen(), 1000).unref();
+      });
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      this.listener = client;
+    } catch (err) {
+      this.logger.warn(`LISTEN unavailable (${String(err)}); polling only`);
+    }
+  }
+
+  /** Stops claiming, lets in-flight steps finish (bounded), releases leases so another replica continues. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await Promise.race([
+      Promise.allSettled(this.active.values()),
+      new Promise((r) => setTimeout(r, timeoutMs).unref()),
+    ]);
+    await this.repo.release(this.owner).catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+}

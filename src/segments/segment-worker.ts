@@ -1,0 +1,133 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ENV, type Env } from '../config/env.js';
+import type { TenantRef } from '../profiles/change-log.js';
+import {
+  DEFAULT_JOB_BATCH_SIZE,
+  DEFAULT_LEASE_MS,
+  SegmentJobsService,
+} from './segment-jobs.service.js';
+
+const POLL_MS = 1000;
+
+export interface RunOnceOptions {
+  /** Worker identity for leases (default: this worker's id). */
+  owner?: string;
+  batchSize?: number;
+  leaseMs?: number;
+  /** Stop after this many batches (tests use it to simulate a crash mid-job). */
+  maxBatches?: number;
+  /** Only jobs of this sandbox. */
+  tenant?: TenantRef;
+}
+
+export interface RunOnceResult {
+  jobs: number;
+  batches: number;
+}
+
+/**
+ * The segment background worker: runs queued evaluation jobs, queues the
+ * time-relative sweep every SEGMENT_SWEEP_INTERVAL_MS and purges exited
+ * memberships after MEMBERSHIP_RETENTION_DAYS. Runs when
+ * SEGMENT_WORKER_ENABLED (default: RUNNER_ENABLED) is true; tests drive it
+ * through runOnce()/sweep() instead. Shutdown waits for the current batch.
+ */
+@Injectable()
+export class SegmentWorker
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
+  private readonly logger = new Logger('SegmentWorker');
+  private readonly id = `segment-worker-${randomUUID()}`;
+  private timer?: NodeJS.Timeout;
+  private current?: Promise<void>;
+  private stopped = false;
+  private nextSweepAt = 0;
+
+  constructor(
+    @Inject(ENV) private readonly env: Env,
+    private readonly jobs: SegmentJobsService,
+  ) {}
+
+  get enabled(): boolean {
+    return this.env.SEGMENT_WORKER_ENABLED ?? this.env.RUNNER_ENABLED;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.enabled) this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current;
+  }
+
+  /** Runs claimable jobs until none is left (or `maxBatches` batches ran). */
+  async runOnce(opts: RunOnceOptions = {}): Promise<RunOnceResult> {
+    const owner = opts.owner ?? this.id;
+    const batchSize = opts.batchSize ?? DEFAULT_JOB_BATCH_SIZE;
+    const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    const max = opts.maxBatches ?? Number.POSITIVE_INFINITY;
+    let jobs = 0;
+    let batches = 0;
+    while (!this.stopped && batches < max) {
+      const job = await this.jobs.claim(owner, leaseMs, opts.tenant);
+      if (!job) break;
+      jobs++;
+      while (!this.stopped && batches < max) {
+        batches++;
+        let outcome;
+        try {
+          outcome = await this.jobs.runBatch(job.id, owner, batchSize, leaseMs);
+        } catch (err) {
+          this.logger.error(
+            { err, jobId: job.id },
+            'segment evaluation batch failed',
+          );
+          await this.jobs.fail(
+            job.id,
+            owner,
+            err instanceof Error ? err.message : String(err),
+          );
+          break;
+        }
+        if (outcome !== 'continue') break;
+      }
+    }
+    return { jobs, batches };
+  }
+
+  /** Queues the time-relative sweep and purges expired memberships. */
+  async sweep(): Promise<{ queued: number; purgedMemberships: number }> {
+    const queued = await this.jobs.enqueueSweeps();
+    const purged = await this.jobs.purge(this.env.MEMBERSHIP_RETENTION_DAYS);
+    return { queued, purgedMemberships: purged.memberships };
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.current = this.tick().finally(() => this.schedule(POLL_MS));
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (Date.now() >= this.nextSweepAt) {
+        this.nextSweepAt = Date.now() + this.env.SEGMENT_SWEEP_INTERVAL_MS;
+        await this.sweep();
+      }
+      await this.runOnce();
+    } catch (err) {
+      this.logger.error({ err }, 'segment worker tick failed');
+    }
+  }
+}

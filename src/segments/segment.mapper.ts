@@ -1,0 +1,42 @@
+import type { Tenant } from '../common/request-context.js';
+import type {
+  SegmentDefinitionResponseDto,
+  SegmentJobDto,
+} from './dto/segment-definition.dto.js';
+import type { SegmentDefinitionEntity } from './segment-definition.entity.js';
+
+/** Adobe's segment definition shape, built field by field so no column leaks. */
+export function toSegmentDto(
+  e: SegmentDefinitionEntity,
+  tenant: Pick<Tenant, 'sandboxType'>,
+  job?: SegmentJobDto,
+): SegmentDefinitionResponseDto {
+  return {
+    id: e.id,
+    schema: { name: e.schemaName },
+    ...(e.ttlInDays === null ? {} : { ttlInDays: e.ttlInDays }),
+    profileInstanceId: e.profileInstanceId,
+    imsOrgId: e.orgId,
+    sandbox: {
+      sandboxId: e.sandboxId,
+      sandboxName: e.sandboxName,
+      type: tenant.sandboxType,
+      default: e.sandboxName === 'prod',
+    },
+    name: e.name,
+    description: e.description ?? '',
+    expression: {
+      type: e.expression.type,
+      format: e.expression.format,
+      value: e.expression.value,
+    },
+    ...(e.mergePolicyId === null ? {} : { mergePolicyId: e.mergePolicyId }),
+    ...(e.payloadSchema === null ? {} : { payloadSchema: e.payloadSchema }),
+    evaluationInfo: e.evaluationInfo,
+    dataGovernancePolicy: e.dataGovernancePolicy,
+    creationTime: e.createdAt.getTime(),
+    updateEpoch: Math.floor(e.updatedAt.getTime() / 1000),
+    updateTime: e.updatedAt.getTime(),
+    ...(job ? { evaluationJob: job } : {}),
+  };
+}

@@ -1,0 +1,92 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { uuidPipe } from '../common/pipes.js';
+import type { Tenant } from '../common/request-context.js';
+import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import {
+  CreateSegmentDefinitionDto,
+  ListSegmentDefinitionsQueryDto,
+  SegmentDefinitionListDto,
+  SegmentDefinitionResponseDto,
+  SegmentDeletedDto,
+  SegmentJobDto,
+  UpdateSegmentDefinitionDto,
+} from './dto/segment-definition.dto.js';
+import { SegmentJobsService } from './segment-jobs.service.js';
+import { SegmentsService } from './segments.service.js';
+
+@ApiTags('Segment definitions')
+@PlatformApi()
+@Controller('data/core/ups/segment')
+export class SegmentsController {
+  constructor(
+    private readonly segments: SegmentsService,
+    private readonly jobs: SegmentJobsService,
+  ) {}
+
+  /** Create a segment definition (200 with the full definition; 422 if the name exists). */
+  @Post('definitions')
+  @HttpCode(200)
+  create(
+    @CurrentTenant() tenant: Tenant,
+    @Body() dto: CreateSegmentDefinitionDto,
+  ): Promise<SegmentDefinitionResponseDto> {
+    return this.segments.create(tenant, dto);
+  }
+
+  /** List segment definitions (`start`, `limit`, `sort`). */
+  @Get('definitions')
+  list(
+    @CurrentTenant() tenant: Tenant,
+    @Query() query: ListSegmentDefinitionsQueryDto,
+  ): Promise<SegmentDefinitionListDto> {
+    return this.segments.list(tenant, query);
+  }
+
+  /** Get one segment definition, with its latest background evaluation. */
+  @Get('definitions/:id')
+  get(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<SegmentDefinitionResponseDto> {
+    return this.segments.get(tenant, id);
+  }
+
+  /** Overwrite a segment definition (the body is the whole definition). */
+  @Patch('definitions/:id')
+  update(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+    @Body() dto: UpdateSegmentDefinitionDto,
+  ): Promise<SegmentDefinitionResponseDto> {
+    return this.segments.update(tenant, id, dto);
+  }
+
+  /** Delete a segment definition (400 while a flow uses it). */
+  @Delete('definitions/:id')
+  delete(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<SegmentDeletedDto> {
+    return this.segments.delete(tenant, id);
+  }
+
+  /** Progress of a background evaluation (new/edited definition or time-relative sweep). */
+  @Get('jobs/:id')
+  job(
+    @CurrentTenant() tenant: Tenant,
+    @Param('id', uuidPipe) id: string,
+  ): Promise<SegmentJobDto> {
+    return this.jobs.get(tenant, id);
+  }
+}

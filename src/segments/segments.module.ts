@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MembershipService } from './membership.service.js';
+import { SegmentCatalog } from './segment-catalog.js';
+import { SegmentDefinitionEntity } from './segment-definition.entity.js';
+import { SegmentJobEntity } from './segment-job.entity.js';
+import { SegmentWorker } from './segment-worker.js';
+import { SegmentJobsService } from './segment-jobs.service.js';
+import { SegmentsController } from './segments.controller.js';
+import { SegmentsService } from './segments.service.js';
+
+/** Segment definitions, membership evaluation and the background worker. */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([SegmentDefinitionEntity, SegmentJobEntity]),
+  ],
+  controllers: [SegmentsController],
+  providers: [
+    SegmentCatalog,
+    MembershipService,
+    SegmentsService,
+    SegmentJobsService,
+    SegmentWorker,
+  ],
+  exports: [
+    SegmentCatalog,
+    MembershipService,
+    SegmentsService,
+    SegmentJobsService,
+    SegmentWorker,
+  ],
+})
+export class SegmentsModule {}

@@ -1,0 +1,169 @@
+import type { TestApp, TestTenant } from './app.js';
+
+const FS = '/data/foundation/flowservice';
+export const EVENT_HUBS_SPEC = {
+  id: 'bf9f5905-92b7-48bf-bf20-455bc6b60a4e',
+  version: '1.0',
+};
+export const PROFILE_SPEC = {
+  id: '8a9c3494-9708-43d7-ae3f-cda01e5030e1',
+  version: '1.0',
+};
+export const FLOW_SPEC = {
+  id: '71471eba-b620-49e4-90fd-23f1fa0174d8',
+  version: '1.0',
+};
+
+export interface CreatedFlow {
+  flowId: string;
+  etag: string;
+  baseConnectionId: string;
+  targetConnectionId: string;
+  sourceConnectionId: string;
+}
+
+/** The Adobe tutorial's four calls: base connection, target, source, flow. */
+export async function createEventHubsFlow(
+  t: TestApp,
+  tenant: TestTenant,
+  opts: {
+    namespace: string;
+    sasKeyName: string;
+    sasKey: string;
+    eventHubName: string;
+    segmentIds: string[];
+    attributes: string[];
+    targetParams?: Record<string, unknown>;
+  },
+): Promise<CreatedFlow> {
+  const post = async (
+    path: string,
+    body: object,
+  ): Promise<{ id: string; etag: string }> => {
+    const res = await t.http
+      .post(`${FS}/${path}`)
+      .set(tenant.headers)
+      .send(body);
+    if (res.status !== 201)
+      throw new Error(
+        `POST ${path} → ${res.status} ${JSON.stringify(res.body)}`,
+      );
+    return res.body as { id: string; etag: string };
+  };
+  const base = await post('connections', {
+    name: 'Event Hubs',
+    auth: {
+      specName: 'Azure EventHub authentication credentials',
+      params: {
+        sasKeyName: opts.sasKeyName,
+        sasKey: opts.sasKey,
+        namespace: opts.namespace,
+      },
+    },
+    connectionSpec: EVENT_HUBS_SPEC,
+  });
+  const target = await post('targetConnections', {
+    name: 'hub',
+    baseConnectionId: base.id,
+    connectionSpec: EVENT_HUBS_SPEC,
+    data: { format: 'json' },
+    params: { eventHubName: opts.eventHubName, ...opts.targetParams },
+  });
+  const sourceBase = await post('connections', {
+    name: 'Profile store',
+    connectionSpec: PROFILE_SPEC,
+  });
+  const source = await post('sourceConnections', {
+    name: 'profiles',
+    baseConnectionId: sourceBase.id,
+    connectionSpec: PROFILE_SPEC,
+    data: { format: 'json' },
+    params: {},
+  });
+  const flow = await post('flows', {
+    name: 'Export to Event Hubs',
+    flowSpec: FLOW_SPEC,
+    sourceConnectionIds: [source.id],
+    targetConnectionIds: [target.id],
+    transformations: [
+      {
+        name: 'GeneralTransform',
+        params: {
+          profileSelectors: {
+            selectors: opts.attributes.map((path) => ({
+              type: 'JSON_PATH',
+              value: { path, operator: 'EXISTS' },
+            })),
+          },
+          segmentSelectors: {
+            selectors: opts.segmentIds.map((id) => ({
+              type: 'PLATFORM_SEGMENT',
+              value: { id },
+            })),
+          },
+        },
+      },
+    ],
+  });
+  return {
+    flowId: flow.id,
+    etag: flow.etag,
+    baseConnectionId: base.id,
+    targetConnectionId: target.id,
+    sourceConnectionId: source.id,
+  };
+}
+
+/** Creates a streaming segment definition and returns its id. */
+export async function createSegment(
+  t: TestApp,
+  tenant: TestTenant,
+  name: string,
+  pql: string,
+): Promise<string> {
+  const res = await t.http
+    .post('/data/core/ups/segment/definitions')
+    .set(tenant.headers)
+    .send({
+      name,
+      profileInstanceId: 'ups',
+      expression: { type: 'PQL', format: 'pql/text', value: pql },
+      schema: { name: '_xdm.context.profile' },
+      evaluationInfo: { continuous: { enabled: true } },
+    });
+  if (res.status !== 200)
+    throw new Error(`segment → ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { id: string }).id;
+}
+
+export async function ingest(
+  t: TestApp,
+  tenant: TestTenant,
+  profiles: Record<string, unknown>[],
+): Promise<void> {
+  const res = await t.http
+    .post('/data/core/ups/ingest/profiles')
+    .set(tenant.headers)
+    .send({ profiles });
+  if (res.status >= 300 && res.status !== 207)
+    throw new Error(`ingest → ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+export async function patchFlow(
+  t: TestApp,
+  tenant: TestTenant,
+  flowId: string,
+  ops: object[],
+): Promise<void> {
+  const get = await t.http
+    .get(`${FS}/flows/${flowId}`)
+    .set(tenant.headers)
+    .expect(200);
+  const etag = (get.body as { items: { etag: string }[] }).items[0]?.etag ?? '';
+  await t.http
+    .patch(`${FS}/flows/${flowId}`)
+    .set(tenant.headers)
+    .set('If-Match', etag)
+    .send(ops)
+    .expect(200);
+}

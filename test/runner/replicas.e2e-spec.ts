@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventHubsEmulator } from '../../src/emulator/index.js';
+import {
+  DEFAULT_EMULATOR_KEY,
+  DEFAULT_KEY_NAME,
+} from '../../src/emulator/defaults.js';
+import {
+  createTenant,
+  createTestApp,
+  type TestApp,
+  type TestTenant,
+} from '../helpers/app.js';
+import { startReplica, stopReplica } from '../helpers/child.js';
+import {
+  createEventHubsFlow,
+  createSegment,
+  ingest,
+} from '../helpers/flows.js';
+import { HubCollector } from '../helpers/hub.js';
+
+/** Runner replicas as real processes sharing one database. */
+describe('runner replicas', () => {
+  let emulator: EventHubsEmulator;
+  let t: TestApp;
+  const children: ChildProcess[] = [];
+  const collectors: HubCollector[] = [];
+
+  beforeAll(async () => {
+    emulator = new EventHubsEmulator({ autoCreateHubs: true });
+    await emulator.start();
+    // This app only serves the API; the replicas below do the exporting.
+    t = await createTestApp();
+  });
+
+  afterAll(async () => {
+    for (const c of children) await stopReplica(c, 'SIGKILL');
+    for (const c of collectors) await c.close();
+    await t.close();
+    await emulator.stop();
+  });
+
+  async function flowWithMembers(
+    n: number,
+  ): Promise<{
+    tenant: TestTenant;
+    collector: HubCollector;
+    emails: string[];
+  }> {
+    const tenant = await createTenant(t);
+    const hub = `replicas-${randomUUID().slice(0, 8)}`;
+    emulator.addHub({ name: hub, partitionCount: 4 });
+    const collector = new HubCollector(emulator.connectionString(hub), hub);
+    collectors.push(collector);
+    collector.start();
+    const segmentId = await createSegment(
+      t,
+      tenant,
+      `Members ${hub}`,
+      'loyalty.tier = "gold"',
+    );
+    await createEventHubsFlow(t, tenant, {
+      namespace: `127.0.0.1:${emulator.port}`,
+      sasKeyName: DEFAULT_KEY_NAME,
+      sasKey: DEFAULT_EMULATOR_KEY,
+      eventHubName: hub,
+      segmentIds: [segmentId],
+      attributes: ['personalEmail.address'],
+    });
+    const emails = Array.from({ length: n }, (_, i) => `m${i}-${hub}@x.com`);
+    for (let i = 0; i < emails.length; i += 500) {
+      await ingest(
+        t,
+        tenant,
+        emails
+          .slice(i, i + 500)
+          .map((email) => ({
+            identityMap: { email: [{ id: email }] },
+            personalEmail: { address: email },
+            loyalty: { tier: 'gold' },
+          })),
+      );
+    }
+    return { tenant, collector, emails };
+  }
+
+  const delivered = (c: HubCollector): Set<string> =>
+    new Set(
+      c.events.map((e) =>
+        String((e.body.personalEmail as { address: string }).address),
+      ),
+    );
+
+  it('a replica killed with SIGKILL mid-export: after a restart every change is delivered', async () => {
+    const { collector, emails } = await flowWithMembers(3000);
+    const first = startReplica(t.databaseUrl, { RUNNER_BATCH_SIZE: '100' });
+    children.push(first);
+    await collector.waitFor((ev) => ev.length >= 200, 60_000);
+    await stopReplica(first, 'SIGKILL');
+    expect(delivered(collector).size).toBeLessThan(emails.length);
+    const second = startReplica(t.databaseUrl, { RUNNER_BATCH_SIZE: '100' });
+    children.push(second);
+    await collector.waitFor(
+      () => delivered(collector).size === emails.length,
+      90_000,
+    );
+    expect([...delivered(collector)].sort()).toEqual([...emails].sort());
+    await stopReplica(second);
+  });
+
+  it('two replicas on one database: no duplicate, no gap', async () => {
+    const flows = await Promise.all([
+      flowWithMembers(800),
+      flowWithMembers(800),
+      flowWithMembers(800),
+    ]);
+    const a = startReplica(t.databaseUrl, { RUNNER_BATCH_SIZE: '50' });
+    const b = startReplica(t.databaseUrl, { RUNNER_BATCH_SIZE: '50' });
+    children.push(a, b);
+    for (const f of flows) {
+      await f.collector.waitFor(
+        () => delivered(f.collector).size === f.emails.length,
+        90_000,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const f of flows) {
+      expect(f.collector.events).toHaveLength(f.emails.length);
+      expect([...delivered(f.collector)].sort()).toEqual([...f.emails].sort());
+    }
+    expect(await stopReplica(a)).toBe(0);
+    expect(await stopReplica(b)).toBe(0);
+  });
+});
