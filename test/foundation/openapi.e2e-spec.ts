@@ -20,6 +20,22 @@ interface Document {
 
 const COMMITTED = resolve(import.meta.dirname, '../../openapi/openapi.json');
 
+/**
+ * The one known difference between the two ways the swagger plugin's metadata
+ * reaches the app: compiled by `nest build` (what write-openapi uses) it turns
+ * `@IsIn([...])` into `enum`; as read-only metadata (src/metadata.ts, what
+ * tests use) it does not. So an `enum` the committed file has where the served
+ * document has none is ignored; every other difference fails the test.
+ */
+function tolerateBuildOnlyEnums(committed: unknown, served: unknown): void {
+  if (!committed || typeof committed !== 'object') return;
+  if (!served || typeof served !== 'object') return;
+  const c = committed as Record<string, unknown>;
+  const s = served as Record<string, unknown>;
+  if ('enum' in c && !('enum' in s)) delete c.enum;
+  for (const key of Object.keys(c)) tolerateBuildOnlyEnums(c[key], s[key]);
+}
+
 describe('OpenAPI', () => {
   let t: TestApp;
   let served: Document;
@@ -38,6 +54,7 @@ describe('OpenAPI', () => {
 
   it('matches the committed openapi/openapi.json (run `npm run openapi` after API changes)', () => {
     const committed = JSON.parse(readFileSync(COMMITTED, 'utf8')) as unknown;
+    tolerateBuildOnlyEnums(committed, served);
     expect(sortKeys(served)).toEqual(committed);
   });
 

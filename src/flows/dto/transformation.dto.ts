@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsArray,
@@ -11,12 +10,6 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-
-/*
- * `@IsIn` fields also declare their enum with `@ApiProperty`: the swagger
- * plugin's read-only metadata (src/metadata.ts, used by tests) skips `@IsIn`,
- * the tsc plugin does not, and openapi/openapi.json must match both.
- */
 
 /** An XDM attribute path such as `person.name.firstName`. */
 export const ATTRIBUTE_PATH =
@@ -33,7 +26,6 @@ export class ProfileSelectorValueDto {
 
   /** Only `EXISTS` (Adobe: "currently hardcoded"). */
   @IsOptional()
-  @ApiPropertyOptional({ enum: ['EXISTS'] })
   @IsIn(['EXISTS'])
   operator?: string;
 
@@ -49,7 +41,6 @@ export class ProfileSelectorValueDto {
 }
 
 export class ProfileSelectorDto {
-  @ApiProperty({ enum: ['JSON_PATH'] })
   @IsIn(['JSON_PATH'])
   type: string;
 
@@ -99,7 +90,6 @@ export class SegmentSelectorValueDto {
 }
 
 export class SegmentSelectorDto {
-  @ApiProperty({ enum: ['PLATFORM_SEGMENT'] })
   @IsIn(['PLATFORM_SEGMENT'])
   type: string;
 
@@ -110,7 +100,6 @@ export class SegmentSelectorDto {
 }
 
 export class PrimaryFieldDto {
-  @ApiProperty({ enum: ['IDENTITY', 'ATTRIBUTE'] })
   @IsIn(['IDENTITY', 'ATTRIBUTE'])
   fieldType: string;
 
@@ -166,7 +155,6 @@ export class TransformationParamsDto {
 
 export class TransformationDto {
   /** @example GeneralTransform */
-  @ApiProperty({ enum: ['GeneralTransform'] })
   @IsIn(['GeneralTransform'])
   name: string;
 
