@@ -132,7 +132,173 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'x-sandbox-name',
     )
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return documentErrors(SwaggerModule.createDocument(app, config));
+}
+
+type Schema = Record<string, unknown>;
+type Operation = {
+  security?: Record<string, string[]>[];
+  responses?: Record<string, unknown>;
+  requestBody?: unknown;
+  parameters?: { in?: string }[];
+};
+
+const ERROR_SCHEMAS: Record<string, Schema> = {
+  FlowServiceError: {
+    type: 'object',
+    description:
+      'Flow Service error (CONTRACT A2): `code` from the catalogue (`NNNN-HTTP`), published texts in `errorMessage`/`errorDetails`.',
+    required: ['code', 'message', 'errorMessage', 'errorDetails', 'requestId'],
+    properties: {
+      code: { type: 'string', example: '1404-412' },
+      message: { type: 'string' },
+      errorMessage: { type: 'string' },
+      errorDetails: { type: 'string' },
+      requestId: { type: 'string' },
+      details: {
+        type: 'array',
+        description: 'Validation problems, one per field.',
+        items: {
+          type: 'object',
+          required: ['path', 'message'],
+          properties: {
+            path: { type: 'string', example: 'auth.params.sasKey' },
+            message: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+  GatewayError: {
+    type: 'object',
+    description: "Adobe's gateway error body.",
+    required: ['error_code', 'message'],
+    properties: {
+      error_code: { type: 'string', example: '403010' },
+      message: { type: 'string', example: 'Oauth token is missing.' },
+    },
+  },
+  ContentTypeError: {
+    type: 'object',
+    description: 'A body without a valid Content-Type.',
+    required: ['type', 'status', 'title', 'detail'],
+    properties: {
+      type: { type: 'string', example: '/placeholder/type/uri' },
+      status: { type: 'integer', example: 400 },
+      title: { type: 'string', example: 'BadRequestError' },
+      detail: {
+        type: 'string',
+        example: 'A valid content-type must be specified',
+      },
+    },
+  },
+  OAuthError: {
+    type: 'object',
+    required: ['error', 'error_description'],
+    properties: {
+      error: { type: 'string', example: 'invalid_client' },
+      error_description: { type: 'string' },
+    },
+  },
+};
+
+const ref = (name: string): Schema => ({
+  $ref: `#/components/schemas/${name}`,
+});
+const response = (description: string, ...schemas: string[]): Schema => ({
+  description,
+  content: {
+    'application/json': {
+      schema:
+        schemas.length === 1
+          ? ref(schemas[0] ?? '')
+          : { oneOf: schemas.map(ref) },
+    },
+  },
+});
+
+/**
+ * Documents the error responses every operation shares, in one place, so
+ * endpoints added later get them too; an operation's own `@ApiResponse` wins.
+ */
+function documentErrors(document: OpenAPIObject): OpenAPIObject {
+  const components = (document.components ??= {});
+  const schemas = (components.schemas ??= {});
+  Object.assign(schemas, ERROR_SCHEMAS);
+  for (const item of Object.values(document.paths)) {
+    for (const [method, value] of Object.entries(item)) {
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+      const op = value as Operation;
+      const responses = (op.responses ??= {});
+      const add = (status: string, body: Schema): void => {
+        responses[status] ??= body;
+      };
+      const platform = (op.security ?? []).some((s) => 'bearer' in s);
+      const hasBody = op.requestBody !== undefined;
+      if (platform) {
+        add(
+          '400',
+          hasBody
+            ? response(
+                'Invalid request: validation (1100-400, with `details`), catalogue rules (14xx-400), missing x-gw-ims-org-id (400003), or a body without `Content-Type: application/json`.',
+                'FlowServiceError',
+                'GatewayError',
+                'ContentTypeError',
+              )
+            : response(
+                'Invalid request or query parameters (1100-400, 14xx-400), or missing x-gw-ims-org-id (400003).',
+                'FlowServiceError',
+                'GatewayError',
+              ),
+        );
+        add(
+          '401',
+          response('Token invalid or expired (401013).', 'GatewayError'),
+        );
+        add(
+          '403',
+          response(
+            "Token missing (403010), x-api-key missing (403000) or not the token's client (403003), org not the client's (403025).",
+            'GatewayError',
+          ),
+        );
+        add(
+          '404',
+          response(
+            'Unknown id (1101-404) or a sandbox the client may not use (2100-404).',
+            'FlowServiceError',
+          ),
+        );
+        if (method === 'patch')
+          add(
+            '412',
+            response(
+              'If-Match is stale or not quoted (1404-412).',
+              'FlowServiceError',
+            ),
+          );
+        if (hasBody)
+          add(
+            '413',
+            response('The body is larger than 1 MB.', 'FlowServiceError'),
+          );
+      } else if (hasBody) {
+        add(
+          '400',
+          response('Invalid request.', 'OAuthError', 'ContentTypeError'),
+        );
+        add('401', response('Unknown client or wrong secret.', 'OAuthError'));
+      }
+      add(
+        '500',
+        response(
+          'Unexpected error: a generic message and the request id, nothing else.',
+          'FlowServiceError',
+        ),
+      );
+    }
+  }
+  return document;
 }
 
 export function setupSwagger(app: INestApplication): OpenAPIObject {

@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { join } from 'node:path';
 import { AppModule } from './app.module.js';
 import { configureApp, setupSwagger } from './app.setup.js';
-import { EnvValidationError, isEmbedded, loadEnv } from './config/env.js';
+import { EnvValidationError, loadEnv } from './config/env.js';
 import { resolveSecrets } from './config/secrets.js';
 import { migrate } from './database/data-source.js';
-import { EmbeddedDatabase } from './database/embedded-postgres.js';
+import { openDatabase } from './database/database.js';
 import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
 import { createLogger, PinoNestLogger } from './logging/logger.js';
 import {
@@ -27,22 +26,19 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = createLogger(env.LOG_LEVEL);
-  let embedded: EmbeddedDatabase | undefined;
-  let databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) {
-    embedded = new EmbeddedDatabase({
-      dataDir: join(env.DATA_DIR, 'pg'),
-      port: env.EMBEDDED_PG_PORT,
-    });
-    databaseUrl = await embedded.start();
+  const database = await openDatabase(env);
+  const databaseUrl = database.url;
+  if (database.mode !== 'external') {
     logger.info(
-      { port: env.EMBEDDED_PG_PORT, dataDir: join(env.DATA_DIR, 'pg') },
-      'embedded PostgreSQL started',
+      { port: database.port, dataDir: database.dataDir },
+      database.mode === 'embedded-started'
+        ? 'embedded PostgreSQL started'
+        : 'using the embedded PostgreSQL another process is running',
     );
   }
   const stopDatabase = async (): Promise<void> => {
-    await embedded
-      ?.stop()
+    await database
+      .stop()
       .catch((err: unknown) =>
         logger.error({ err }, 'embedded PostgreSQL did not stop cleanly'),
       );
@@ -82,7 +78,7 @@ async function bootstrap(): Promise<void> {
       `flowservice-eventhubs is listening on ${base}`,
       `  Swagger UI:   ${base}/docs`,
       `  Health:       ${base}/health`,
-      `  Database:     ${isEmbedded(env) ? `embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT} (data in ${join(env.DATA_DIR, 'pg')})` : 'external (DATABASE_URL)'}`,
+      `  Database:     ${database.mode === 'external' ? 'external (DATABASE_URL)' : `embedded PostgreSQL on 127.0.0.1:${database.port} (data in ${database.dataDir})`}`,
       ...describeOptionalModules(env),
     ];
     if (dev) {

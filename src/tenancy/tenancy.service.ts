@@ -23,8 +23,15 @@ export class TenancyService {
     private readonly sandboxes: Repository<SandboxEntity>,
   ) {}
 
-  /** Creates the org's `prod` sandbox on first use, like every Adobe org has one. */
-  async ensureSandbox(orgId: string, name = 'prod'): Promise<SandboxEntity> {
+  /**
+   * Creates a sandbox if it does not exist (idempotent). Names are stored in
+   * lower case because the gateway lower-cases x-sandbox-name.
+   */
+  async ensureSandbox(
+    orgId: string,
+    sandboxName = 'prod',
+  ): Promise<SandboxEntity> {
+    const name = sandboxName.toLowerCase();
     await this.sandboxes
       .createQueryBuilder()
       .insert()
@@ -66,7 +73,9 @@ export class TenancyService {
     const clientId = input.clientId ?? randomBytes(16).toString('hex');
     const clientSecret =
       input.clientSecret ?? `p8e-${randomBytes(24).toString('base64url')}`;
-    const sandboxes = input.sandboxes?.length ? input.sandboxes : ['*'];
+    const sandboxes = input.sandboxes?.length
+      ? [...new Set(input.sandboxes.map((s) => s.toLowerCase()))]
+      : ['*'];
     await this.ensureSandbox(input.orgId, 'prod');
     for (const s of sandboxes)
       if (s !== '*') await this.ensureSandbox(input.orgId, s);

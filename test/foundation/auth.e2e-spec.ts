@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import {
@@ -35,6 +36,8 @@ describe('tokens, gateway headers and sandboxes', () => {
           grant_type: 'client_credentials',
           client_id: tenant.clientId,
           client_secret: tenant.clientSecret,
+          // What Adobe's Developer Console puts in its sample curl.
+          scope: 'openid,AdobeID,read_organizations',
         })
         .expect(200);
       expect(form.body).toEqual({
@@ -371,6 +374,36 @@ describe('tokens, gateway headers and sandboxes', () => {
         .expect(404);
       expectError(res.body, '1101-404');
       expect(res.body.requestId).toBe('trace-404');
+    });
+
+    it('answers 503 from /health and a generic 500 when the database is gone', async () => {
+      const broken = await createTestApp();
+      const tenant = await createTenant(broken);
+      try {
+        await broken.app.get(DataSource).destroy();
+        const health = await broken.http.get('/health').expect(503);
+        expect(health.body).toMatchObject({
+          status: 'unavailable',
+          database: { ready: false, error: expect.any(String) },
+        });
+        const res = await broken.http
+          .get(`${FS}/connections`)
+          .set(tenant.headers)
+          .set('x-request-id', 'trace-500');
+        expect(res.status).toBe(500);
+        expect(res.body).toEqual({
+          code: '1100-500',
+          message:
+            'An internal error occurred. Quote request id trace-500 when reporting it.',
+          errorMessage:
+            'An internal error occurred. Quote request id trace-500 when reporting it.',
+          errorDetails:
+            'An internal error occurred. Quote request id trace-500 when reporting it.',
+          requestId: 'trace-500',
+        });
+      } finally {
+        await broken.close();
+      }
     });
 
     it('reports database readiness', async () => {

@@ -147,6 +147,25 @@ describe('error handling', () => {
       .expect(200);
   });
 
+  it("accepts Adobe's Postman habits: Content-Type and a versioned Accept on bodiless requests", async () => {
+    const postman = {
+      ...tenant.headers,
+      accept: 'application/json; version=1',
+      'content-type': 'application/json',
+    };
+    await t.http.get(`${FS}/flows/${flow.id}`).set(postman).expect(200);
+    await t.http.get(`${FS}/connectionSpecs`).set(postman).expect(200);
+    const disabled = await t.http
+      .post(`${FS}/flows/${flow.id}/action?op=disable`)
+      .set(postman)
+      .expect(200);
+    await t.http
+      .post(`${FS}/flows/${flow.id}/action?op=enable`)
+      .set({ ...postman, 'content-type': 'text/plain' })
+      .expect(200);
+    expect(disabled.body.id).toBe(flow.id);
+  });
+
   it('413 for a body over 1 MB', async () => {
     const res = await t.http
       .post(`${FS}/connections`)
