@@ -1,12 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { loadEnv } from '../config/env.js';
-import { buildDataSourceOptions, migrate } from '../database/data-source.js';
-import { EmbeddedDatabase } from '../database/embedded-postgres.js';
 import { DEFAULT_DEV_ORG_ID } from '../dev-client.js';
 import {
   DEFAULT_BATCH_SIZE,
@@ -26,10 +22,8 @@ export interface ProfilesImportArgs {
   sandbox?: string;
   /** Records per transaction; default 1000. */
   batchSize?: number;
-  /** Database; default DATABASE_URL, else the embedded PostgreSQL (the running app's, or started here). */
-  databaseUrl?: string;
-  /** Use this DataSource instead (the caller initialises and destroys it). */
-  dataSource?: DataSource;
+  /** The database (the CLI context opens it: DATABASE_URL or the embedded server; the caller closes it). */
+  dataSource: DataSource;
   /** Draw the progress bar; default: when `out` is a TTY (otherwise a line every 10 %). */
   progress?: boolean;
   /** Where progress and rejected-line messages go; default stderr. */
@@ -65,9 +59,8 @@ export async function profilesImport(
   const env = loadEnv();
   const orgId = args.org ?? env.DEV_ORG_ID ?? DEFAULT_DEV_ORG_ID;
   const sandboxName = args.sandbox ?? 'prod';
-  const db = args.dataSource ? undefined : await openDatabase(args.databaseUrl);
-  const ds = args.dataSource ?? (db as OpenedDatabase).dataSource;
-  try {
+  const ds = args.dataSource;
+  {
     await ds.query(
       `INSERT INTO sandboxes (org_id, name, type) VALUES ($1, $2, $3)
        ON CONFLICT DO NOTHING`,
@@ -134,60 +127,6 @@ export async function profilesImport(
       summary.accepted / Math.max(summary.seconds, 0.001),
     );
     return summary;
-  } finally {
-    await db?.close();
-  }
-}
-
-interface OpenedDatabase {
-  dataSource: DataSource;
-  close(): Promise<void>;
-}
-
-/**
- * DATABASE_URL, or the embedded database: reuse the one a running app
- * started (same port), otherwise start it here and stop it afterwards.
- */
-async function openDatabase(url?: string): Promise<OpenedDatabase> {
-  const env = loadEnv();
-  let databaseUrl = url ?? env.DATABASE_URL;
-  let embedded: EmbeddedDatabase | undefined;
-  if (!databaseUrl) {
-    embedded = new EmbeddedDatabase({
-      dataDir: join(env.DATA_DIR, 'pg'),
-      port: env.EMBEDDED_PG_PORT,
-    });
-    if (await reachable(embedded.url)) {
-      databaseUrl = embedded.url;
-      embedded = undefined;
-    } else {
-      databaseUrl = await embedded.start();
-    }
-  }
-  await migrate(databaseUrl);
-  const dataSource = new DataSource(buildDataSourceOptions(databaseUrl, 2));
-  await dataSource.initialize();
-  return {
-    dataSource,
-    close: async () => {
-      await dataSource.destroy();
-      await embedded?.stop();
-    },
-  };
-}
-
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 1000,
-  });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    await client.end().catch(() => undefined);
-    return false;
   }
 }
 

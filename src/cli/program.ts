@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerProfilesCommands } from './commands/profiles.commands.js';
 import { registerTenancyCommands } from './commands/tenancy.commands.js';
 import type { CliContext } from './context.js';
 
@@ -10,7 +11,10 @@ export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
  * `apply`), write `registerXCommands(program, ctx)` in src/cli/commands/ and
  * append it here.
  */
-export const COMMANDS: CommandRegistrar[] = [registerTenancyCommands];
+export const COMMANDS: CommandRegistrar[] = [
+  registerTenancyCommands,
+  registerProfilesCommands,
+];
 
 export function buildProgram(
   ctx: CliContext,
