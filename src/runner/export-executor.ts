@@ -218,13 +218,25 @@ export class ExportExecutor {
           outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
       }
       for (const t of targets) {
-        const body = buildPayload(state, mapping, {
-          includeSegmentNames: t.params.includeSegmentNames === true,
-          includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
-          segments,
-          mappingCreatedAt: flow.createdAt.getTime(),
-          mappingUpdatedAt: flow.updatedAt.getTime(),
-        });
+        let body: Record<string, unknown>;
+        try {
+          body = buildPayload(state, mapping, {
+            includeSegmentNames: t.params.includeSegmentNames === true,
+            includeSegmentTimestamps:
+              t.params.includeSegmentTimestamps === true,
+            segments,
+            mappingCreatedAt: flow.createdAt.getTime(),
+            mappingUpdatedAt: flow.updatedAt.getTime(),
+          });
+        } catch (err) {
+          // Not retryable: the same data would fail again. Record it and go on.
+          addFailure(
+            outcome,
+            'PAYLOAD_BUILD_FAILED',
+            `The message for profile ${c.profileId} could not be built: ${err instanceof Error ? err.message : String(err)}`,
+          );
+          continue;
+        }
         events.get(t.id)?.push({
           key: c.profileId,
           body,
@@ -271,17 +283,7 @@ export class ExportExecutor {
         );
         outcome.output += result.sent;
         outcome.outputBytes += result.bytes;
-        outcome.failed += result.rejected.length;
-        for (const r of result.rejected) {
-          const f = outcome.failures.find((x) => x.code === r.code);
-          if (f) f.count++;
-          else
-            outcome.failures.push({
-              code: r.code,
-              message: r.message,
-              count: 1,
-            });
-        }
+        for (const r of result.rejected) addFailure(outcome, r.code, r.message);
       }
     } catch (err) {
       const e =
@@ -400,4 +402,11 @@ export class ExportExecutor {
       outcome,
     });
   }
+}
+
+function addFailure(outcome: StepOutcome, code: string, message: string): void {
+  outcome.failed++;
+  const f = outcome.failures.find((x) => x.code === code);
+  if (f) f.count++;
+  else outcome.failures.push({ code, message, count: 1 });
 }

@@ -433,4 +433,60 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     // Each profile was exported once; any redelivery carries the same messageId.
     for (const ids of byProfile.values()) expect(ids.size).toBe(1);
   });
+  it('a message over the hub limit is a failed record of the run, and the flow goes on', async () => {
+    const { tenant, hub, collector, segmentId } = await setup();
+    const flow = await flowFor(
+      tenant,
+      hub,
+      [segmentId],
+      ['personalEmail.address', 'bio'],
+    );
+    await caughtUp(flow.flowId);
+    // Each fragment stays under the 64 KB record limit; together they pass 1 MB.
+    const chunk = 'x'.repeat(60_000);
+    await ingest(t, tenant, [
+      profile('huge@x.com', 'gold', { bio: { p0: chunk } }),
+    ]);
+    for (let i = 1; i < 20; i++) {
+      await ingest(t, tenant, [
+        {
+          identityMap: { email: [{ id: 'huge@x.com' }] },
+          bio: { [`p${i}`]: chunk },
+        },
+      ]);
+    }
+    await ingest(t, tenant, [profile('after@x.com', 'gold')]);
+    await collector.waitFor(
+      (ev) =>
+        ev.some(
+          (e) =>
+            (e.body.personalEmail as { address: string }).address ===
+            'after@x.com',
+        ),
+      30_000,
+    );
+    await caughtUp(flow.flowId);
+    const res = await t.http
+      .get(`${FS}/runs?property=flowId==${flow.flowId}`)
+      .set(tenant.headers)
+      .expect(200);
+    const run = (
+      res.body as {
+        items: {
+          metrics: {
+            recordSummary: {
+              failedRecordCount: number;
+              failedInfo: { code: string; count: number }[];
+            };
+          };
+        }[];
+      }
+    ).items[0];
+    expect(run?.metrics.recordSummary.failedRecordCount).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(run?.metrics.recordSummary.failedInfo.map((f) => f.code)).toContain(
+      'EVENT_TOO_LARGE',
+    );
+  });
 });
