@@ -32,7 +32,10 @@ export class RunnerScheduler
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private timer?: NodeJS.Timeout;
   private listener?: pg.Client;
-  private readonly active = new Map<string, Promise<void>>();
+  private readonly active = new Map<
+    string,
+    { work: Promise<void>; failing: boolean }
+  >();
   private ticking = false;
   private again = false;
   private stopped = true;
@@ -82,21 +85,42 @@ export class RunnerScheduler
 
   private async tick(): Promise<void> {
     await this.repo.ensureCursors();
-    const free = this.env.RUNNER_CONCURRENCY - this.active.size;
+    let free = this.env.RUNNER_CONCURRENCY - this.active.size;
     if (free <= 0) return;
-    const claimed = await this.repo.claim(
+    const healthy = await this.repo.claim(
       this.owner,
       free,
       this.env.RUNNER_LEASE_MS,
+      false,
     );
-    for (const cursor of claimed) {
-      const work = this.runFlow(cursor).finally(() => {
-        this.active.delete(cursor.flowId);
-        // A slot freed up: there may be more due work.
-        this.wake();
-      });
-      this.active.set(cursor.flowId, work);
-    }
+    healthy.forEach((c) => this.launch(c, false));
+    free -= healthy.length;
+    // Failing flows (a wrong key, an unreachable namespace) may wait a long
+    // time per attempt; they never take the last slot, so healthy flows keep moving.
+    const failingActive = [...this.active.values()].filter(
+      (a) => a.failing,
+    ).length;
+    const failingRoom = Math.min(
+      free,
+      Math.max(1, this.env.RUNNER_CONCURRENCY - 1) - failingActive,
+    );
+    if (failingRoom <= 0) return;
+    const failing = await this.repo.claim(
+      this.owner,
+      failingRoom,
+      this.env.RUNNER_LEASE_MS,
+      true,
+    );
+    failing.forEach((c) => this.launch(c, true));
+  }
+
+  private launch(cursor: FlowCursorEntity, failing: boolean): void {
+    const work = this.runFlow(cursor).finally(() => {
+      this.active.delete(cursor.flowId);
+      // A slot freed up: there may be more due work.
+      this.wake();
+    });
+    this.active.set(cursor.flowId, { work, failing });
   }
 
   private async runFlow(first: FlowCursorEntity): Promise<void> {
