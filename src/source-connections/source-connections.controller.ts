@@ -33,6 +33,12 @@ import { SourceConnectionsService } from './source-connections.service.js';
 
 const PATH = 'data/foundation/flowservice/sourceConnections';
 
+/**
+ * Source and target connections share their logic (LinkedConnectionsService)
+ * but not a controller base class: @nestjs/swagger's plugin metadata crashes
+ * on route methods inherited from a base class, so each resource declares its
+ * thin handlers itself.
+ */
 @ApiTags('Source connections')
 @PlatformApi()
 @Controller(PATH)

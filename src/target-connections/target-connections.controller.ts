@@ -33,6 +33,12 @@ import { TargetConnectionsService } from './target-connections.service.js';
 
 const PATH = 'data/foundation/flowservice/targetConnections';
 
+/**
+ * Source and target connections share their logic (LinkedConnectionsService)
+ * but not a controller base class: @nestjs/swagger's plugin metadata crashes
+ * on route methods inherited from a base class, so each resource declares its
+ * thin handlers itself.
+ */
 @ApiTags('Target connections')
 @PlatformApi()
 @Controller(PATH)
