@@ -194,7 +194,7 @@ export class RunnerScheduler
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     await Promise.race([
-      Promise.allSettled(this.active.values()),
+      Promise.allSettled([...this.active.values()].map((a) => a.work)),
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
