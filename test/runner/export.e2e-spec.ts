@@ -243,10 +243,9 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     await collector.waitFor((ev) => ev.length === 4);
     expect(
       (
-        collector.events[3]?.body.segmentMembership as {
-          ups: Record<string, { status: string }>;
-        }
-      ).ups[segmentId]?.status,
+        collector.events[3]?.body.segmentMembership as
+          { ups: Record<string, { status: string }> } | undefined
+      )?.ups[segmentId]?.status,
     ).toBe('exited');
     await caughtUp(flow.flowId);
     expect(count()).toBe(4);

@@ -41,9 +41,7 @@ describe('runner replicas', () => {
     await emulator.stop();
   });
 
-  async function flowWithMembers(
-    n: number,
-  ): Promise<{
+  async function flowWithMembers(n: number): Promise<{
     tenant: TestTenant;
     collector: HubCollector;
     emails: string[];
@@ -73,13 +71,11 @@ describe('runner replicas', () => {
       await ingest(
         t,
         tenant,
-        emails
-          .slice(i, i + 500)
-          .map((email) => ({
-            identityMap: { email: [{ id: email }] },
-            personalEmail: { address: email },
-            loyalty: { tier: 'gold' },
-          })),
+        emails.slice(i, i + 500).map((email) => ({
+          identityMap: { email: [{ id: email }] },
+          personalEmail: { address: email },
+          loyalty: { tier: 'gold' },
+        })),
       );
     }
     return { tenant, collector, emails };
