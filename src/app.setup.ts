@@ -17,6 +17,9 @@ import {
 } from './common/http-exception.filter.js';
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
+import { accessLog } from './logging/access-log.js';
+import { APP_LOGGER } from './logging/logger.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -93,6 +96,7 @@ function guarded(parser: RequestHandler): RequestHandler {
 /** Everything main.ts and the tests both need on the HTTP app. */
 export function configureApp(app: INestApplication, env: Env): void {
   app.use(requestId);
+  app.use(accessLog(app.get(APP_LOGGER), app.get(MetricsService)));
   app.use(contentType);
   app.use(
     guarded(

@@ -56,6 +56,7 @@ async function bootstrap(): Promise<void> {
         databaseUrl,
         secrets,
         imports: optionalModules(env, databaseUrl),
+        logger,
       }),
       { bodyParser: false, logger: new PinoNestLogger(logger) },
     );
@@ -82,6 +83,7 @@ async function bootstrap(): Promise<void> {
       `flowservice-eventhubs is listening on ${base}`,
       `  Swagger UI:   ${base}/docs`,
       `  Health:       ${base}/health`,
+      `  Metrics:      ${base}/metrics (no auth: keep it on an internal network)`,
       `  Database:     ${isEmbedded(env) ? `embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT} (data in ${join(env.DATA_DIR, 'pg')})` : 'external (DATABASE_URL)'}`,
       ...describeOptionalModules(env),
     ];

@@ -15,6 +15,9 @@ export const REDACT_PATHS = [
   '*.connectionString',
 ];
 
+/** The app's one pino logger, shared by Nest (PinoNestLogger) and the access log. */
+export const APP_LOGGER = Symbol('APP_LOGGER');
+
 export function createLogger(level: string): Logger {
   return pino({
     level,
