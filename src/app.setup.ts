@@ -18,6 +18,7 @@ import {
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
 import { accessLog } from './logging/access-log.js';
+import { logContext } from './logging/log-context.js';
 import { APP_LOGGER } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -112,6 +113,7 @@ export function configureApp(app: INestApplication, env: Env): void {
   app.use(
     guarded(express.text({ limit: '256mb', type: 'application/x-ndjson' })),
   );
+  app.use(logContext);
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
