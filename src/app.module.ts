@@ -24,6 +24,7 @@ import { FlowsController } from './flows/flows.controller.js';
 import { FlowsService } from './flows/flows.service.js';
 import { HealthController } from './health/health.controller.js';
 import { APP_LOGGER, createLogger } from './logging/logger.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
 import { RunEntity } from './runs/run.entity.js';
@@ -73,6 +74,7 @@ export class AppModule {
           RunEntity,
         ]),
         MetricsModule,
+        LimitsModule,
         ProfilesModule,
         SegmentsModule,
         ...(options.imports ?? []),

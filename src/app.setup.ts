@@ -18,6 +18,7 @@ import {
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
 import { accessLog } from './logging/access-log.js';
+import { requestTimeout } from './limits/request-timeout.js';
 import { logContext } from './logging/log-context.js';
 import { APP_LOGGER } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -97,7 +98,11 @@ function guarded(parser: RequestHandler): RequestHandler {
 /** Everything main.ts and the tests both need on the HTTP app. */
 export function configureApp(app: INestApplication, env: Env): void {
   app.use(requestId);
-  app.use(accessLog(app.get(APP_LOGGER), app.get(MetricsService)));
+  const metrics = app.get(MetricsService);
+  app.use(accessLog(app.get(APP_LOGGER), metrics));
+  app.use(
+    requestTimeout(env.REQUEST_TIMEOUT_MS, () => metrics.recordTimeout()),
+  );
   app.use(contentType);
   app.use(
     guarded(
