@@ -2,6 +2,7 @@ import { Foundation1764100000000 } from './1764100000000-Foundation.js';
 import { ProfilesSegments1764200000000 } from './1764200000000-ProfilesSegments.js';
 import { RunnerCursors1764300000000 } from './1764300000000-RunnerCursors.js';
 import { ChangeNotify1764400000000 } from './1764400000000-ChangeNotify.js';
+import { RateLimits1764470000000 } from './1764470000000-RateLimits.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -9,4 +10,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   ProfilesSegments1764200000000,
   RunnerCursors1764300000000,
   ChangeNotify1764400000000,
+  RateLimits1764470000000,
 ];

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
 import { ClientEntity } from './auth/client.entity.js';
 import { PlatformAuthGuard } from './auth/platform-auth.guard.js';
 import { TokenController } from './auth/token.controller.js';
@@ -22,6 +23,9 @@ import { FlowEntity } from './flows/flow.entity.js';
 import { FlowsController } from './flows/flows.controller.js';
 import { FlowsService } from './flows/flows.service.js';
 import { HealthController } from './health/health.controller.js';
+import { APP_LOGGER, createLogger } from './logging/logger.js';
+import { LimitsModule } from './limits/limits.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
 import { RunEntity } from './runs/run.entity.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -42,6 +46,8 @@ export interface AppModuleOptions {
   secrets: AppSecrets;
   /** Extra modules (emulator, runner) the entry point decides to load. */
   imports?: DynamicModule['imports'];
+  /** The process's pino logger; by default one at env.LOG_LEVEL on stdout. */
+  logger?: Logger;
 }
 
 @Module({})
@@ -67,6 +73,8 @@ export class AppModule {
           FlowEntity,
           RunEntity,
         ]),
+        MetricsModule,
+        LimitsModule,
         ProfilesModule,
         SegmentsModule,
         ...(options.imports ?? []),
@@ -84,6 +92,10 @@ export class AppModule {
       providers: [
         { provide: ENV, useValue: options.env },
         { provide: APP_SECRETS, useValue: options.secrets },
+        {
+          provide: APP_LOGGER,
+          useValue: options.logger ?? createLogger(options.env.LOG_LEVEL),
+        },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         TokenService,
@@ -101,6 +113,7 @@ export class AppModule {
       exports: [
         ENV,
         APP_SECRETS,
+        APP_LOGGER,
         // Feature modules (profiles, segments) guard their controllers with PlatformApi().
         TokenService,
         PlatformAuthGuard,

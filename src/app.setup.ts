@@ -17,6 +17,11 @@ import {
 } from './common/http-exception.filter.js';
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
+import { accessLog } from './logging/access-log.js';
+import { requestTimeout } from './limits/request-timeout.js';
+import { logContext } from './logging/log-context.js';
+import { APP_LOGGER } from './logging/logger.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -93,6 +98,11 @@ function guarded(parser: RequestHandler): RequestHandler {
 /** Everything main.ts and the tests both need on the HTTP app. */
 export function configureApp(app: INestApplication, env: Env): void {
   app.use(requestId);
+  const metrics = app.get(MetricsService);
+  app.use(accessLog(app.get(APP_LOGGER), metrics));
+  app.use(
+    requestTimeout(env.REQUEST_TIMEOUT_MS, () => metrics.recordTimeout()),
+  );
   app.use(contentType);
   app.use(
     guarded(
@@ -108,6 +118,7 @@ export function configureApp(app: INestApplication, env: Env): void {
   app.use(
     guarded(express.text({ limit: '256mb', type: 'application/x-ndjson' })),
   );
+  app.use(logContext);
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {

@@ -52,6 +52,7 @@ async function bootstrap(): Promise<void> {
         databaseUrl,
         secrets,
         imports: optionalModules(env, databaseUrl),
+        logger,
       }),
       { bodyParser: false, logger: new PinoNestLogger(logger) },
     );
@@ -78,6 +79,7 @@ async function bootstrap(): Promise<void> {
       `flowservice-eventhubs is listening on ${base}`,
       `  Swagger UI:   ${base}/docs`,
       `  Health:       ${base}/health`,
+      `  Metrics:      ${base}/metrics (no auth: keep it on an internal network)`,
       `  Database:     ${database.mode === 'external' ? 'external (DATABASE_URL)' : `embedded PostgreSQL on 127.0.0.1:${database.port} (data in ${database.dataDir})`}`,
       ...describeOptionalModules(env),
     ];

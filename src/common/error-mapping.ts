@@ -120,6 +120,9 @@ export function mapErrorCode(code: ErrorCode): MappedError {
       return { status: 415, shape: 'flow-service', code: '1100-415' };
     case ErrorCode.RateLimited:
       return { status: 429, shape: 'flow-service', code: '1100-429' };
+    case ErrorCode.RequestTimeout:
+      // 503, as Flow Service documents "service is unavailable"; 504 is a gateway's answer.
+      return { status: 503, shape: 'flow-service', code: '1100-503' };
     case ErrorCode.Unauthorized:
       return { status: 401, shape: 'flow-service', code: '2001-401' };
     case ErrorCode.OAuthInvalidRequest:

@@ -43,6 +43,8 @@ export enum ErrorCode {
   InUse = 'InUse',
   UnsupportedMediaType = 'UnsupportedMediaType',
   RateLimited = 'RateLimited',
+  /** The request exceeded REQUEST_TIMEOUT_MS. */
+  RequestTimeout = 'RequestTimeout',
   Unauthorized = 'Unauthorized',
   // OAuth token endpoint errors: RFC 6749 `{error, error_description}` as Adobe IMS answers.
   OAuthInvalidRequest = 'OAuthInvalidRequest',

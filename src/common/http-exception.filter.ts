@@ -25,6 +25,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<AppRequest>();
+    // A handler finishing after its request timed out (already answered 503).
+    if (res.headersSent && isHeadersSentError(exception)) return;
     const requestId = req.requestId ?? randomUUID();
     const error = this.toDomainError(exception, requestId);
     writeErrorResponse(res, error, requestId);
@@ -77,6 +79,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
       `An internal error occurred. Quote request id ${requestId} when reporting it.`,
     );
   }
+}
+
+function isHeadersSentError(exception: unknown): boolean {
+  return (
+    (exception as { code?: unknown } | null)?.code === 'ERR_HTTP_HEADERS_SENT'
+  );
 }
 
 /** Errors thrown by express's body parsers carry a `type` field. */

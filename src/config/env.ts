@@ -179,6 +179,30 @@ export class Env {
   @IsString()
   @Matches(/^\d+(kb|mb)$/i)
   BODY_LIMIT = '1mb';
+
+  /**
+   * Requests per minute one API client may make to the Platform routes, counted
+   * in Postgres so the limit holds across replicas. 0 disables.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000_000)
+  RATE_LIMIT_PER_MINUTE = 6000;
+
+  /** Token requests per minute per client_id (slows secret guessing). 0 disables. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000_000)
+  TOKEN_RATE_LIMIT_PER_MINUTE = 30;
+
+  /** A request still unanswered after this long gets a 503 (NDJSON bulk ingestion is exempt). 0 disables. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  REQUEST_TIMEOUT_MS = 30_000;
 }
 
 export class EnvValidationError extends Error {

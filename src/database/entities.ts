@@ -1,6 +1,7 @@
 import { ClientEntity } from '../auth/client.entity.js';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { FlowEntity } from '../flows/flow.entity.js';
+import { RateLimitWindowEntity } from '../limits/rate-limit-window.entity.js';
 import { RunEntity } from '../runs/run.entity.js';
 import { FlowCursorEntity } from '../runner/flow-cursor.entity.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
@@ -27,4 +28,5 @@ export const ENTITIES = [
   SegmentDefinitionEntity,
   SegmentMembershipEntity,
   SegmentJobEntity,
+  RateLimitWindowEntity,
 ];

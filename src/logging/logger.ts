@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { logContextFields } from './log-context.js';
 
 /** Paths never written to logs: credentials in bodies, headers and errors. */
 export const REDACT_PATHS = [
@@ -15,20 +16,101 @@ export const REDACT_PATHS = [
   '*.connectionString',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'flowservice-eventhubs' },
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+/** Keys whose values are secrets wherever they appear in a logged object (any depth). */
+const SECRET_KEYS = new Set(
+  [
+    'authorization',
+    'cookie',
+    'set-cookie',
+    'sasKey',
+    'sas_key',
+    'client_secret',
+    'clientSecret',
+    'access_token',
+    'accessToken',
+    'token',
+    'password',
+    'secret',
+    'connectionString',
+    'encryptionKey',
+    'tokenSigningKey',
+  ].map((k) => k.toLowerCase()),
+);
+const CENSOR = '[REDACTED]';
+const MAX_DEPTH = 8;
+
+/** The app's one pino logger, shared by Nest (PinoNestLogger) and the access log. */
+export const APP_LOGGER = Symbol('APP_LOGGER');
+
+/**
+ * The one pino logger. Every line written while a request is handled carries
+ * its request id (and client id once authenticated) through the log context;
+ * secrets are removed by key at any depth and scrubbed from every string,
+ * messages included. `destination` lets tests capture the output.
+ */
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'flowservice-eventhubs' },
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: logContextFields,
+      formatters: { log: (obj) => sanitize(obj, 0) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((a: unknown) =>
+              typeof a === 'string' ? scrub(a) : a,
+            ) as Parameters<typeof method>,
+          );
+        },
+      },
+    },
+    destination,
+  );
 }
 
-/** SAS keys inside connection strings are scrubbed from any logged text. */
+/** SAS keys, signatures, bearer tokens and client secrets are scrubbed from any logged text. */
 export function scrub(text: string): string {
   return text
-    .replace(/SharedAccessKey=[^;"\s]*/g, 'SharedAccessKey=[REDACTED]')
-    .replace(/sig=[^&"\s]*/g, 'sig=[REDACTED]');
+    .replace(/SharedAccessKey=[^;"\s]*/gi, 'SharedAccessKey=[REDACTED]')
+    .replace(/sig=[^&"\s]*/g, 'sig=[REDACTED]')
+    .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [REDACTED]')
+    .replace(
+      /("?(?:sasKey|client_secret|clientSecret|access_token|password)"?\s*[:=]\s*"?)[^"&,\s}]+/gi,
+      '$1[REDACTED]',
+    );
+}
+
+/** A copy of a logged value without secrets; Errors become plain objects so their texts are scrubbed too. */
+function sanitize(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth > MAX_DEPTH) return '[depth]';
+  if (value instanceof Error) {
+    const err = value as Error & { code?: unknown; cause?: unknown };
+    return {
+      type: err.name,
+      message: scrub(err.message),
+      ...(err.stack ? { stack: scrub(err.stack) } : {}),
+      ...(err.code !== undefined ? { code: err.code } : {}),
+      ...(err.cause !== undefined
+        ? { cause: sanitize(err.cause, depth + 1) }
+        : {}),
+    };
+  }
+  if (Array.isArray(value)) return value.map((v) => sanitize(v, depth + 1));
+  if (value instanceof Date || Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEYS.has(k.toLowerCase()) ? CENSOR : sanitize(v, depth + 1);
+  }
+  return out;
 }
 
 /** Nest's logger interface on top of pino, so framework logs are structured JSON too. */

@@ -11,6 +11,7 @@ import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { EntityQueryDto } from './dto/entity-query.dto.js';
 import { IngestProfilesDto, IngestResponseDto } from './dto/ingest.dto.js';
 import {
@@ -27,6 +28,7 @@ export class ProfilesController {
   constructor(
     private readonly ingestion: ProfileIngestService,
     private readonly profiles: ProfilesService,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -46,6 +48,7 @@ export class ProfilesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<IngestResponseDto> {
     const result = await this.ingestion.ingestRequest(tenant, body);
+    this.metrics.recordIngest(result.accepted, result.rejected);
     res.status(result.rejected > 0 ? 207 : 200);
     return result;
   }

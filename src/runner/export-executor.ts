@@ -10,6 +10,7 @@ import {
   PublishError,
 } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import {
   buildPayload,
@@ -64,6 +65,7 @@ export class ExportExecutor {
     private readonly targets: Repository<TargetConnectionEntity>,
     @InjectRepository(ConnectionEntity)
     private readonly bases: Repository<ConnectionEntity>,
+    private readonly metrics: MetricsService,
   ) {}
 
   async step(
@@ -281,6 +283,11 @@ export class ExportExecutor {
           },
           list,
         );
+        this.metrics.recordExports(
+          flow.id,
+          result.sent,
+          result.rejected.length,
+        );
         outcome.output += result.sent;
         outcome.outputBytes += result.bytes;
         for (const r of result.rejected) addFailure(outcome, r.code, r.message);
@@ -294,6 +301,7 @@ export class ExportExecutor {
       outcome.error = { code: e.code, message: e.message };
       outcome.at = Date.now();
       const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
+      this.metrics.recordRetry(flow.id, e.code);
       this.logger.warn(
         { flowId: flow.id, code: e.code, retryInMs: delay },
         `export failed, will retry: ${e.message}`,

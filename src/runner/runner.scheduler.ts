@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { ENV, Env } from '../config/env.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ExportExecutor } from './export-executor.js';
 import type { FlowCursorEntity } from './flow-cursor.entity.js';
 import { RunnerRepository } from './runner.repository.js';
@@ -45,6 +46,7 @@ export class RunnerScheduler
     private readonly repo: RunnerRepository,
     private readonly executor: ExportExecutor,
     @Inject('DATABASE_URL') private readonly databaseUrl: string,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -148,6 +150,7 @@ export class RunnerScheduler
         cursor = fresh;
       }
     } catch (err) {
+      this.metrics.recordStepError();
       this.logger.error(
         { err, flowId: cursor.flowId },
         `flow ${cursor.flowId} step failed: ${String(err)}`,

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { RateLimitInterceptor } from './rate-limit.interceptor.js';
+import { RateLimiter } from './rate-limiter.service.js';
+
+/** Per-client rate limits (request timeouts are middleware: see configureApp). */
+@Module({
+  providers: [
+    RateLimiter,
+    { provide: APP_INTERCEPTOR, useClass: RateLimitInterceptor },
+  ],
+  exports: [RateLimiter],
+})
+export class LimitsModule {}

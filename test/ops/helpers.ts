@@ -1,0 +1,102 @@
+import { Module, type Type } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { inject } from 'vitest';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp } from '../../src/app.setup.js';
+import { loadEnv } from '../../src/config/env.js';
+import { createLogger, PinoNestLogger } from '../../src/logging/logger.js';
+import { TEST_SECRETS, type TestApp } from '../helpers/app.js';
+
+/** One sample of a metric in Prometheus text, or undefined when the series is absent. */
+export function sample(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^([^{\s]+)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      if (k !== undefined && v !== undefined) found[k] = v;
+    if (Object.entries(labels).every(([k, v]) => found[k] === v))
+      return Number(m[3]);
+  }
+  return undefined;
+}
+
+export async function scrape(t: TestApp): Promise<string> {
+  const res = await t.http.get('/metrics').expect(200);
+  return res.text;
+}
+
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Log lines captured from a pino destination, parsed. */
+export class LogCapture {
+  readonly raw: string[] = [];
+  write(line: string): void {
+    this.raw.push(line);
+  }
+  get lines(): Record<string, unknown>[] {
+    return this.raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/**
+ * Boots the app like test/helpers/app.ts, with a pino logger writing to
+ * `capture` (also used for Nest's own loggers) and optional extra controllers.
+ */
+export async function createLoggedApp(opts: {
+  capture: LogCapture;
+  env?: Record<string, string>;
+  controllers?: Type[];
+}): Promise<TestApp> {
+  const databaseUrl = inject('databaseUrl');
+  const env = loadEnv({
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'info',
+    RUNNER_ENABLED: 'false',
+    ...opts.env,
+  });
+  const logger = createLogger(env.LOG_LEVEL, opts.capture);
+  @Module({ controllers: opts.controllers ?? [] })
+  class ExtraModule {}
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppModule.forRoot({
+        env,
+        databaseUrl,
+        secrets: TEST_SECRETS,
+        logger,
+        imports: [ExtraModule],
+      }),
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({
+    bodyParser: false,
+    logger: new PinoNestLogger(logger),
+  });
+  configureApp(app, env);
+  await app.init();
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    databaseUrl,
+    close: () => app.close(),
+  };
+}

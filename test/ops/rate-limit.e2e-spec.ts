@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiter } from '../../src/limits/rate-limiter.service.js';
+import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
+import { sample, scrape } from './helpers.js';
+
+const FLOWS = '/data/foundation/flowservice/flows';
+const LIMITS = { RATE_LIMIT_PER_MINUTE: '3', TOKEN_RATE_LIMIT_PER_MINUTE: '2' };
+
+describe('rate limits shared by replicas', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    a = await createTestApp({ env: LIMITS });
+    b = await createTestApp({ env: LIMITS });
+    ds = a.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  /** Counters are per minute of the database clock: start well inside one. */
+  async function awayFromWindowEdge(): Promise<void> {
+    const rows = (await ds.query(
+      `SELECT extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - clock_timestamp()) AS left`,
+    )) as { left: string }[];
+    const left = Number(rows[0]?.left ?? 60);
+    if (left < 8) await new Promise((r) => setTimeout(r, left * 1000 + 200));
+  }
+
+  it('counts a client across two apps on one database and answers 429 with Retry-After in the contract shape', async () => {
+    const tenant = await createTenant(a);
+    await awayFromWindowEdge();
+    await a.http.get(FLOWS).set(tenant.headers).expect(200);
+    await b.http.get(FLOWS).set(tenant.headers).expect(200);
+    await a.http.get(FLOWS).set(tenant.headers).expect(200);
+    const res = await b.http
+      .get(FLOWS)
+      .set(tenant.headers)
+      .set('x-request-id', 'ops-rate-1')
+      .expect(429);
+    const retryAfter = Number(res.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(res.body).toMatchObject({
+      code: '1100-429',
+      requestId: 'ops-rate-1',
+    });
+    expect((res.body as { message: string }).message).toMatch(
+      /limit is 3 per minute/,
+    );
+    // The other replica has no local state for this client: the shared count decides.
+    await a.http.get(FLOWS).set(tenant.headers).expect(429);
+    expect(
+      sample(await scrape(b), 'fse_rate_limited_requests_total', {
+        scope: 'client',
+      }),
+    ).toBe(1);
+
+    // Another client of the same org has its own budget.
+    const other = await createTenant(b);
+    await b.http.get(FLOWS).set(other.headers).expect(200);
+  });
+
+  it('limits the token endpoint per client_id', async () => {
+    await awayFromWindowEdge();
+    const clientId = `nobody-${randomUUID()}`;
+    const ask = (t: TestApp) =>
+      t.http.post('/ims/token/v3').type('form').send({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: 'wrong-secret-0123456789',
+      });
+    expect((await ask(a)).status).toBe(401);
+    expect((await ask(b)).status).toBe(401);
+    const res = await ask(a);
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    expect(res.body).toMatchObject({ code: '1100-429' });
+  });
+
+  it('does not limit unauthenticated operational routes', async () => {
+    for (let i = 0; i < 5; i++) await a.http.get('/health').expect(200);
+  });
+
+  it('is off with RATE_LIMIT_PER_MINUTE=0', async () => {
+    const off = await createTestApp({
+      env: { RATE_LIMIT_PER_MINUTE: '0' },
+    });
+    try {
+      const tenant = await createTenant(off);
+      for (let i = 0; i < 5; i++)
+        await off.http.get(FLOWS).set(tenant.headers).expect(200);
+      const rows = (await ds.query(
+        `SELECT count(*)::int AS n FROM rate_limit_windows WHERE bucket = $1`,
+        [`client:${tenant.clientId}`],
+      )) as { n: number }[];
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('cleans up finished windows', async () => {
+    const bucket = `client:cleanup-${randomUUID()}`;
+    await ds.query(
+      `INSERT INTO rate_limit_windows (bucket, window_start, hits)
+       VALUES ($1, date_trunc('minute', now()) - interval '10 minutes', 5),
+              ($1, date_trunc('minute', now()), 1)`,
+      [bucket],
+    );
+    await a.app.get(RateLimiter).cleanup();
+    const rows = (await ds.query(
+      `SELECT hits FROM rate_limit_windows WHERE bucket = $1`,
+      [bucket],
+    )) as { hits: number }[];
+    expect(rows).toEqual([{ hits: 1 }]);
+  });
+});
