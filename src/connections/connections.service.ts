@@ -17,6 +17,7 @@ import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
 import { SecretBox } from '../common/secret-box.js';
+import { retryFlowsUsingConnection } from '../runner/retry-now.js';
 import { validateAs } from '../common/validation.js';
 import { EventHubsProbe } from '../event-hubs/event-hubs-probe.js';
 import type { EventHubsCredentials } from '../event-hubs/endpoint.js';
@@ -183,6 +184,7 @@ export class ConnectionsService {
           ...(auth as object),
         },
       );
+      await retryFlowsUsingConnection(em, row.id, 'base');
       return { id: row.id, etag: etagOf(version) };
     });
   }

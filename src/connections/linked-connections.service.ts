@@ -11,6 +11,7 @@ import { listDocuments } from '../common/listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
+import { retryFlowsUsingConnection } from '../runner/retry-now.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
@@ -169,6 +170,8 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
           updatedClient: tenant.clientId,
         } as never,
       );
+      if (this.kind.resource === 'targetConnections')
+        await retryFlowsUsingConnection(em, row.id, 'target');
       return { id: row.id, etag: etagOf(version) };
     });
   }
