@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerApplyCommands } from './commands/apply.commands.js';
 import { registerProfilesCommands } from './commands/profiles.commands.js';
 import { registerTenancyCommands } from './commands/tenancy.commands.js';
 import type { CliContext } from './context.js';
@@ -14,6 +15,7 @@ export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 export const COMMANDS: CommandRegistrar[] = [
   registerTenancyCommands,
   registerProfilesCommands,
+  registerApplyCommands,
 ];
 
 export function buildProgram(

@@ -1,4 +1,9 @@
-import { ParseArrayPipe, ParseUUIDPipe } from '@nestjs/common';
+import {
+  type ArgumentMetadata,
+  ParseArrayPipe,
+  ParseUUIDPipe,
+  type PipeTransform,
+} from '@nestjs/common';
 import { DomainError, ErrorCode } from './errors.js';
 import { PatchOperationDto } from './patch-operation.dto.js';
 import { VALIDATION_OPTIONS, toValidationError } from './validation.js';
@@ -26,3 +31,19 @@ export const patchPipe = new ParseArrayPipe({
           'The body must be a JSON Patch array.',
         ),
 });
+
+/**
+ * A query parameter that may appear once: express turns `?op=a&op=b` into an
+ * array, which would otherwise reach string code (a 500). A 400 instead.
+ */
+export const singleQueryPipe: PipeTransform<unknown, string | undefined> = {
+  transform(value: unknown, metadata: ArgumentMetadata): string | undefined {
+    if (value === undefined || typeof value === 'string') return value;
+    const name = metadata.data ?? 'query';
+    throw new DomainError(
+      ErrorCode.ValidationFailed,
+      `The query parameter ${name} must be given once, as a string.`,
+      [{ path: name, message: 'must be a single string' }],
+    );
+  },
+};

@@ -18,7 +18,7 @@ import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
-import { patchPipe, uuidPipe } from '../common/pipes.js';
+import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import { ConnectionsService } from './connections.service.js';
 import {
   ConnectionListDto,
@@ -78,7 +78,7 @@ export class ConnectionsController {
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
     @Headers('if-match') ifMatchHeader: string | undefined,
-    @Query('if-match') ifMatchQuery: string | undefined,
+    @Query('if-match', singleQueryPipe) ifMatchQuery: string | undefined,
     @Body(patchPipe) ops: PatchOperationDto[],
   ): Promise<CreatedDto> {
     return this.connections.patch(

@@ -16,7 +16,7 @@ import type { Response } from 'express';
 import { CreatedDto } from '../common/common.dto.js';
 import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
-import { patchPipe, uuidPipe } from '../common/pipes.js';
+import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
 import { CreateFlowDto, FlowListDto } from './dto/flow.dto.js';
@@ -74,7 +74,7 @@ export class FlowsController {
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
     @Headers('if-match') ifMatchHeader: string | undefined,
-    @Query('if-match') ifMatchQuery: string | undefined,
+    @Query('if-match', singleQueryPipe) ifMatchQuery: string | undefined,
     @Body(patchPipe) ops: PatchOperationDto[],
   ): Promise<CreatedDto> {
     return this.flows.patch(tenant, id, ifMatchHeader ?? ifMatchQuery, ops);
@@ -89,8 +89,8 @@ export class FlowsController {
   action(
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
-    @Query('op') op: string | undefined,
-    @Query('subOp') subOp: string | undefined,
+    @Query('op', singleQueryPipe) op: string | undefined,
+    @Query('subOp', singleQueryPipe) subOp: string | undefined,
     @Headers('if-match') ifMatch: string | undefined,
   ): Promise<CreatedDto> {
     return this.flows.action(tenant, id, op, subOp, ifMatch);

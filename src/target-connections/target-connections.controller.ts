@@ -22,7 +22,7 @@ import type { Response } from 'express';
 import { CreatedDto } from '../common/common.dto.js';
 import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
-import { patchPipe, uuidPipe } from '../common/pipes.js';
+import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
 import {
@@ -95,7 +95,7 @@ export class TargetConnectionsController {
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
     @Headers('if-match') ifMatchHeader: string | undefined,
-    @Query('if-match') ifMatchQuery: string | undefined,
+    @Query('if-match', singleQueryPipe) ifMatchQuery: string | undefined,
     @Body(patchPipe) ops: PatchOperationDto[],
   ): Promise<CreatedDto> {
     return this.connections.patch(
