@@ -62,11 +62,14 @@ export class RunnerRepository {
     leaseMs: number,
     /** Claim flows whose last attempt failed (true) or healthy ones (false). */
     failing: boolean,
+    /** Flows this replica is already working on, whatever their lease says. */
+    busy: string[] = [],
   ): Promise<FlowCursorEntity[]> {
     const res = (await this.ds.query(
       `WITH due AS (
          SELECT c.flow_id FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
          WHERE f.state = 'enabled' AND c.next_attempt_at <= now() AND (c.failures > 0) = $4
+           AND c.flow_id <> ALL($5::uuid[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
                 OR EXISTS (SELECT 1 FROM profile_changes p
@@ -79,7 +82,7 @@ export class RunnerRepository {
        UPDATE flow_cursors c SET lease_owner = $1, lease_until = now() + ($3::int * interval '1 millisecond')
        FROM due WHERE c.flow_id = due.flow_id
        RETURNING c.flow_id`,
-      [owner, limit, leaseMs, failing],
+      [owner, limit, leaseMs, failing, busy],
     )) as unknown[];
     const list = rowsOf(res) as { flow_id: string }[];
     if (list.length === 0) return [];

@@ -94,6 +94,7 @@ export class RunnerScheduler
       free,
       this.env.RUNNER_LEASE_MS,
       false,
+      [...this.active.keys()],
     );
     healthy.forEach((c) => this.launch(c, false));
     free -= healthy.length;
@@ -112,6 +113,7 @@ export class RunnerScheduler
       failingRoom,
       this.env.RUNNER_LEASE_MS,
       true,
+      [...this.active.keys()],
     );
     failing.forEach((c) => this.launch(c, true));
   }
@@ -128,6 +130,16 @@ export class RunnerScheduler
   private async runFlow(first: FlowCursorEntity): Promise<void> {
     let cursor = first;
     const sliceEnd = Date.now() + SLICE_MS;
+    // A slow step (a reconnecting producer, a busy hub) must not outlive its
+    // lease, or another replica would export the same changes concurrently.
+    const heartbeat = setInterval(
+      () => {
+        void this.repo
+          .renew(this.owner, cursor.flowId, this.env.RUNNER_LEASE_MS)
+          .catch(() => undefined);
+      },
+      Math.max(250, Math.floor(this.env.RUNNER_LEASE_MS / 3)),
+    );
     try {
       for (;;) {
         const result = await this.executor.step(
@@ -150,12 +162,24 @@ export class RunnerScheduler
         cursor = fresh;
       }
     } catch (err) {
+      // Not a publish failure (the executor records those): back off so a
+      // broken flow does not spin, and keep its position.
       this.metrics.recordStepError();
+      const message = err instanceof Error ? err.message : String(err);
       this.logger.error(
-        { err, flowId: cursor.flowId },
-        `flow ${cursor.flowId} step failed: ${String(err)}`,
+        { flowId: cursor.flowId },
+        `flow ${cursor.flowId} step failed: ${message}`,
       );
+      await this.repo
+        .defer(
+          this.owner,
+          cursor.flowId,
+          this.backoff(cursor.failures + 1),
+          message,
+        )
+        .catch(() => undefined);
     } finally {
+      clearInterval(heartbeat);
       await this.repo.release(this.owner, cursor.flowId).catch(() => undefined);
     }
   }
