@@ -58,6 +58,17 @@ export class HubCollector {
     );
   }
 
+  /**
+   * Delivery is at-least-once: a step retried after an acknowledged send
+   * resends with the same messageId. Counting exports means counting ids.
+   */
+  unique(): ReceivedExport[] {
+    const seen = new Set<string>();
+    return this.events.filter((e) =>
+      seen.has(e.messageId) ? false : (seen.add(e.messageId), true),
+    );
+  }
+
   forProfile(profileId: string): ReceivedExport[] {
     return this.events.filter((e) => e.properties.profileId === profileId);
   }

@@ -146,7 +146,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     // Backfill: the segment's existing members are exported once.
     await collector.waitFor((ev) => ev.length >= 3);
     await caughtUp(flow.flowId);
-    expect(collector.events).toHaveLength(3);
+    expect(collector.unique()).toHaveLength(3);
 
     const newcomers = ['d@x.com', 'e@x.com', 'f@x.com', 'g@x.com', 'h@x.com'];
     await ingest(t, tenant, [
@@ -156,8 +156,12 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     ]);
     await collector.waitFor((ev) => ev.length >= 8);
     await caughtUp(flow.flowId);
-    expect(collector.events).toHaveLength(8);
-    const fresh = collector.events.slice(3);
+    const seen = collector.events.map(
+      (e) =>
+        `${String((e.body.personalEmail as { address?: string } | undefined)?.address)} ${String(e.properties.trigger)} ${e.messageId}`,
+    );
+    expect(collector.unique(), JSON.stringify(seen)).toHaveLength(8);
+    const fresh = collector.unique().slice(3);
     expect(
       fresh
         .map((e) => (e.body.personalEmail as { address: string }).address)
@@ -196,7 +200,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     );
     await collector.waitFor((ev) => ev.length === 1);
     await caughtUp(flow.flowId);
-    const count = () => collector.events.length;
+    const count = () => collector.unique().length;
 
     await ingest(t, tenant, [
       {
@@ -219,17 +223,17 @@ describe('dataflow runner: exports through the local emulator, proven with the S
         person: { name: { firstName: 'Anna' } },
       },
     ]);
-    await collector.waitFor((ev) => ev.length === 2);
-    expect(collector.events[1]?.body.person).toEqual({
+    await collector.waitFor(() => collector.unique().length === 2);
+    expect(collector.unique()[1]?.body.person).toEqual({
       name: { firstName: 'Anna' },
     });
-    expect(collector.events[1]?.properties.trigger).toBe('attribute');
+    expect(collector.unique()[1]?.properties.trigger).toBe('attribute');
 
     await ingest(t, tenant, [
       { identityMap: { email: [{ id: 'ann@x.com' }], ecid: [{ id: '123' }] } },
     ]);
-    await collector.waitFor((ev) => ev.length === 3);
-    expect(collector.events[2]?.body.identityMap).toEqual({
+    await collector.waitFor(() => collector.unique().length === 3);
+    expect(collector.unique()[2]?.body.identityMap).toEqual({
       email: [{ id: 'ann@x.com' }],
       ecid: [{ id: '123' }],
     });
@@ -240,8 +244,8 @@ describe('dataflow runner: exports through the local emulator, proven with the S
         loyalty: { tier: 'silver' },
       },
     ]);
-    await collector.waitFor((ev) => ev.length === 4);
-    const exitMessage = collector.events[3]?.body.segmentMembership as
+    await collector.waitFor(() => collector.unique().length === 4);
+    const exitMessage = collector.unique()[3]?.body.segmentMembership as
       { ups: Record<string, { status: string }> } | undefined;
     expect(exitMessage?.ups[segmentId]?.status).toBe('exited');
     await caughtUp(flow.flowId);
@@ -267,14 +271,14 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       profile('p2@x.com', 'gold'),
     ]);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(collector.events).toHaveLength(0);
+    expect(collector.unique()).toHaveLength(0);
     await t.http
       .post(`${FS}/flows/${flow.flowId}/action?op=ENABLE`)
       .set(tenant.headers)
       .expect(200);
-    await collector.waitFor((ev) => ev.length === 2);
+    await collector.waitFor(() => collector.unique().length === 2);
     await caughtUp(flow.flowId);
-    expect(collector.events).toHaveLength(2);
+    expect(collector.unique()).toHaveLength(2);
   });
 
   it('backfills the members of a segment added to an existing flow', async () => {
@@ -300,7 +304,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       ['personalEmail.address'],
     );
     await caughtUp(flow.flowId);
-    expect(collector.events).toHaveLength(0);
+    expect(collector.unique()).toHaveLength(0);
     await patchFlow(t, tenant, flow.flowId, [
       {
         op: 'add',
@@ -310,8 +314,8 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     ]);
     await collector.waitFor((ev) => ev.length === 1);
     await caughtUp(flow.flowId);
-    expect(collector.events).toHaveLength(1);
-    expect(collector.events[0]?.body.personalEmail).toEqual({
+    expect(collector.unique()).toHaveLength(1);
+    expect(collector.unique()[0]?.body.personalEmail).toEqual({
       address: 'q1@x.com',
     });
   });
@@ -349,7 +353,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     expect(run?.metrics.statusSummary.status).toBe('failed');
     expect(run?.metrics.statusSummary.errors[0]?.message).toMatch(/SAS key/);
     expect(JSON.stringify(run)).not.toContain('d3Jvbmcta2V5');
-    expect(collector.events).toHaveLength(0);
+    expect(collector.unique()).toHaveLength(0);
 
     // The connection test makes the same SAS-authenticated call and says why it failed.
     const probe = await t.http
@@ -379,7 +383,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       ])
       .expect(200);
     await collector.waitFor((ev) => ev.length === 1, 30_000);
-    expect(collector.events[0]?.body.personalEmail).toEqual({
+    expect(collector.unique()[0]?.body.personalEmail).toEqual({
       address: 'k1@x.com',
     });
     await t.http
