@@ -7,7 +7,7 @@ import {
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EventHubsEmulator } from '../src/emulator/emulator.js';
 
 const EVENTS = 100_000;
@@ -85,7 +85,9 @@ function request<T extends ChildMessage['type']>(
 const mib = (n: number): number => Math.round((n / 1024 / 1024) * 10) / 10;
 
 export async function runEmulatorBench(): Promise<void> {
-  const script = process.argv[1] ?? '';
+  // This module's own file: under `bench/main.js` argv[1] is the dispatcher,
+  // which would start the benchmark again instead of the emulator child.
+  const script = fileURLToPath(import.meta.url);
   const child = fork(script, [], {
     env: { ...process.env, EMULATOR_BENCH_CHILD: '1' },
     execArgv: ['--expose-gc'],
