@@ -8,6 +8,8 @@ import { inject } from 'vitest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, setupSwagger } from '../../src/app.setup.js';
 import { loadEnv } from '../../src/config/env.js';
+import { PinoNestLogger } from '../../src/logging/logger.js';
+import type { Logger } from 'pino';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import { RunnerModule } from '../../src/runner/runner.module.js';
 
@@ -45,6 +47,8 @@ export async function createTestApp(
   opts: {
     env?: Record<string, string>;
     imports?: DynamicModule['imports'];
+    /** A pino logger for the app and Nest's own loggers (log tests capture its output). */
+    logger?: Logger;
   } = {},
 ): Promise<TestApp> {
   await loadSwaggerMetadata();
@@ -61,13 +65,14 @@ export async function createTestApp(
         env,
         databaseUrl,
         secrets: TEST_SECRETS,
+        logger: opts.logger,
         imports: [RunnerModule.forRoot(databaseUrl), ...(opts.imports ?? [])],
       }),
     ],
   }).compile();
   const app = moduleRef.createNestApplication({
     bodyParser: false,
-    logger: false,
+    logger: opts.logger ? new PinoNestLogger(opts.logger) : false,
   });
   configureApp(app, env);
   setupSwagger(app);

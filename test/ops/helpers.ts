@@ -1,12 +1,7 @@
 import { Module, type Type } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import request from 'supertest';
-import { inject } from 'vitest';
-import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
 import { loadEnv } from '../../src/config/env.js';
-import { createLogger, PinoNestLogger } from '../../src/logging/logger.js';
-import { TEST_SECRETS, type TestApp } from '../helpers/app.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 
 /** One sample of a metric in Prometheus text, or undefined when the series is absent. */
 export function sample(
@@ -58,45 +53,20 @@ export class LogCapture {
 }
 
 /**
- * Boots the app like test/helpers/app.ts, with a pino logger writing to
- * `capture` (also used for Nest's own loggers) and optional extra controllers.
+ * The shared test app with a pino logger writing to `capture` (also used for
+ * Nest's own loggers) and optional extra controllers.
  */
 export async function createLoggedApp(opts: {
   capture: LogCapture;
   env?: Record<string, string>;
   controllers?: Type[];
 }): Promise<TestApp> {
-  const databaseUrl = inject('databaseUrl');
-  const env = loadEnv({
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: 'info',
-    RUNNER_ENABLED: 'false',
-    ...opts.env,
-  });
-  const logger = createLogger(env.LOG_LEVEL, opts.capture);
+  const env = { LOG_LEVEL: 'info', ...opts.env };
   @Module({ controllers: opts.controllers ?? [] })
   class ExtraModule {}
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      AppModule.forRoot({
-        env,
-        databaseUrl,
-        secrets: TEST_SECRETS,
-        logger,
-        imports: [ExtraModule],
-      }),
-    ],
-  }).compile();
-  const app = moduleRef.createNestApplication({
-    bodyParser: false,
-    logger: new PinoNestLogger(logger),
+  return createTestApp({
+    env,
+    imports: [ExtraModule],
+    logger: createLogger(loadEnv(env).LOG_LEVEL, opts.capture),
   });
-  configureApp(app, env);
-  await app.init();
-  return {
-    app,
-    http: request(app.getHttpServer()),
-    databaseUrl,
-    close: () => app.close(),
-  };
 }
