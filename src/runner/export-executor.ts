@@ -158,7 +158,6 @@ export class ExportExecutor {
             mapping,
             null,
             [],
-            mapping,
             null,
           );
         }
@@ -328,7 +327,6 @@ export class ExportExecutor {
       mapping,
       nextBackfill,
       exportedProfiles,
-      mapping,
       outcome,
     );
     timings.commit = Date.now() - outcome.at;
@@ -390,7 +388,6 @@ export class ExportExecutor {
     mapping: FlowMapping,
     backfill: Backfill | null,
     exportedProfiles: string[],
-    exportedMapping: FlowMapping,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
@@ -405,7 +402,7 @@ export class ExportExecutor {
       backfill: backfill as unknown as Record<string, unknown> | null,
       exportedMemberships: {
         profileIds: exportedProfiles,
-        segmentIds: exportedMapping.segmentIds,
+        segmentIds: mapping.segmentIds,
       },
       outcome,
     });
