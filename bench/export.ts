@@ -23,6 +23,8 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -56,6 +58,12 @@ const SCALE_SMALL = num('BENCH_SCALE_SMALL', 10_000);
 const SCALE_LARGE = num('BENCH_SCALE_LARGE', 1_000_000);
 const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 60);
 const LATENCY_RATE = num('BENCH_LATENCY_RATE', 1000);
+/** `BENCH_PHASES=throughput,latency` runs a subset (all three by default). */
+const PHASES = new Set(
+  (process.env.BENCH_PHASES ?? 'throughput,scale,latency')
+    .split(',')
+    .map((p) => p.trim()),
+);
 
 const ATTRIBUTES = [
   'person.name.firstName',
@@ -96,7 +104,54 @@ interface Harness {
   tenant: { orgId: string; sandboxName: string };
   emulatorPort: number;
   adminPort: number;
+  /** CPU time so far (ms) of this process, the Postgres server and the emulator. */
+  cpu(): CpuSample;
   close(): Promise<void>;
+}
+
+interface CpuSample {
+  node: number;
+  postgres: number;
+  emulator: number;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime of a process from /proc, in ms (0 when it is gone). */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** The postmaster and all its backends (their ppid is the postmaster). */
+function postgresCpuMs(postmaster: number): number {
+  let total = procCpuMs(postmaster);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === postmaster)
+        total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+function cpuDelta(a: CpuSample, b: CpuSample, per: number): CpuSample {
+  const r = (x: number): number => Math.round((x / per) * 1000 * 10) / 10;
+  return {
+    node: r(b.node - a.node),
+    postgres: r(b.postgres - a.postgres),
+    emulator: r(b.emulator - a.emulator),
+  };
 }
 
 async function startEmulator(
@@ -201,6 +256,17 @@ async function startHarness(): Promise<Harness> {
     tenant: { orgId, sandboxName: 'prod' },
     emulatorPort,
     adminPort,
+    cpu: () => {
+      const own = process.cpuUsage();
+      const postmaster = Number(
+        readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+      return {
+        node: (own.user + own.system) / 1000,
+        postgres: postgresCpuMs(postmaster),
+        emulator: emulator.pid ? procCpuMs(emulator.pid) : 0,
+      };
+    },
     close: async () => {
       await app.close();
       emulator.kill('SIGTERM');
@@ -416,7 +482,7 @@ async function measureExport(
   docs: Record<string, unknown>[],
   segmentIds: string[],
   scheduler: RunnerScheduler,
-): Promise<{ seconds: number; events: number }> {
+): Promise<{ seconds: number; events: number; cpuMsPer1000: CpuSample }> {
   const flowId = await createFlow(h, hub, segmentIds);
   await waitForCursor(h, flowId);
   await setFlowState(h, flowId, 'disable');
@@ -424,11 +490,16 @@ async function measureExport(
   const before = await publishedOn(h, hub);
   await ingest(h, docs);
   const started = performance.now();
+  const cpuBefore = h.cpu();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, events: docs.length };
+  return {
+    seconds,
+    events: docs.length,
+    cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), docs.length),
+  };
 }
 
 /** The box's ceiling: read the same change rows and profiles, send prebuilt payloads with the SDK. */
@@ -588,117 +659,151 @@ export async function runExportBench(): Promise<void> {
     200,
   );
   const h = await startHarness();
+  // An interrupted run still stops its embedded Postgres and emulator.
+  const interrupt = (): void => {
+    void h.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
     const scheduler = h.app.get(RunnerScheduler);
     await scheduler.start();
     const segmentIds = await createSegments(h, 'bench');
 
-    process.stdout.write(`throughput: ${THROUGHPUT_N} changed profiles…\n`);
-    const docs = Array.from({ length: THROUGHPUT_N }, (_, i) =>
-      profileDoc(`t-${i}`, i),
-    );
-    const tp = await measureExport(
-      h,
-      'bench-throughput',
-      docs,
-      segmentIds,
-      scheduler,
-    );
-    const exportsPerSecond = tp.events / tp.seconds;
-    await scheduler.stop();
-    const ceiling = await measureCeiling(h, 'bench-ceiling', THROUGHPUT_N);
-    await scheduler.start();
-    results.throughput = {
-      profiles: THROUGHPUT_N,
-      seconds: tp.seconds,
-      exportsPerSecond,
-      ceilingPerSecond: ceiling,
-      ratioToCeiling: exportsPerSecond / ceiling,
-    };
-
-    process.stdout.write(
-      `scale: ${SCALE_CHANGES} changes on stores of ${SCALE_SMALL} and ${SCALE_LARGE}…\n`,
-    );
-    const scale: Record<string, number> = {};
-    let stored = THROUGHPUT_N;
-    for (const size of [SCALE_SMALL, SCALE_LARGE].sort((a, b) => a - b)) {
-      if (stored < size) {
-        const filler = Array.from({ length: size - stored }, (_, k) =>
-          profileDoc(`fill-${stored + k}`, stored + k, 'bronze'),
-        );
-        await ingest(h, filler);
-        stored = size;
-      }
-      const changes = Array.from({ length: SCALE_CHANGES }, (_, k) =>
-        profileDoc(`s${size}-${k}`, k),
+    if (PHASES.has('throughput')) {
+      process.stdout.write(`throughput: ${THROUGHPUT_N} changed profiles…\n`);
+      const docs = Array.from({ length: THROUGHPUT_N }, (_, i) =>
+        profileDoc(`t-${i}`, i),
       );
-      const r = await measureExport(
+      const tp = await measureExport(
         h,
-        `bench-scale-${size}`,
-        changes,
+        'bench-throughput',
+        docs,
         segmentIds,
         scheduler,
       );
-      scale[String(size)] = r.events / r.seconds;
+      const exportsPerSecond = tp.events / tp.seconds;
+      await scheduler.stop();
+      const ceiling = await measureCeiling(h, 'bench-ceiling', THROUGHPUT_N);
+      await scheduler.start();
+      results.throughput = {
+        profiles: THROUGHPUT_N,
+        seconds: tp.seconds,
+        exportsPerSecond,
+        ceilingPerSecond: ceiling,
+        ratioToCeiling: exportsPerSecond / ceiling,
+        cpuMsPer1000Exports: tp.cpuMsPer1000,
+      };
     }
-    const small = scale[String(SCALE_SMALL)] ?? NaN;
-    const large = scale[String(SCALE_LARGE)] ?? NaN;
-    results.scale = {
-      changes: SCALE_CHANGES,
-      exportsPerSecondByStoreSize: scale,
-      largeSlowdown: small / large,
-    };
 
-    process.stdout.write(
-      `latency: ${LATENCY_RATE} changes/s for ${LATENCY_SECONDS} s…\n`,
-    );
-    results.latency = {
-      ratePerSecond: LATENCY_RATE,
-      seconds: LATENCY_SECONDS,
-      ...(await measureLatency(h, segmentIds, scheduler)),
-    };
+    if (PHASES.has('scale')) {
+      process.stdout.write(
+        `scale: ${SCALE_CHANGES} changes on stores of ${SCALE_SMALL} and ${SCALE_LARGE}…\n`,
+      );
+      const scale: Record<string, number> = {};
+      let stored = PHASES.has('throughput') ? THROUGHPUT_N : 0;
+      for (const size of [SCALE_SMALL, SCALE_LARGE].sort((a, b) => a - b)) {
+        if (stored < size) {
+          const filler = Array.from({ length: size - stored }, (_, k) =>
+            profileDoc(`fill-${stored + k}`, stored + k, 'bronze'),
+          );
+          await ingest(h, filler);
+          stored = size;
+        }
+        const changes = Array.from({ length: SCALE_CHANGES }, (_, k) =>
+          profileDoc(`s${size}-${k}`, k),
+        );
+        const r = await measureExport(
+          h,
+          `bench-scale-${size}`,
+          changes,
+          segmentIds,
+          scheduler,
+        );
+        scale[String(size)] = r.events / r.seconds;
+      }
+      const small = scale[String(SCALE_SMALL)] ?? NaN;
+      const large = scale[String(SCALE_LARGE)] ?? NaN;
+      results.scale = {
+        changes: SCALE_CHANGES,
+        exportsPerSecondByStoreSize: scale,
+        largeSlowdown: small / large,
+      };
+    }
+
+    if (PHASES.has('latency')) {
+      process.stdout.write(
+        `latency: ${LATENCY_RATE} changes/s for ${LATENCY_SECONDS} s…\n`,
+      );
+      results.latency = {
+        ratePerSecond: LATENCY_RATE,
+        seconds: LATENCY_SECONDS,
+        ...(await measureLatency(h, segmentIds, scheduler)),
+      };
+    }
   } finally {
     clearInterval(sampler);
     await h.close();
   }
   results.peakRssMiB = Math.round(peakRss / 1024 / 1024);
-  const t = results.throughput as {
-    exportsPerSecond: number;
-    ceilingPerSecond: number;
-    ratioToCeiling: number;
-    seconds: number;
-  };
-  const s = results.scale as {
-    exportsPerSecondByStoreSize: Record<string, number>;
-    largeSlowdown: number;
-  };
-  const l = results.latency as {
-    p50: number;
-    p99: number;
-    max: number;
-    samples: number;
-  };
+  const t = results.throughput as
+    | {
+        exportsPerSecond: number;
+        ceilingPerSecond: number;
+        ratioToCeiling: number;
+        seconds: number;
+        cpuMsPer1000Exports: CpuSample;
+      }
+    | undefined;
+  const s = results.scale as
+    | {
+        exportsPerSecondByStoreSize: Record<string, number>;
+        largeSlowdown: number;
+      }
+    | undefined;
+  const l = results.latency as
+    { p50: number; p99: number; max: number; samples: number } | undefined;
   const rows = [
-    [
-      'throughput (exports/s, change log → hub ack)',
-      t.exportsPerSecond.toFixed(0),
-      '≥ 20,000',
-    ],
-    [
-      'ceiling (read rows + SDK send of prebuilt payloads)',
-      t.ceilingPerSecond.toFixed(0),
-      '',
-    ],
-    ['ratio to ceiling', t.ratioToCeiling.toFixed(2), ''],
-    ...Object.entries(s.exportsPerSecondByStoreSize).map(([size, v]) => [
-      `scale: 10,000 changes, store of ${size}`,
-      `${v.toFixed(0)}/s`,
-      '',
-    ]),
-    ['scale: large store slowdown', `${s.largeSlowdown.toFixed(2)}×`, '≤ 1.2×'],
-    ['latency p50 (commit → enqueued)', `${l.p50} ms`, ''],
-    ['latency p99', `${l.p99} ms`, '≤ 1000 ms'],
-    ['latency samples', String(l.samples), ''],
+    ...(t
+      ? [
+          [
+            'throughput (exports/s, change log → hub ack)',
+            t.exportsPerSecond.toFixed(0),
+            '≥ 20,000',
+          ],
+          [
+            'ceiling (read rows + SDK send of prebuilt payloads)',
+            t.ceilingPerSecond.toFixed(0),
+            '',
+          ],
+          ['ratio to ceiling', t.ratioToCeiling.toFixed(2), ''],
+          [
+            'CPU ms per 1,000 exports: node / postgres / emulator',
+            `${t.cpuMsPer1000Exports.node} / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
+            '',
+          ],
+        ]
+      : []),
+    ...(s
+      ? [
+          ...Object.entries(s.exportsPerSecondByStoreSize).map(([size, v]) => [
+            `scale: 10,000 changes, store of ${size}`,
+            `${v.toFixed(0)}/s`,
+            '',
+          ]),
+          [
+            'scale: large store slowdown',
+            `${s.largeSlowdown.toFixed(2)}×`,
+            '≤ 1.2×',
+          ],
+        ]
+      : []),
+    ...(l
+      ? [
+          ['latency p50 (commit → enqueued)', `${l.p50} ms`, ''],
+          ['latency p99', `${l.p99} ms`, '≤ 1000 ms'],
+          ['latency samples', String(l.samples), ''],
+        ]
+      : []),
     ['peak RSS (bench process)', `${String(results.peakRssMiB)} MiB`, ''],
   ];
   process.stdout.write(

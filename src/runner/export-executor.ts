@@ -41,6 +41,24 @@ interface Candidate {
   deletedState?: ProfileState;
 }
 
+interface PreparedBatch {
+  changeCount: number;
+  nextPosition: Position;
+  candidates: Candidate[];
+  states: Map<string, ProfileState>;
+}
+
+/** A prefetched batch older than this is read again, so exports never carry old state for long. */
+const PREFETCH_MAX_AGE_MS = 10_000;
+
+function prefetchKey(
+  position: Position,
+  mapping: FlowMapping,
+  batchSize: number,
+): string {
+  return `${position.txId}:${position.id}:${batchSize}:${JSON.stringify(mapping)}`;
+}
+
 /** Deterministic UUID-shaped id from the parts of an export. */
 export function messageIdOf(...parts: string[]): string {
   const h = createHash('sha256').update(parts.join('|')).digest('hex');
@@ -54,6 +72,11 @@ export function messageIdOf(...parts: string[]): string {
 @Injectable()
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
+  /** At most one read-ahead batch per flow (see prefetch). */
+  private readonly prefetched = new Map<
+    string,
+    { key: string; at: number; batch: Promise<PreparedBatch | null> }
+  >();
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -109,6 +132,7 @@ export class ExportExecutor {
     let nextPosition = position;
     let nextBackfill: Backfill | null = backfill;
     let more: boolean;
+    let preloaded: Map<string, ProfileState> | null = null;
     if (backfill) {
       if (
         backfill.afterProfileId === null &&
@@ -139,13 +163,10 @@ export class ExportExecutor {
           : { ...backfill, afterProfileId: ids[ids.length - 1] ?? null };
       more = true;
     } else {
-      const changes = await this.repo.readChanges(
-        flow.orgId,
-        flow.sandboxName,
-        position,
-        batchSize,
-      );
-      if (changes.length === 0) {
+      const batch =
+        (await this.takePrefetched(flow.id, position, mapping, batchSize)) ??
+        (await this.prepareChanges(flow, mapping, position, batchSize));
+      if (batch.changeCount === 0) {
         if (
           added.length ||
           JSON.stringify(stored) !== JSON.stringify(mapping)
@@ -163,10 +184,13 @@ export class ExportExecutor {
         }
         return 'idle';
       }
-      const last = changes[changes.length - 1] as ProfileChange;
-      nextPosition = { txId: last.txId, id: last.id };
-      candidates = this.select(changes, mapping);
-      more = changes.length === batchSize;
+      nextPosition = batch.nextPosition;
+      candidates = batch.candidates;
+      preloaded = batch.states;
+      more = batch.changeCount === batchSize;
+      // Read the next batch while this one is built and published: Postgres
+      // and the hub then work at the same time instead of taking turns.
+      if (more) this.prefetch(flow, mapping, nextPosition, batchSize);
     }
 
     const started = Date.now();
@@ -185,11 +209,13 @@ export class ExportExecutor {
       failures: [],
       at: started,
     };
-    const states = await this.repo.loadProfiles(
-      flow.orgId,
-      flow.sandboxName,
-      candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
-    );
+    const states =
+      preloaded ??
+      (await this.repo.loadProfiles(
+        flow.orgId,
+        flow.sandboxName,
+        candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+      ));
     timings.load = Date.now() - started;
     const targets = await this.targets.find({
       where: { id: In(flow.targetConnectionIds) },
@@ -335,6 +361,82 @@ export class ExportExecutor {
     );
     if (!committed) return 'lost';
     return more ? 'more' : 'idle';
+  }
+
+  /** Reads a batch of the change log and the current state of the profiles it selects. */
+  private async prepareChanges(
+    flow: FlowEntity,
+    mapping: FlowMapping,
+    position: Position,
+    batchSize: number,
+  ): Promise<PreparedBatch> {
+    const changes = await this.repo.readChanges(
+      flow.orgId,
+      flow.sandboxName,
+      position,
+      batchSize,
+    );
+    const last = changes[changes.length - 1];
+    const candidates = this.select(changes, mapping);
+    // States are read after the changes, so they are at least as new as every
+    // change in the batch; a later change is exported again by a later batch.
+    const states = candidates.length
+      ? await this.repo.loadProfiles(
+          flow.orgId,
+          flow.sandboxName,
+          candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+        )
+      : new Map<string, ProfileState>();
+    return {
+      changeCount: changes.length,
+      nextPosition: last ? { txId: last.txId, id: last.id } : position,
+      candidates,
+      states,
+    };
+  }
+
+  private prefetch(
+    flow: FlowEntity,
+    mapping: FlowMapping,
+    position: Position,
+    batchSize: number,
+  ): void {
+    const now = Date.now();
+    for (const [id, e] of this.prefetched)
+      if (now - e.at > PREFETCH_MAX_AGE_MS) this.prefetched.delete(id);
+    const key = prefetchKey(position, mapping, batchSize);
+    const batch = this.prepareChanges(flow, mapping, position, batchSize).catch(
+      (err: unknown) => {
+        // Only a hint: the next step reads the batch itself.
+        this.logger.debug(
+          `prefetch for flow ${flow.id} failed: ${String(err)}`,
+        );
+        return null;
+      },
+    );
+    this.prefetched.set(flow.id, { key, at: now, batch });
+  }
+
+  /**
+   * The batch prefetched for exactly this position and mapping, if any. A
+   * step that failed, a changed mapping or a flow taken over by another
+   * replica starts elsewhere, and the prefetched batch is dropped.
+   */
+  private async takePrefetched(
+    flowId: string,
+    position: Position,
+    mapping: FlowMapping,
+    batchSize: number,
+  ): Promise<PreparedBatch | null> {
+    const entry = this.prefetched.get(flowId);
+    if (!entry) return null;
+    this.prefetched.delete(flowId);
+    if (
+      entry.key !== prefetchKey(position, mapping, batchSize) ||
+      Date.now() - entry.at > PREFETCH_MAX_AGE_MS
+    )
+      return null;
+    return entry.batch;
   }
 
   /** Coalesces a batch of changes into one export per profile (latest state wins). */
