@@ -28,6 +28,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -489,16 +490,38 @@ async function measureExport(
   // The flow's backfill may already have exported existing members to this hub.
   const before = await publishedOn(h, hub);
   await ingest(h, docs);
+  const profiler = await startProfiler();
   const started = performance.now();
   const cpuBefore = h.cpu();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
+  await profiler?.stop(hub);
   return {
     seconds,
     events: docs.length,
     cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), docs.length),
+  };
+}
+
+/** `BENCH_CPU_PROFILE=<dir>` writes a V8 CPU profile of each export measurement there. */
+async function startProfiler(): Promise<{
+  stop(name: string): Promise<void>;
+} | null> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async (name) => {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
   };
 }
 

@@ -65,11 +65,18 @@ const IDLE_MS = 5 * 60_000;
 
 /** Stable partition for a key over the hub's partition ids. */
 export function partitionFor(key: string, partitionIds: string[]): string {
+  return partitioner(partitionIds)(key);
+}
+
+/** partitionFor with the partition ids sorted once, for a whole batch of keys. */
+export function partitioner(partitionIds: string[]): (key: string) => string {
   const sorted = [...partitionIds].sort(
     (a, b) => Number(a) - Number(b) || a.localeCompare(b),
   );
-  const h = createHash('sha1').update(key).digest().readUInt32BE(0);
-  return sorted[h % sorted.length] as string;
+  return (key) => {
+    const h = createHash('sha1').update(key).digest().readUInt32BE(0);
+    return sorted[h % sorted.length] as string;
+  };
 }
 
 @Injectable()
@@ -90,8 +97,9 @@ export class SdkEventPublisher
     try {
       producer.partitionIds ??= await producer.client.getPartitionIds();
       const byPartition = new Map<string, OutboundEvent[]>();
+      const partitionOf = partitioner(producer.partitionIds);
       for (const e of events) {
-        const p = partitionFor(e.key, producer.partitionIds);
+        const p = partitionOf(e.key);
         const list = byPartition.get(p) ?? [];
         list.push(e);
         byPartition.set(p, list);

@@ -32,7 +32,7 @@ interface ChangeRow {
   id: string;
   tx_id: string;
   profile_id: string;
-  changed_at: Date;
+  changed_at_ms: number;
   changed_paths: string[];
   identities_changed: boolean;
   membership_changes: MembershipChange[];
@@ -72,9 +72,12 @@ export async function readChanges(
   limit: number,
 ): Promise<ProfileChange[]> {
   const rows = (await q.query(
-    `SELECT id::text AS id, tx_id::text AS tx_id, profile_id, changed_at,
-            changed_paths, identities_changed, membership_changes, deleted,
-            snapshot
+    // Paths as JSON and the time as epoch ms: JSON.parse and a number are far
+    // cheaper for the driver than its text[] and timestamptz parsers.
+    `SELECT id::text AS id, tx_id::text AS tx_id, profile_id,
+            (extract(epoch FROM changed_at) * 1000)::float8 AS changed_at_ms,
+            to_jsonb(changed_paths) AS changed_paths, identities_changed,
+            membership_changes, deleted, snapshot
        FROM profile_changes
       WHERE org_id = $1 AND sandbox_name = $2
         AND (tx_id, id) > ($3::xid8, $4::bigint)
@@ -93,7 +96,7 @@ export async function readChanges(
     id: r.id,
     txId: r.tx_id,
     profileId: r.profile_id,
-    changedAt: r.changed_at,
+    changedAt: new Date(r.changed_at_ms),
     changedPaths: r.changed_paths,
     identitiesChanged: r.identities_changed,
     membershipChanges: r.membership_changes,

@@ -61,8 +61,12 @@ function prefetchKey(
 
 /** Deterministic UUID-shaped id from the parts of an export. */
 export function messageIdOf(...parts: string[]): string {
-  const h = createHash('sha256').update(parts.join('|')).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+  const b = createHash('sha256').update(parts.join('|')).digest();
+  // Shaped as an RFC 9562 version-5-style UUID: version and variant bits set.
+  b[6] = ((b[6] as number) & 0x0f) | 0x50;
+  b[8] = ((b[8] as number) & 0x3f) | 0x80;
+  const h = b.toString('hex', 0, 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 /**
@@ -215,6 +219,7 @@ export class ExportExecutor {
         flow.orgId,
         flow.sandboxName,
         candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+        mapping.segmentIds,
       ));
     timings.load = Date.now() - started;
     const targets = await this.targets.find({
@@ -385,6 +390,7 @@ export class ExportExecutor {
           flow.orgId,
           flow.sandboxName,
           candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+          mapping.segmentIds,
         )
       : new Map<string, ProfileState>();
     return {

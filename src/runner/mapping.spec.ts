@@ -3,6 +3,7 @@ import {
   buildPayload,
   type FlowMapping,
   isEligible,
+  isoSeconds,
   mappingOf,
   pathTouches,
   type ProfileChange,
@@ -271,5 +272,15 @@ describe('export rules', () => {
     expect(
       isEligible({ ...state('realized'), memberships: {} }, mapping, new Set()),
     ).toBe(false);
+  });
+});
+
+describe('isoSeconds', () => {
+  it('cuts UTC times to seconds, with or without a fraction, and normalizes offsets', () => {
+    expect(isoSeconds('2026-11-25T10:11:12.987Z')).toBe('2026-11-25T10:11:12Z');
+    expect(isoSeconds('2026-11-25T10:11:12Z')).toBe('2026-11-25T10:11:12Z');
+    expect(isoSeconds('2026-11-25T10:11:12.5+01:00')).toBe(
+      '2026-11-25T09:11:12Z',
+    );
   });
 });

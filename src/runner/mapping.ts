@@ -122,9 +122,21 @@ export function isEligible(
   );
 }
 
+/** Mapped paths are few and fixed per flow: split each once, not per profile. */
+const splitPaths = new Map<string, string[]>();
+function keysOf(path: string): string[] {
+  let keys = splitPaths.get(path);
+  if (!keys) {
+    if (splitPaths.size > 10_000) splitPaths.clear();
+    keys = path.split('.');
+    splitPaths.set(path, keys);
+  }
+  return keys;
+}
+
 export function valueAt(doc: Record<string, unknown>, path: string): unknown {
   let cur: unknown = doc;
-  for (const key of path.split('.')) {
+  for (const key of keysOf(path)) {
     if (cur === null || typeof cur !== 'object' || Array.isArray(cur))
       return undefined;
     if (!Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
@@ -138,15 +150,17 @@ function setAt(
   path: string,
   value: unknown,
 ): void {
-  const keys = path.split('.');
+  const keys = keysOf(path);
   let cur = doc;
-  for (const key of keys.slice(0, -1)) {
+  const last = keys.length - 1;
+  for (let i = 0; i < last; i++) {
+    const key = keys[i] as string;
     const next = cur[key];
     if (next === null || typeof next !== 'object' || Array.isArray(next))
       cur[key] = {};
     cur = cur[key] as Record<string, unknown>;
   }
-  cur[keys[keys.length - 1] as string] = value;
+  cur[keys[last] as string] = value;
 }
 
 export interface SegmentInfo {
@@ -163,8 +177,12 @@ export interface PayloadOptions {
   mappingUpdatedAt: number;
 }
 
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
 /** ISO-8601 UTC without milliseconds, as in the product page's example. */
 export function isoSeconds(iso: string): string {
+  // The store already writes UTC with a `Z`: cut the fraction without a Date.
+  if (UTC_ISO.test(iso)) return `${iso.slice(0, 19)}Z`;
   return `${new Date(iso).toISOString().slice(0, 19)}Z`;
 }
 

@@ -4,7 +4,6 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { newVersion } from '../common/etag.js';
 import { RunEntity } from '../runs/run.entity.js';
 import { readChanges } from '../profiles/change-log.reader.js';
-import { loadProfileStates } from '../profiles/profile-state.reader.js';
 import type { ProfileChange, ProfileState, SegmentInfo } from './mapping.js';
 import {
   accumulate,
@@ -127,18 +126,48 @@ export class RunnerRepository {
     return readChanges(this.ds, { orgId, sandboxName }, after, limit);
   }
 
-  /** Current state of the given profiles; deleted ones are absent. */
+  /**
+   * What an export needs of the given profiles (deleted ones are absent):
+   * attributes, identityMap and the memberships of the mapped segments only,
+   * with `lastQualificationTime` already in the message's second precision.
+   * Shaped in SQL so the runner parses no more than it sends.
+   */
   async loadProfiles(
     orgId: string,
     sandboxName: string,
     profileIds: string[],
+    segmentIds: string[],
   ): Promise<Map<string, ProfileState>> {
-    const states = await loadProfileStates(
-      this.ds,
-      { orgId, sandboxName },
-      profileIds,
-    );
-    return new Map(states.map((s) => [s.profileId, s]));
+    const out = new Map<string, ProfileState>();
+    if (profileIds.length === 0) return out;
+    const rows = (await this.ds.query(
+      `SELECT p.id::text AS id, p.attributes, p.identity_map,
+              COALESCE((SELECT jsonb_object_agg(m.segment_id::text, jsonb_build_object(
+                          'status', m.status,
+                          'lastQualificationTime',
+                          to_char(m.last_qualification_time AT TIME ZONE 'UTC',
+                                  'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+                          FROM segment_memberships m
+                         -- profile_id first: the primary key serves it even before ANALYZE
+                         WHERE m.profile_id = p.id AND m.segment_id = ANY($4::uuid[])),
+                       '{}'::jsonb) AS memberships
+         FROM profiles p
+        WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,
+      [orgId, sandboxName, profileIds, uuidsOnly(segmentIds)],
+    )) as {
+      id: string;
+      attributes: Record<string, unknown>;
+      identity_map: Record<string, unknown>;
+      memberships: ProfileState['memberships'];
+    }[];
+    for (const r of rows)
+      out.set(r.id, {
+        profileId: r.id,
+        attributes: r.attributes,
+        identityMap: r.identity_map,
+        memberships: r.memberships,
+      });
+    return out;
   }
 
   /** The change log's horizon now: every change below it has committed. */
