@@ -19,6 +19,7 @@ import {
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
   mkdirSync,
@@ -43,11 +44,13 @@ import {
   DEFAULT_KEY_NAME,
 } from '../src/emulator/defaults.js';
 import { connectionStringFor } from '../src/event-hubs/endpoint.js';
-import { partitionFor } from '../src/event-hubs/publisher.js';
+import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
-import { readChanges } from '../src/profiles/change-log.reader.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
-import { loadProfileStates } from '../src/profiles/profile-state.reader.js';
+import {
+  type Position,
+  RunnerRepository,
+} from '../src/runner/runner.repository.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 
@@ -483,7 +486,12 @@ async function measureExport(
   docs: Record<string, unknown>[],
   segmentIds: string[],
   scheduler: RunnerScheduler,
-): Promise<{ seconds: number; events: number; cpuMsPer1000: CpuSample }> {
+): Promise<{
+  seconds: number;
+  events: number;
+  cpuMsPer1000: CpuSample;
+  bytesPerEvent: number;
+}> {
   const flowId = await createFlow(h, hub, segmentIds);
   await waitForCursor(h, flowId);
   await setFlowState(h, flowId, 'disable');
@@ -498,11 +506,17 @@ async function measureExport(
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
   await profiler?.stop(hub);
-  return {
-    seconds,
-    events: docs.length,
-    cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), docs.length),
-  };
+  const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  const sizes = (await h.ds.query(
+    `SELECT sum((metrics->'sizeSummary'->>'outputBytes')::bigint)::float8 AS bytes,
+            sum((metrics->'recordSummary'->>'outputRecordCount')::bigint)::float8 AS records
+       FROM runs WHERE flow_id = $1`,
+    [flowId],
+  )) as { bytes: number | null; records: number | null }[];
+  const bytesPerEvent = Math.round(
+    (sizes[0]?.bytes ?? 0) / Math.max(1, sizes[0]?.records ?? 0),
+  );
+  return { seconds, events: docs.length, cpuMsPer1000, bytesPerEvent };
 }
 
 /** `BENCH_CPU_PROFILE=<dir>` writes a V8 CPU profile of each export measurement there. */
@@ -525,12 +539,14 @@ async function startProfiler(): Promise<{
   };
 }
 
-/** The box's ceiling: read the same change rows and profiles, send prebuilt payloads with the SDK. */
+/** The box's ceiling: read the same change rows and profiles as the runner, send prebuilt payloads with the SDK. */
 async function measureCeiling(
   h: Harness,
   hub: string,
   n: number,
-): Promise<number> {
+  segmentIds: string[],
+  bytesPerEvent: number,
+): Promise<{ perSecond: number; cpuMsPer1000: CpuSample }> {
   const producer = new EventHubProducerClient(
     connectionStringFor(
       {
@@ -541,33 +557,56 @@ async function measureCeiling(
       hub,
     ),
   );
-  const partitionIds = await producer.getPartitionIds();
-  const prebuilt = JSON.stringify({ payload: 'x'.repeat(600) });
-  const started = performance.now();
-  let after: { txId: string; id: string } | null = null;
-  let sent = 0;
-  while (sent < n) {
-    const changes = await readChanges(h.ds, h.tenant, after, 2000);
-    if (changes.length === 0) break;
-    after = {
-      txId: changes[changes.length - 1]?.txId ?? '0',
-      id: changes[changes.length - 1]?.id ?? '0',
-    };
-    await loadProfileStates(
-      h.ds,
-      h.tenant,
+  const partitionOf = partitioner(await producer.getPartitionIds());
+  const repo = h.app.get(RunnerRepository);
+  const { orgId, sandboxName } = h.tenant;
+  // The same envelope as an export (a JSON body of the exports' average
+  // size, content type, messageId, four properties), built once.
+  const prebuilt = { payload: 'x'.repeat(Math.max(0, bytesPerEvent - 160)) };
+  const properties = {
+    flowId: randomUUID(),
+    profileId: randomUUID(),
+    targetConnectionId: randomUUID(),
+    trigger: 'segment',
+  };
+  const read = async (after: Position) => {
+    const changes = await repo.readChanges(orgId, sandboxName, after, 2000);
+    await repo.loadProfiles(
+      orgId,
+      sandboxName,
       changes.map((c) => c.profileId),
+      segmentIds,
     );
+    return changes;
+  };
+  const profiler = await startProfiler();
+  const started = performance.now();
+  const cpuBefore = h.cpu();
+  let sent = 0;
+  // Pipelined like the runner: the next batch is read while this one is sent.
+  let next = read({ txId: '0', id: '0' });
+  while (sent < n) {
+    const changes = await next;
+    if (changes.length === 0) break;
+    const last = changes[changes.length - 1] as { txId: string; id: string };
+    next = read({ txId: last.txId, id: last.id });
     const byPartition = new Map<string, string[]>();
     for (const c of changes) {
-      const p = partitionFor(c.profileId, partitionIds);
-      byPartition.set(p, [...(byPartition.get(p) ?? []), c.profileId]);
+      const p = partitionOf(c.profileId);
+      const list = byPartition.get(p);
+      if (list) list.push(c.profileId);
+      else byPartition.set(p, [c.profileId]);
     }
     await Promise.all(
       [...byPartition].map(async ([partitionId, ids]) => {
         let batch = await producer.createBatch({ partitionId });
         for (const id of ids) {
-          const e = { body: prebuilt, messageId: id };
+          const e = {
+            body: prebuilt,
+            contentType: 'application/json',
+            messageId: id,
+            properties,
+          };
           if (!batch.tryAdd(e)) {
             await producer.sendBatch(batch);
             batch = await producer.createBatch({ partitionId });
@@ -579,9 +618,14 @@ async function measureCeiling(
     );
     sent += changes.length;
   }
+  await next.catch(() => undefined);
+  await profiler?.stop(hub);
   const seconds = (performance.now() - started) / 1000;
   await producer.close();
-  return sent / seconds;
+  return {
+    perSecond: sent / seconds,
+    cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), sent),
+  };
 }
 
 async function measureLatency(
@@ -706,15 +750,23 @@ export async function runExportBench(): Promise<void> {
       );
       const exportsPerSecond = tp.events / tp.seconds;
       await scheduler.stop();
-      const ceiling = await measureCeiling(h, 'bench-ceiling', THROUGHPUT_N);
+      const ceiling = await measureCeiling(
+        h,
+        'bench-ceiling',
+        THROUGHPUT_N,
+        segmentIds,
+        tp.bytesPerEvent,
+      );
       await scheduler.start();
       results.throughput = {
         profiles: THROUGHPUT_N,
         seconds: tp.seconds,
         exportsPerSecond,
-        ceilingPerSecond: ceiling,
-        ratioToCeiling: exportsPerSecond / ceiling,
+        ceilingPerSecond: ceiling.perSecond,
+        ratioToCeiling: exportsPerSecond / ceiling.perSecond,
         cpuMsPer1000Exports: tp.cpuMsPer1000,
+        bytesPerEvent: tp.bytesPerEvent,
+        ceilingCpuMsPer1000: ceiling.cpuMsPer1000,
       };
     }
 
@@ -775,6 +827,8 @@ export async function runExportBench(): Promise<void> {
         ratioToCeiling: number;
         seconds: number;
         cpuMsPer1000Exports: CpuSample;
+        ceilingCpuMsPer1000: CpuSample;
+        bytesPerEvent: number;
       }
     | undefined;
   const s = results.scale as
@@ -799,9 +853,15 @@ export async function runExportBench(): Promise<void> {
             '',
           ],
           ['ratio to ceiling', t.ratioToCeiling.toFixed(2), ''],
+          ['bytes per exported message (AMQP)', String(t.bytesPerEvent), ''],
           [
             'CPU ms per 1,000 exports: node / postgres / emulator',
             `${t.cpuMsPer1000Exports.node} / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
+            '',
+          ],
+          [
+            '  the same for the ceiling',
+            `${t.ceilingCpuMsPer1000.node} / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
             '',
           ],
         ]
