@@ -324,6 +324,7 @@ export class ProfileIngestService {
     }
     const upserts: WorkProfile[] = [];
     const writes: MembershipWrite[] = [];
+    const newWrites: MembershipWrite[] = [];
     for (const p of survivors) {
       const paths = p.original
         ? changedPaths(p.original.attributes, p.attributes)
@@ -339,7 +340,7 @@ export class ProfileIngestService {
         current.get(p.id),
         now,
       );
-      writes.push(...t.writes);
+      (p.isNew ? newWrites : writes).push(...t.writes);
       changes.push({
         profileId: p.id,
         changedAt: now,
@@ -367,6 +368,7 @@ export class ProfileIngestService {
     }
     await this.writeIdentities(m, tenant, survivors, originalOwner);
     await this.memberships.write(m, tenant, writes);
+    await this.memberships.insertNew(m, tenant, newWrites);
     await appendChanges(m, tenant, changes);
 
     return pending.map(({ result, target }) => ({
@@ -426,28 +428,32 @@ export class ProfileIngestService {
     profiles: WorkProfile[],
     now: Date,
   ): Promise<void> {
-    if (profiles.length === 0) return;
-    await m.query(
-      `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
-       SELECT r.id, $1, $2, r.a, r.i, $4, $4
-         FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
-       ON CONFLICT (id) DO UPDATE
-         SET attributes = EXCLUDED.attributes,
-             identity_map = EXCLUDED.identity_map,
-             updated_at = EXCLUDED.updated_at`,
-      [
-        tenant.orgId,
-        tenant.sandboxName,
-        JSON.stringify(
-          profiles.map((p) => ({
-            id: p.id,
-            a: p.attributes,
-            i: p.identityMap,
-          })),
-        ),
-        now.toISOString(),
-      ],
-    );
+    const payload = (ps: WorkProfile[]): string =>
+      JSON.stringify(
+        ps.map((p) => ({ id: p.id, a: p.attributes, i: p.identityMap })),
+      );
+    // New profiles have fresh ids and stored ones are locked, so neither can
+    // conflict: plain INSERT and UPDATE skip ON CONFLICT's speculative
+    // insertion (an extra index probe per row).
+    const created = profiles.filter((p) => p.isNew);
+    const stored = profiles.filter((p) => !p.isNew);
+    if (created.length) {
+      await m.query(
+        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a, r.i, $4, $4
+           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)`,
+        [tenant.orgId, tenant.sandboxName, payload(created), now.toISOString()],
+      );
+    }
+    if (stored.length) {
+      await m.query(
+        `UPDATE profiles p
+            SET attributes = r.a, identity_map = r.i, updated_at = $4
+           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
+          WHERE p.id = r.id AND p.org_id = $1 AND p.sandbox_name = $2`,
+        [tenant.orgId, tenant.sandboxName, payload(stored), now.toISOString()],
+      );
+    }
   }
 
   private async writeIdentities(
@@ -518,12 +524,18 @@ export async function lookupOwners(
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (keys.length === 0) return out;
+  // One primary-key probe per key (LATERAL … LIMIT 1 is not flattened into
+  // a join): with the cold statistics of a freshly loaded table the planner
+  // otherwise hashes every identity of the tenant, a cost that grows with
+  // the store instead of the batch.
   const rows = (await m.query(
-    `SELECT pi.namespace, pi.identity, pi.profile_id
-       FROM profile_identities pi
-       JOIN unnest($3::text[], $4::text[]) AS k(ns, id)
-         ON pi.namespace = k.ns AND pi.identity = k.id
-      WHERE pi.org_id = $1 AND pi.sandbox_name = $2`,
+    `SELECT k.ns AS namespace, k.id AS identity, pi.profile_id
+       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
+       JOIN LATERAL (
+              SELECT profile_id FROM profile_identities
+               WHERE org_id = $1 AND sandbox_name = $2
+                 AND namespace = k.ns AND identity = k.id
+               LIMIT 1) pi ON true`,
     [
       tenant.orgId,
       tenant.sandboxName,
