@@ -503,12 +503,22 @@ export class ProfileIngestService {
       }
     }
     if (moves.length) {
+      // An upsert finds each row by primary key; UPDATE … FROM a record set
+      // was planned as a hash of every identity of the tenant under cold
+      // statistics. (The previous owners are locked, so the rows exist.)
       await m.query(
-        `UPDATE profile_identities pi SET profile_id = r.p
-           FROM jsonb_to_recordset($3::jsonb) AS r(ns text, id text, p uuid)
-          WHERE pi.org_id = $1 AND pi.sandbox_name = $2
-            AND pi.namespace = r.ns AND pi.identity = r.id`,
-        [tenant.orgId, tenant.sandboxName, JSON.stringify(moves)],
+        `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+         SELECT $1, $2, r.ns, r.id, r.p
+           FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)
+         ON CONFLICT (org_id, sandbox_name, namespace, identity)
+           DO UPDATE SET profile_id = EXCLUDED.profile_id`,
+        [
+          tenant.orgId,
+          tenant.sandboxName,
+          moves.map((r) => r.ns),
+          moves.map((r) => r.id),
+          moves.map((r) => r.p),
+        ],
       );
     }
   }
