@@ -221,7 +221,7 @@ export class ProfileIngestService {
       seq++;
       if (created) {
         target = {
-          id: randomUUID(),
+          id: timeOrderedUuid(nowMs),
           isNew: true,
           createdAtMs: nowMs,
           createdSeq: seq,
@@ -324,6 +324,7 @@ export class ProfileIngestService {
     }
     const upserts: WorkProfile[] = [];
     const writes: MembershipWrite[] = [];
+    const newWrites: MembershipWrite[] = [];
     for (const p of survivors) {
       const paths = p.original
         ? changedPaths(p.original.attributes, p.attributes)
@@ -339,7 +340,7 @@ export class ProfileIngestService {
         current.get(p.id),
         now,
       );
-      writes.push(...t.writes);
+      (p.isNew ? newWrites : writes).push(...t.writes);
       changes.push({
         profileId: p.id,
         changedAt: now,
@@ -367,6 +368,7 @@ export class ProfileIngestService {
     }
     await this.writeIdentities(m, tenant, survivors, originalOwner);
     await this.memberships.write(m, tenant, writes);
+    await this.memberships.insertNew(m, tenant, newWrites);
     await appendChanges(m, tenant, changes);
 
     return pending.map(({ result, target }) => ({
@@ -426,28 +428,36 @@ export class ProfileIngestService {
     profiles: WorkProfile[],
     now: Date,
   ): Promise<void> {
-    if (profiles.length === 0) return;
-    await m.query(
-      `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
-       SELECT r.id, $1, $2, r.a, r.i, $4, $4
-         FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
-       ON CONFLICT (id) DO UPDATE
-         SET attributes = EXCLUDED.attributes,
-             identity_map = EXCLUDED.identity_map,
-             updated_at = EXCLUDED.updated_at`,
-      [
-        tenant.orgId,
-        tenant.sandboxName,
-        JSON.stringify(
-          profiles.map((p) => ({
-            id: p.id,
-            a: p.attributes,
-            i: p.identityMap,
-          })),
-        ),
-        now.toISOString(),
-      ],
-    );
+    const payload = (ps: WorkProfile[]): string =>
+      JSON.stringify(
+        ps.map((p) => ({ id: p.id, a: p.attributes, i: p.identityMap })),
+      );
+    // New profiles have fresh ids, so a plain INSERT skips ON CONFLICT's
+    // speculative insertion (an extra index probe per row). Stored ones keep
+    // the upsert: unlike UPDATE … FROM a record set, it always finds the row
+    // by primary key, whatever the planner thinks of the table's size.
+    const created = profiles.filter((p) => p.isNew);
+    const stored = profiles.filter((p) => !p.isNew);
+    if (created.length) {
+      await m.query(
+        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a, r.i, $4, $4
+           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)`,
+        [tenant.orgId, tenant.sandboxName, payload(created), now.toISOString()],
+      );
+    }
+    if (stored.length) {
+      await m.query(
+        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a, r.i, $4, $4
+           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
+         ON CONFLICT (id) DO UPDATE
+           SET attributes = EXCLUDED.attributes,
+               identity_map = EXCLUDED.identity_map,
+               updated_at = EXCLUDED.updated_at`,
+        [tenant.orgId, tenant.sandboxName, payload(stored), now.toISOString()],
+      );
+    }
   }
 
   private async writeIdentities(
@@ -493,15 +503,38 @@ export class ProfileIngestService {
       }
     }
     if (moves.length) {
+      // An upsert finds each row by primary key; UPDATE … FROM a record set
+      // was planned as a hash of every identity of the tenant under cold
+      // statistics. (The previous owners are locked, so the rows exist.)
       await m.query(
-        `UPDATE profile_identities pi SET profile_id = r.p
-           FROM jsonb_to_recordset($3::jsonb) AS r(ns text, id text, p uuid)
-          WHERE pi.org_id = $1 AND pi.sandbox_name = $2
-            AND pi.namespace = r.ns AND pi.identity = r.id`,
-        [tenant.orgId, tenant.sandboxName, JSON.stringify(moves)],
+        `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+         SELECT $1, $2, r.ns, r.id, r.p
+           FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)
+         ON CONFLICT (org_id, sandbox_name, namespace, identity)
+           DO UPDATE SET profile_id = EXCLUDED.profile_id`,
+        [
+          tenant.orgId,
+          tenant.sandboxName,
+          moves.map((r) => r.ns),
+          moves.map((r) => r.id),
+          moves.map((r) => r.p),
+        ],
       );
     }
   }
+}
+
+/**
+ * A UUIDv7 (RFC 9562): the 48-bit millisecond time, then random bits. New
+ * profiles then append at the right edge of the profile-keyed indexes
+ * (profiles, memberships, identities by profile) instead of dirtying a random
+ * leaf page each. Built on randomUUID's buffered entropy: the `uuid` package's
+ * v7 asks the OS for random bytes on every call, ~10 µs each here.
+ */
+export function timeOrderedUuid(ms: number): string {
+  const t = ms.toString(16).padStart(12, '0');
+  const r = randomUUID();
+  return `${t.slice(0, 8)}-${t.slice(8)}-7${r.slice(15)}`;
 }
 
 function distinctKeys(keys: IdentityKey[]): IdentityKey[] {
@@ -518,12 +551,18 @@ export async function lookupOwners(
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (keys.length === 0) return out;
+  // One primary-key probe per key (LATERAL … LIMIT 1 is not flattened into
+  // a join): with the cold statistics of a freshly loaded table the planner
+  // otherwise hashes every identity of the tenant, a cost that grows with
+  // the store instead of the batch.
   const rows = (await m.query(
-    `SELECT pi.namespace, pi.identity, pi.profile_id
-       FROM profile_identities pi
-       JOIN unnest($3::text[], $4::text[]) AS k(ns, id)
-         ON pi.namespace = k.ns AND pi.identity = k.id
-      WHERE pi.org_id = $1 AND pi.sandbox_name = $2`,
+    `SELECT k.ns AS namespace, k.id AS identity, pi.profile_id
+       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
+       JOIN LATERAL (
+              SELECT profile_id FROM profile_identities
+               WHERE org_id = $1 AND sandbox_name = $2
+                 AND namespace = k.ns AND identity = k.id
+               LIMIT 1) pi ON true`,
     [
       tenant.orgId,
       tenant.sandboxName,

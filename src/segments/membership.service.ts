@@ -97,6 +97,27 @@ export function exitAll(
   return out.sort((a, b) => (a.segmentId < b.segmentId ? -1 : 1));
 }
 
+/** The unnest columns of `writes`: profile ids, segment ids, statuses, times. */
+function membershipColumns(writes: MembershipWrite[]): string[][] {
+  // A batch's writes share one Date: format it once, not once per row (the
+  // per-row toISOString was a visible share of ingestion CPU).
+  let last: Date | undefined;
+  let iso = '';
+  const times = writes.map((w) => {
+    if (w.lastQualificationTime !== last) {
+      last = w.lastQualificationTime;
+      iso = last.toISOString();
+    }
+    return iso;
+  });
+  return [
+    writes.map((w) => w.profileId),
+    writes.map((w) => w.segmentId),
+    writes.map((w) => w.status),
+    times,
+  ];
+}
+
 /** Loading, writing and the runner's `markExisting` for segment memberships. */
 @Injectable()
 export class MembershipService {
@@ -110,12 +131,18 @@ export class MembershipService {
   ): Promise<MembershipMap> {
     const out: MembershipMap = new Map();
     if (profileIds.length === 0) return out;
+    // Per-profile primary-key range scans (OFFSET 0 keeps the LATERAL from
+    // being flattened into a join): with cold statistics on a freshly loaded
+    // table the planner otherwise picks a sequential scan of every membership.
     const rows = (await q.query(
-      `SELECT profile_id, segment_id, status, last_qualification_time
-         FROM segment_memberships
-        WHERE org_id = $1 AND sandbox_name = $2
-          AND profile_id = ANY($3::uuid[])
-          AND ($4::uuid[] IS NULL OR segment_id = ANY($4::uuid[]))`,
+      `SELECT m.profile_id, m.segment_id, m.status, m.last_qualification_time
+         FROM unnest($3::uuid[]) AS p(id)
+         JOIN LATERAL (
+                SELECT profile_id, segment_id, status, last_qualification_time
+                  FROM segment_memberships
+                 WHERE profile_id = p.id AND org_id = $1 AND sandbox_name = $2
+                   AND ($4::uuid[] IS NULL OR segment_id = ANY($4::uuid[]))
+                OFFSET 0) m ON true`,
       [tenant.orgId, tenant.sandboxName, profileIds, segmentIds ?? null],
     )) as {
       profile_id: string;
@@ -150,14 +177,27 @@ export class MembershipService {
        ON CONFLICT (profile_id, segment_id) DO UPDATE
          SET status = EXCLUDED.status,
              last_qualification_time = EXCLUDED.last_qualification_time`,
-      [
-        tenant.orgId,
-        tenant.sandboxName,
-        writes.map((w) => w.profileId),
-        writes.map((w) => w.segmentId),
-        writes.map((w) => w.status),
-        writes.map((w) => w.lastQualificationTime.toISOString()),
-      ],
+      [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
+    );
+  }
+
+  /**
+   * `write` for profiles created in the caller's transaction: they have no
+   * memberships yet, so a plain INSERT skips ON CONFLICT's speculative
+   * insertion (an extra primary-key probe for each of ~10 rows per profile).
+   */
+  async insertNew(
+    q: Queryable,
+    tenant: TenantRef,
+    writes: MembershipWrite[],
+  ): Promise<void> {
+    if (writes.length === 0) return;
+    await q.query(
+      `INSERT INTO segment_memberships
+         (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
+       SELECT r.p, r.s, $1, $2, r.st, r.t
+         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)`,
+      [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
     );
   }
 
