@@ -2,10 +2,9 @@ import {
   AmqpDecodeError,
   BATCH_MESSAGE_FORMAT,
   SECTION_DELIVERY_ANNOTATIONS,
-  decodeEnvelope,
   encodeAnnotationsSection,
-  prepareEvent,
-  type PreparedEvent,
+  envelopeRanges,
+  planEvents,
 } from './amqp-codec.js';
 import {
   DEFAULT_CONSUMER_GROUP,
@@ -152,6 +151,9 @@ export class EventHubsEmulator {
     managementRequests: 0,
   };
   private readonly eventWaiters = new Set<() => void>();
+  /** Reused per publish: the envelope's event ranges and their storage plan (no per-event objects). */
+  private readonly scratchRanges: number[] = [];
+  private readonly scratchPlan: number[] = [];
 
   readonly faults: FaultInjector;
 
@@ -388,7 +390,8 @@ export class EventHubsEmulator {
           Buffer.from(JSON.stringify(e.body), 'utf8'),
         ),
       });
-      p.log.append(prepareEvent(bytes, e.partitionKey), now);
+      planEvents(bytes, [0, bytes.length], this.scratchPlan);
+      p.log.appendPlanned(bytes, this.scratchPlan, e.partitionKey, now);
     }
     this.afterAppend(p, events.length);
   }
@@ -797,16 +800,20 @@ export class EventHubsEmulator {
       return;
     }
     let partitionKey: string | undefined;
-    let events: Buffer[];
+    let source: Buffer;
+    const ranges = this.scratchRanges;
     try {
       if (t.payload && t.format === BATCH_MESSAGE_FORMAT) {
-        ({ partitionKey, events } = decodeEnvelope(t.payload));
+        source = t.payload;
+        partitionKey = envelopeRanges(source, ranges);
       } else if (t.message) {
         // A foreign client sent one plain message; rhea already decoded it, so re-encode it.
         const key: unknown =
           t.message.message_annotations?.['x-opt-partition-key'];
         partitionKey = typeof key === 'string' ? key : undefined;
-        events = [amqpMessage.encode(t.message)];
+        source = amqpMessage.encode(t.message);
+        ranges.length = 0;
+        ranges.push(0, source.length);
       } else {
         throw new AmqpDecodeError(`unsupported message format ${t.format}`);
       }
@@ -851,9 +858,9 @@ export class EventHubsEmulator {
       }
     }
 
-    let prepared: PreparedEvent[];
+    const plan = this.scratchPlan;
     try {
-      prepared = events.map((e) => prepareEvent(e, partitionKey));
+      planEvents(source, ranges, plan);
     } catch (err) {
       t.reject({
         condition: 'amqp:decode-error',
@@ -861,10 +868,14 @@ export class EventHubsEmulator {
       });
       return;
     }
-    const now = Date.now();
-    for (const e of prepared) partition.log.append(e, now);
+    const count = partition.log.appendPlanned(
+      source,
+      plan,
+      partitionKey,
+      Date.now(),
+    );
     t.accept();
-    this.afterAppend(partition, prepared.length);
+    this.afterAppend(partition, count);
   }
 
   // ---------------------------------------------------------------- $cbs

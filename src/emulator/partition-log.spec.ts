@@ -1,12 +1,14 @@
 import {
   encodeAnnotationsSection,
+  envelopeRanges,
+  planEvents,
   prepareEvent,
   splitSections,
   skipValue,
 } from './amqp-codec.js';
 import { PartitionLog } from './partition-log.js';
 import { audiencePath, createSasToken, validateSasToken } from './sas.js';
-import { amqpMessage } from './rhea-adapter.js';
+import { amqpMessage, amqpTypes } from './rhea-adapter.js';
 
 function event(body: string, key?: string) {
   const bytes = amqpMessage.encode({
@@ -86,6 +88,119 @@ describe('PartitionLog', () => {
     expect(log.seqAfterOffset(target.offset, true)).toBe(3210);
     expect(log.seqAfterOffset(target.offset, false)).toBe(3211);
     expect(log.seqAfterOffset(-1, false)).toBe(0);
+  });
+});
+
+describe('PartitionLog.appendPlanned (the ingest fast path)', () => {
+  const section = (code: number, value: Buffer): Buffer =>
+    Buffer.concat([Buffer.from([0x00, 0x53, code]), value]);
+  const binary = (b: Buffer): Buffer => {
+    const head = Buffer.alloc(5);
+    head[0] = 0xb0;
+    head.writeUInt32BE(b.length, 1);
+    return Buffer.concat([head, b]);
+  };
+  const annotations = (code: number, entries: Record<string, unknown>) => {
+    const bytes = amqpMessage.encode(
+      code === 0x71
+        ? { delivery_annotations: entries }
+        : { message_annotations: entries },
+    ) as Buffer;
+    const s = splitSections(bytes).find((x) => x.code === code)!;
+    return bytes.subarray(s.start, s.end);
+  };
+  const body = (n: number) =>
+    amqpMessage.encode({
+      message_id: `m${n}`,
+      application_properties: { n, s: 'x'.repeat(n * 7) },
+      body: amqpMessage.data_section(Buffer.from(`{"n":${n}}`)),
+    }) as Buffer;
+  const header = section(0x70, Buffer.from([0xc0, 0x02, 0x01, 0x41]));
+
+  const messages: Array<[string, Buffer]> = [
+    ['plain', body(1)],
+    ['with header', Buffer.concat([header, body(2)])],
+    [
+      'keyed, as the SDK sends it',
+      Buffer.concat([
+        header,
+        annotations(0x72, { 'x-opt-partition-key': 'inner' }),
+        body(3),
+      ]),
+    ],
+    [
+      'own and stale service annotations, delivery annotations',
+      Buffer.concat([
+        header,
+        annotations(0x71, { 'x-opt-lock': 'l' }),
+        annotations(0x72, {
+          'x-opt-sequence-number': 99,
+          custom: 'kept',
+          'x-opt-offset': '1',
+          'x-opt-enqueued-time': 5,
+          other: 7,
+        }),
+        body(4),
+      ]),
+    ],
+    [
+      'a symbol partition key',
+      Buffer.concat([
+        annotations(0x72, {
+          'x-opt-partition-key': amqpTypes.wrap_symbol('sym'),
+        }),
+        body(5),
+      ]),
+    ],
+    ['empty', Buffer.alloc(0)],
+  ];
+
+  it.each([undefined, 'envelope-key'])(
+    'stores the same bytes as prepareEvent + append (envelope key %s)',
+    (envelopeKey) => {
+      const reference = new PartitionLog();
+      const fast = new PartitionLog();
+      const envelope = Buffer.concat([
+        header,
+        annotations(
+          0x72,
+          envelopeKey ? { 'x-opt-partition-key': envelopeKey } : {},
+        ),
+        section(0x73, Buffer.from([0x45])),
+        ...messages.map(([, m]) => section(0x75, binary(m))),
+      ]);
+      const ranges: number[] = [];
+      expect(envelopeRanges(envelope, ranges)).toBe(envelopeKey);
+      const plan: number[] = [];
+      planEvents(envelope, ranges, plan);
+      expect(fast.appendPlanned(envelope, plan, envelopeKey, 1234)).toBe(
+        messages.length,
+      );
+      for (const [, m] of messages)
+        reference.append(prepareEvent(m, envelopeKey), 1234);
+      for (let seq = 0; seq < messages.length; seq++) {
+        const a = reference.get(seq);
+        const b = fast.get(seq);
+        expect([messages[seq]![0], b.bytes.toString('hex')]).toEqual([
+          messages[seq]![0],
+          a.bytes.toString('hex'),
+        ]);
+        expect([b.offset, b.insertAt]).toEqual([a.offset, a.insertAt]);
+      }
+      expect(fast.bytes).toBe(reference.bytes);
+    },
+  );
+
+  it('refuses a malformed event before storing anything of the batch', () => {
+    const good = body(1);
+    const bad = Buffer.concat([good.subarray(0, good.length - 3)]);
+    const envelope = Buffer.concat([
+      section(0x75, binary(good)),
+      section(0x75, binary(bad)),
+    ]);
+    const ranges: number[] = [];
+    envelopeRanges(envelope, ranges);
+    expect(() => planEvents(envelope, ranges, [])).toThrow(/truncated/);
   });
 });
 

@@ -71,8 +71,40 @@ function encodeServiceAnnotations(
 
 /** Non-negative integers below 2^53 without a BigInt allocation. */
 function writeInt64(buf: Buffer, pos: number, value: number): void {
-  buf.writeUInt32BE(Math.floor(value / 0x100000000), pos);
-  buf.writeUInt32BE(value >>> 0, pos + 4);
+  writeUint32(buf, pos, Math.floor(value / 0x100000000));
+  writeUint32(buf, pos + 4, value >>> 0);
+}
+
+function writeUint32(buf: Buffer, pos: number, value: number): void {
+  buf[pos] = value >>> 24;
+  buf[pos + 1] = value >>> 16;
+  buf[pos + 2] = value >>> 8;
+  buf[pos + 3] = value;
+}
+
+/** Symbols plus fixed-size values of the service annotations (the offset's digits vary). */
+const FIXED_ANNOTATION_BYTES =
+  SYM_SEQ.length + 9 + SYM_OFFSET.length + 2 + SYM_TIME.length + 9;
+
+/**
+ * Copies `src[start, end)` to `dst` at `at`. Small ranges byte by byte, larger ones through a plain
+ * Uint8Array view: `Buffer#copy` and `subarray` allocate a Buffer per call, which cost more
+ * than the copying itself at ingest rates.
+ */
+function copyRange(
+  src: Buffer,
+  start: number,
+  end: number,
+  dst: Buffer,
+  at: number,
+): number {
+  const n = end - start;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
+  } else {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
+  }
+  return n;
 }
 
 export interface RetentionOptions {
@@ -180,33 +212,155 @@ export class PartitionLog {
     let length = event.head.length + annotations.length;
     for (const t of event.tail) length += t.length;
 
+    const seg = this.segmentFor(seq, length);
+    const start = seg.used;
+    let p = start;
+    p += event.head.copy(seg.data, p);
+    p += annotations.copy(seg.data, p);
+    for (const t of event.tail) p += t.copy(seg.data, p);
+    this.commit(seg, start, length, event.head.length, time, offset);
+    this.enforceRetention(time);
+    return seq;
+  }
+
+  /**
+   * Appends a batch laid out by {@link planEvents}: each event is written straight into the
+   * segment (header, service annotations, the rest), the same bytes {@link append} stores, with no
+   * per-event objects. `envelopeKey` overrides the events' own keys. Returns the number appended.
+   */
+  appendPlanned(
+    payload: Buffer,
+    plan: readonly number[],
+    envelopeKey: string | undefined,
+    enqueuedTime: number,
+  ): number {
+    const time = Math.max(enqueuedTime, this.lastTime);
+    const envelopeKeyBytes =
+      envelopeKey === undefined
+        ? undefined
+        : encodeAnnotationValue({ type: 'string', value: envelopeKey });
+    let count = 0;
+    let k = 0;
+    while (k < plan.length) {
+      const headStart = plan[k]!;
+      const headEnd = plan[k + 1]!;
+      const keyStart = plan[k + 2]!;
+      const keyEnd = plan[k + 3]!;
+      const nOther = plan[k + 4]!;
+      const othersAt = k + 5;
+      const nTailAt = othersAt + nOther * 2;
+      const nTail = plan[nTailAt]!;
+      const tailsAt = nTailAt + 1;
+      k = tailsAt + nTail * 2;
+
+      const keyBytes = envelopeKeyBytes
+        ? envelopeKeyBytes.length
+        : keyStart >= 0
+          ? keyEnd - keyStart
+          : 0;
+      let otherBytes = 0;
+      for (let i = othersAt; i < nTailAt; i += 2)
+        otherBytes += plan[i + 1]! - plan[i]!;
+      let tailBytes = 0;
+      for (let i = tailsAt; i < k; i += 2) tailBytes += plan[i + 1]! - plan[i]!;
+
+      const seq = this.next;
+      const offset = this.nextOffset;
+      const offsetText = String(offset);
+      const body =
+        FIXED_ANNOTATION_BYTES +
+        offsetText.length +
+        (keyBytes > 0 ? SYM_KEY.length + keyBytes : 0) +
+        otherBytes;
+      const headLength = headEnd - headStart;
+      const length = headLength + 12 + body + tailBytes;
+      const seg = this.segmentFor(seq, length);
+      const out = seg.data;
+      let p = seg.used;
+      const start = p;
+
+      p += copyRange(payload, headStart, headEnd, out, p);
+      out[p] = 0x00;
+      out[p + 1] = 0x53;
+      out[p + 2] = SECTION_MESSAGE_ANNOTATIONS;
+      out[p + 3] = 0xd1;
+      writeUint32(out, p + 4, body + 4);
+      writeUint32(out, p + 8, (3 + (keyBytes > 0 ? 1 : 0) + nOther) * 2);
+      p += 12;
+      out.set(SYM_SEQ, p);
+      p += SYM_SEQ.length;
+      out[p] = 0x81;
+      writeInt64(out, p + 1, seq);
+      p += 9;
+      out.set(SYM_OFFSET, p);
+      p += SYM_OFFSET.length;
+      out[p] = 0xa1;
+      out[p + 1] = offsetText.length;
+      p += 2;
+      for (let i = 0; i < offsetText.length; i++)
+        out[p++] = offsetText.charCodeAt(i);
+      out.set(SYM_TIME, p);
+      p += SYM_TIME.length;
+      out[p] = 0x83;
+      writeInt64(out, p + 1, time);
+      p += 9;
+      if (keyBytes > 0) {
+        out.set(SYM_KEY, p);
+        p += SYM_KEY.length;
+        if (envelopeKeyBytes) {
+          out.set(envelopeKeyBytes, p);
+          p += envelopeKeyBytes.length;
+        } else {
+          const typeAt = p;
+          p += copyRange(payload, keyStart, keyEnd, out, p);
+          // A symbol key is stored as a string, as prepareEvent does (same length layout).
+          if (out[typeAt] === 0xa3) out[typeAt] = 0xa1;
+          else if (out[typeAt] === 0xb3) out[typeAt] = 0xb1;
+        }
+      }
+      for (let i = othersAt; i < nTailAt; i += 2)
+        p += copyRange(payload, plan[i]!, plan[i + 1]!, out, p);
+      for (let i = tailsAt; i < k; i += 2)
+        p += copyRange(payload, plan[i]!, plan[i + 1]!, out, p);
+
+      this.commit(seg, start, length, headLength, time, offset);
+      count++;
+    }
+    this.enforceRetention(time);
+    return count;
+  }
+
+  private segmentFor(seq: number, length: number): Segment {
     let seg = this.segments.at(-1);
     if (!seg || !seg.fits(length)) {
       seg = new Segment(seq, Math.max(SEGMENT_BYTES, length));
       this.segments.push(seg);
     }
     seg.reserve();
+    return seg;
+  }
+
+  private commit(
+    seg: Segment,
+    start: number,
+    length: number,
+    insertAt: number,
+    time: number,
+    offset: number,
+  ): void {
     const i = seg.count;
-    const start = seg.used;
-    let p = start;
-    p += event.head.copy(seg.data, p);
-    p += annotations.copy(seg.data, p);
-    for (const t of event.tail) p += t.copy(seg.data, p);
     seg.starts[i] = start;
     seg.lengths[i] = length;
-    seg.insertAt[i] = event.head.length;
+    seg.insertAt[i] = insertAt;
     seg.times[i] = time;
     seg.offsets[i] = offset;
-    seg.used = p;
+    seg.used = start + length;
     seg.count++;
-
     this.next++;
     this.nextOffset += RECORD_HEADER_BYTES + length;
     this.lastTime = time;
     this.lastAppendedOffset = offset;
     this.retainedBytes += length;
-    this.enforceRetention(time);
-    return seq;
   }
 
   /** Drops events beyond the retention limits; age is checked lazily (on append and on reads). */
