@@ -722,6 +722,7 @@ export class EventHubsEmulator {
       reader.cursor++;
       sent++;
     }
+    reader.link.flush();
     this.counters.delivered += sent;
     // Credit left but rhea's session buffer (or the client's session window) is full. rhea emits
     // no event when that frees up, so poll gently; an immediate re-pump would spin the CPU.
