@@ -212,25 +212,6 @@ export function encodeAnnotationsSection(
 
 // ---- the batch envelope ----
 
-export interface Envelope {
-  partitionKey: string | undefined;
-  /** Each inner event as a complete encoded AMQP message (views into the transfer payload). */
-  events: Buffer[];
-}
-
-export function decodeEnvelope(payload: Buffer): Envelope {
-  let partitionKey: string | undefined;
-  const events: Buffer[] = [];
-  for (const s of splitSections(payload)) {
-    if (s.code === SECTION_MESSAGE_ANNOTATIONS) {
-      partitionKey = partitionKeyOf(payload, s);
-    } else if (s.code === SECTION_DATA) {
-      events.push(binaryValue(payload, s.valueStart));
-    }
-  }
-  return { partitionKey, events };
-}
-
 export const ANNOTATION_PARTITION_KEY = 'x-opt-partition-key';
 export const ANNOTATION_SEQUENCE_NUMBER = 'x-opt-sequence-number';
 export const ANNOTATION_OFFSET = 'x-opt-offset';
@@ -252,6 +233,8 @@ const SERVICE_ANNOTATIONS = new Set([
 ]);
 
 /**
+ * The straightforward form of {@link planEvents} (one object and views per event), kept as the
+ * reference the fast path is checked against and for callers outside the ingest hot path.
  * An inner event prepared for storage: `head` (the header section) + service annotations +
  * `tail` (everything else except old delivery/message annotations, which would be stale).
  * Delivery annotations for runtime metrics are inserted between head and annotations later.
