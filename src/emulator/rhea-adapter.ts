@@ -2,7 +2,10 @@
  * Everything that depends on rhea's behaviour or internals lives here, so a rhea upgrade has one
  * file to re-check. Used internals (rhea 3.0.5): `Connection.accept(socket)` and
  * `abort_socket(socket)`, and a link's `local.attach`, which may still be edited in the
- * `*_open` handler because rhea writes the attach frame on the next tick.
+ * `*_open` handler because rhea writes the attach frame on the next tick. The delivery fast path
+ * (`OutgoingLink.writeFrame`) also reads and updates a sender's `tag`, `credit`,
+ * `delivery_count`, its session's `outgoing` counters and `transfer_window()`, and the
+ * connection's `socket_ready`, `transport.has_writes_pending()` and `max_frame_size`.
  */
 import net from 'node:net';
 import rhea from 'rhea';
@@ -133,7 +136,8 @@ export class PeerConnection {
     const used = this.chunkUsed;
     this.chunk = undefined;
     this.chunkUsed = 0;
-    if (this.aborted || this.socket.destroyed) return;
+    if (this.aborted || this.socket.destroyed || this.socket.writableEnded)
+      return;
     this.socket.write(chunk.subarray(0, used), () => {
       if (
         chunk.length === FRAME_CHUNK_BYTES &&
