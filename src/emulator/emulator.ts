@@ -713,12 +713,12 @@ export class EventHubsEmulator {
     if (reader.cursor < log.beginSeq) reader.cursor = log.beginSeq;
     let sent = 0;
     while (reader.cursor < log.nextSeq && reader.link.sendable()) {
-      const e = log.get(reader.cursor);
-      reader.link.sendRaw(
-        reader.runtimeMetric
-          ? this.withRuntimeMetric(e.bytes, e.insertAt, log)
-          : e.bytes,
-      );
+      if (reader.runtimeMetric) {
+        const e = log.get(reader.cursor);
+        reader.link.sendRaw(this.withRuntimeMetric(e.bytes, e.insertAt, log));
+      } else {
+        reader.link.sendRaw(log.view(reader.cursor));
+      }
       reader.cursor++;
       sent++;
     }

@@ -154,42 +154,120 @@ describe('PartitionLog.appendPlanned (the ingest fast path)', () => {
     ],
     ['empty', Buffer.alloc(0)],
   ];
+  {
+    // Message annotations after the properties: the rest of the message is in two pieces.
+    const b = body(6);
+    const [props, ...rest] = splitSections(b);
+    messages.push([
+      'annotations between the properties and the rest',
+      Buffer.concat([
+        b.subarray(props!.start, props!.end),
+        annotations(0x72, { custom: 'kept' }),
+        b.subarray(rest[0]!.start),
+      ]),
+    ]);
+  }
 
-  it.each([undefined, 'envelope-key'])(
-    'stores the same bytes as prepareEvent + append (envelope key %s)',
-    (envelopeKey) => {
+  const envelopeOf = (
+    envelopeKey: string | undefined,
+    events: Array<[string, Buffer]>,
+  ): Buffer =>
+    Buffer.concat([
+      header,
+      annotations(
+        0x72,
+        envelopeKey ? { 'x-opt-partition-key': envelopeKey } : {},
+      ),
+      section(0x73, Buffer.from([0x45])),
+      ...events.map(([, m]) => section(0x75, binary(m))),
+    ]);
+
+  const appendEnvelope = (
+    log: PartitionLog,
+    envelope: Buffer,
+    envelopeKey: string | undefined,
+  ): number => {
+    const ranges: number[] = [];
+    expect(envelopeRanges(envelope, ranges)).toBe(envelopeKey);
+    const plan: number[] = [];
+    planEvents(envelope, ranges, plan);
+    return log.appendPlanned(envelope, plan, envelopeKey, 1234);
+  };
+
+  // Small envelopes are copied event by event; big ones are kept and stored as views of them.
+  it.each([
+    [undefined, 'small'],
+    ['envelope-key', 'small'],
+    [undefined, 'big'],
+    ['envelope-key', 'big'],
+  ])(
+    'stores the same bytes as prepareEvent + append (envelope key %s, %s envelope)',
+    (envelopeKey, size) => {
+      const events =
+        size === 'big'
+          ? Array.from({ length: 60 }, () => messages).flat()
+          : messages;
       const reference = new PartitionLog();
       const fast = new PartitionLog();
-      const envelope = Buffer.concat([
-        header,
-        annotations(
-          0x72,
-          envelopeKey ? { 'x-opt-partition-key': envelopeKey } : {},
-        ),
-        section(0x73, Buffer.from([0x45])),
-        ...messages.map(([, m]) => section(0x75, binary(m))),
-      ]);
-      const ranges: number[] = [];
-      expect(envelopeRanges(envelope, ranges)).toBe(envelopeKey);
-      const plan: number[] = [];
-      planEvents(envelope, ranges, plan);
-      expect(fast.appendPlanned(envelope, plan, envelopeKey, 1234)).toBe(
-        messages.length,
-      );
-      for (const [, m] of messages)
+      const envelope = envelopeOf(envelopeKey, events);
+      expect(envelope.length >= 16 * 1024).toBe(size === 'big');
+      expect(appendEnvelope(fast, envelope, envelopeKey)).toBe(events.length);
+      for (const [, m] of events)
         reference.append(prepareEvent(m, envelopeKey), 1234);
-      for (let seq = 0; seq < messages.length; seq++) {
+      for (let seq = 0; seq < events.length; seq++) {
         const a = reference.get(seq);
         const b = fast.get(seq);
-        expect([messages[seq]![0], b.bytes.toString('hex')]).toEqual([
-          messages[seq]![0],
+        expect([events[seq]![0], b.bytes.toString('hex')]).toEqual([
+          events[seq]![0],
           a.bytes.toString('hex'),
         ]);
         expect([b.offset, b.insertAt]).toEqual([a.offset, a.insertAt]);
+        const view = fast.view(seq);
+        expect(view.length).toBe(a.bytes.length);
+        const written = Buffer.alloc(view.length + 2);
+        view.writeTo(written, 1);
+        expect(written.subarray(1, -1).equals(a.bytes)).toBe(true);
       }
       expect(fast.bytes).toBe(reference.bytes);
+      expect(fast.view(0).body === envelope).toBe(size === 'big');
     },
   );
+
+  it('copies a big envelope that is a small part of a larger buffer', () => {
+    const events = Array.from({ length: 60 }, () => messages).flat();
+    const envelope = envelopeOf(undefined, events);
+    const chunk = Buffer.alloc(envelope.length * 2);
+    envelope.copy(chunk, 100);
+    const slice = chunk.subarray(100, 100 + envelope.length);
+    const log = new PartitionLog();
+    appendEnvelope(log, slice, undefined);
+    expect(log.view(0).body.buffer).not.toBe(chunk.buffer);
+  });
+
+  it('applies retention to events stored as views and frees their envelopes', () => {
+    const events = Array.from({ length: 60 }, () => messages).flat();
+    const n = events.length;
+    const log = new PartitionLog({ maxEventsPerPartition: n + 5 });
+    const envelopes = [1, 2, 3].map(() => envelopeOf('k', events));
+    for (const e of envelopes) appendEnvelope(log, e, 'k');
+    expect([log.beginSeq, log.nextSeq, log.size]).toEqual([
+      2 * n - 5,
+      3 * n,
+      n + 5,
+    ]);
+    expect(() => log.get(2 * n - 6)).toThrow(RangeError);
+    const reference = new PartitionLog();
+    for (let i = 0; i < 3; i++)
+      for (const [, m] of events) reference.append(prepareEvent(m, 'k'), 1234);
+    let bytes = 0;
+    for (let seq = log.beginSeq; seq < log.nextSeq; seq++) {
+      expect(log.get(seq).bytes.equals(reference.get(seq).bytes)).toBe(true);
+      bytes += reference.get(seq).bytes.length;
+    }
+    expect(log.bytes).toBe(bytes);
+    // The first envelope is no longer referenced; the second still is (5 of its events remain).
+    expect(log.view(log.beginSeq).body).toBe(envelopes[1]);
+  });
 
   it('refuses a malformed event before storing anything of the batch', () => {
     const good = body(1);

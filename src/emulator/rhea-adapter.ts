@@ -24,6 +24,12 @@ export type { Message, Typed };
 export const amqpTypes = rhea.types;
 export const amqpMessage = rhea.message;
 
+/** An encoded message that writes itself out (e.g. a stored event kept in pieces). */
+export interface EncodedMessage {
+  readonly length: number;
+  writeTo(dst: Buffer, at: number): void;
+}
+
 export interface AmqpError {
   condition: string;
   description: string;
@@ -280,10 +286,18 @@ export class OutgoingLink extends LinkBase<Sender> {
    * Sends an already encoded message as-is (message-format 0). On an open pre-settled link with
    * credit and nothing queued in rhea, the transfer frame is encoded here and buffered for
    * {@link flush}; otherwise rhea sends it (and queues it until the client grants credit).
+   * An {@link EncodedMessage} is written out before this returns, so it may be reused.
    */
-  sendRaw(bytes: Buffer): void {
-    if (!this.writeFrame(bytes)) {
+  sendRaw(message: Buffer | EncodedMessage): void {
+    if (!this.writeFrame(message)) {
       this.flush();
+      let bytes: Buffer;
+      if (message instanceof Uint8Array) {
+        bytes = message;
+      } else {
+        bytes = Buffer.allocUnsafe(message.length);
+        message.writeTo(bytes, 0);
+      }
       this.raw.send(bytes, undefined, 0);
     }
   }
@@ -300,7 +314,7 @@ export class OutgoingLink extends LinkBase<Sender> {
    * rhea's session and link counters exactly as `Outgoing.process` would (rhea 3.0.5: a
    * pre-settled delivery is forgotten once sent, so nothing else refers to it).
    */
-  private writeFrame(bytes: Buffer): boolean {
+  private writeFrame(message: Buffer | EncodedMessage): boolean {
     const sender = this.raw as unknown as SenderInternals;
     const session = sender.session;
     const outgoing = session.outgoing;
@@ -323,7 +337,7 @@ export class OutgoingLink extends LinkBase<Sender> {
     // performative: described list8 of handle, delivery-id, delivery-tag, message-format 0,
     // settled true, more false; uints as uint (0x70) to keep the size fixed.
     const listBytes = 1 + 5 + 5 + 2 + tag.length + 1 + 1 + 1;
-    const frameSize = 8 + 3 + 2 + listBytes + bytes.length;
+    const frameSize = 8 + 3 + 2 + listBytes + message.length;
     const maxFrame = conn.max_frame_size;
     if (maxFrame !== undefined && maxFrame !== null && frameSize > maxFrame)
       return false;
@@ -352,10 +366,12 @@ export class OutgoingLink extends LinkBase<Sender> {
     b[p + 1] = 0x41;
     b[p + 2] = 0x42;
     p += 3;
-    if (bytes.length <= 32) {
-      for (let i = 0; i < bytes.length; i++) b[p + i] = bytes[i]!;
+    if (!(message instanceof Uint8Array)) {
+      message.writeTo(b, p);
+    } else if (message.length <= 32) {
+      for (let i = 0; i < message.length; i++) b[p + i] = message[i]!;
     } else {
-      b.set(bytes, p);
+      b.set(message, p);
     }
 
     sender.tag++;
