@@ -4,6 +4,7 @@ import {
   SECTION_DELIVERY_ANNOTATIONS,
   encodeAnnotationsSection,
   envelopeRanges,
+  NumberList,
   planEvents,
 } from './amqp-codec.js';
 import {
@@ -152,8 +153,8 @@ export class EventHubsEmulator {
   };
   private readonly eventWaiters = new Set<() => void>();
   /** Reused per publish: the envelope's event ranges and their storage plan (no per-event objects). */
-  private readonly scratchRanges: number[] = [];
-  private readonly scratchPlan: number[] = [];
+  private readonly scratchRanges = new NumberList();
+  private readonly scratchPlan = new NumberList();
 
   readonly faults: FaultInjector;
 
@@ -390,7 +391,10 @@ export class EventHubsEmulator {
           Buffer.from(JSON.stringify(e.body), 'utf8'),
         ),
       });
-      planEvents(bytes, [0, bytes.length], this.scratchPlan);
+      this.scratchRanges.clear();
+      this.scratchRanges.push(0);
+      this.scratchRanges.push(bytes.length);
+      planEvents(bytes, this.scratchRanges, this.scratchPlan);
       p.log.appendPlanned(bytes, this.scratchPlan, e.partitionKey, now);
     }
     this.afterAppend(p, events.length);
@@ -813,8 +817,9 @@ export class EventHubsEmulator {
           t.message.message_annotations?.['x-opt-partition-key'];
         partitionKey = typeof key === 'string' ? key : undefined;
         source = amqpMessage.encode(t.message);
-        ranges.length = 0;
-        ranges.push(0, source.length);
+        ranges.clear();
+        ranges.push(0);
+        ranges.push(source.length);
       } else {
         throw new AmqpDecodeError(`unsupported message format ${t.format}`);
       }

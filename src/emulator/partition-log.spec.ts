@@ -1,6 +1,7 @@
 import {
   encodeAnnotationsSection,
   envelopeRanges,
+  NumberList,
   planEvents,
   prepareEvent,
   splitSections,
@@ -187,9 +188,9 @@ describe('PartitionLog.appendPlanned (the ingest fast path)', () => {
     envelope: Buffer,
     envelopeKey: string | undefined,
   ): number => {
-    const ranges: number[] = [];
+    const ranges = new NumberList();
     expect(envelopeRanges(envelope, ranges)).toBe(envelopeKey);
-    const plan: number[] = [];
+    const plan = new NumberList();
     planEvents(envelope, ranges, plan);
     return log.appendPlanned(envelope, plan, envelopeKey, 1234);
   };
@@ -276,9 +277,11 @@ describe('PartitionLog.appendPlanned (the ingest fast path)', () => {
       section(0x75, binary(good)),
       section(0x75, binary(bad)),
     ]);
-    const ranges: number[] = [];
+    const ranges = new NumberList();
     envelopeRanges(envelope, ranges);
-    expect(() => planEvents(envelope, ranges, [])).toThrow(/truncated/);
+    expect(() => planEvents(envelope, ranges, new NumberList())).toThrow(
+      /truncated/,
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import {
   SECTION_MESSAGE_ANNOTATIONS,
   encodeAnnotationValue,
   encodeSymbol,
+  type NumberList,
   type PreparedEvent,
 } from './amqp-codec.js';
 
@@ -275,11 +276,12 @@ export class PartitionLog {
    */
   appendPlanned(
     payload: Buffer,
-    plan: readonly number[],
+    planned: NumberList,
     envelopeKey: string | undefined,
     enqueuedTime: number,
   ): number {
-    const planEnd = plan.length;
+    const plan = planned.items;
+    const planEnd = planned.length;
     const time = Math.max(enqueuedTime, this.lastTime);
     const envelopeKeyBytes =
       envelopeKey === undefined
