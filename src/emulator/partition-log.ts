@@ -98,9 +98,10 @@ function copyRange(
   end: number,
   dst: Buffer,
   at: number,
+  loopBelow = 32,
 ): number {
   const n = end - start;
-  if (n <= 32) {
+  if (n <= loopBelow) {
     for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
   } else {
     dst.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
@@ -203,7 +204,8 @@ export class EventView {
   writeTo(dst: Buffer, at: number): void {
     let p = at;
     p += copyRange(this.body, this.headStart, this.headEnd, dst, p);
-    p += copyRange(this.mid, this.midStart, this.midEnd, dst, p);
+    // The service annotations (~100 bytes) byte by byte: one view allocation less per delivery.
+    p += copyRange(this.mid, this.midStart, this.midEnd, dst, p, 160);
     copyRange(this.body, this.tailStart, this.tailEnd, dst, p);
   }
 }
