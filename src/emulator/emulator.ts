@@ -2,10 +2,10 @@ import {
   AmqpDecodeError,
   BATCH_MESSAGE_FORMAT,
   SECTION_DELIVERY_ANNOTATIONS,
-  decodeEnvelope,
   encodeAnnotationsSection,
-  prepareEvent,
-  type PreparedEvent,
+  envelopeRanges,
+  NumberList,
+  planEvents,
 } from './amqp-codec.js';
 import {
   DEFAULT_CONSUMER_GROUP,
@@ -152,6 +152,9 @@ export class EventHubsEmulator {
     managementRequests: 0,
   };
   private readonly eventWaiters = new Set<() => void>();
+  /** Reused per publish: the envelope's event ranges and their storage plan (no per-event objects). */
+  private readonly scratchRanges = new NumberList();
+  private readonly scratchPlan = new NumberList();
 
   readonly faults: FaultInjector;
 
@@ -388,7 +391,11 @@ export class EventHubsEmulator {
           Buffer.from(JSON.stringify(e.body), 'utf8'),
         ),
       });
-      p.log.append(prepareEvent(bytes, e.partitionKey), now);
+      this.scratchRanges.clear();
+      this.scratchRanges.push(0);
+      this.scratchRanges.push(bytes.length);
+      planEvents(bytes, this.scratchRanges, this.scratchPlan);
+      p.log.appendPlanned(bytes, this.scratchPlan, e.partitionKey, now);
     }
     this.afterAppend(p, events.length);
   }
@@ -710,15 +717,16 @@ export class EventHubsEmulator {
     if (reader.cursor < log.beginSeq) reader.cursor = log.beginSeq;
     let sent = 0;
     while (reader.cursor < log.nextSeq && reader.link.sendable()) {
-      const e = log.get(reader.cursor);
-      reader.link.sendRaw(
-        reader.runtimeMetric
-          ? this.withRuntimeMetric(e.bytes, e.insertAt, log)
-          : e.bytes,
-      );
+      if (reader.runtimeMetric) {
+        const e = log.get(reader.cursor);
+        reader.link.sendRaw(this.withRuntimeMetric(e.bytes, e.insertAt, log));
+      } else {
+        reader.link.sendRaw(log.view(reader.cursor));
+      }
       reader.cursor++;
       sent++;
     }
+    reader.link.flush();
     this.counters.delivered += sent;
     // Credit left but rhea's session buffer (or the client's session window) is full. rhea emits
     // no event when that frees up, so poll gently; an immediate re-pump would spin the CPU.
@@ -797,16 +805,21 @@ export class EventHubsEmulator {
       return;
     }
     let partitionKey: string | undefined;
-    let events: Buffer[];
+    let source: Buffer;
+    const ranges = this.scratchRanges;
     try {
       if (t.payload && t.format === BATCH_MESSAGE_FORMAT) {
-        ({ partitionKey, events } = decodeEnvelope(t.payload));
+        source = t.payload;
+        partitionKey = envelopeRanges(source, ranges);
       } else if (t.message) {
         // A foreign client sent one plain message; rhea already decoded it, so re-encode it.
         const key: unknown =
           t.message.message_annotations?.['x-opt-partition-key'];
         partitionKey = typeof key === 'string' ? key : undefined;
-        events = [amqpMessage.encode(t.message)];
+        source = amqpMessage.encode(t.message);
+        ranges.clear();
+        ranges.push(0);
+        ranges.push(source.length);
       } else {
         throw new AmqpDecodeError(`unsupported message format ${t.format}`);
       }
@@ -851,9 +864,9 @@ export class EventHubsEmulator {
       }
     }
 
-    let prepared: PreparedEvent[];
+    const plan = this.scratchPlan;
     try {
-      prepared = events.map((e) => prepareEvent(e, partitionKey));
+      planEvents(source, ranges, plan);
     } catch (err) {
       t.reject({
         condition: 'amqp:decode-error',
@@ -861,10 +874,14 @@ export class EventHubsEmulator {
       });
       return;
     }
-    const now = Date.now();
-    for (const e of prepared) partition.log.append(e, now);
+    const count = partition.log.appendPlanned(
+      source,
+      plan,
+      partitionKey,
+      Date.now(),
+    );
     t.accept();
-    this.afterAppend(partition, prepared.length);
+    this.afterAppend(partition, count);
   }
 
   // ---------------------------------------------------------------- $cbs

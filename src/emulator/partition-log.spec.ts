@@ -1,12 +1,15 @@
 import {
   encodeAnnotationsSection,
+  envelopeRanges,
+  NumberList,
+  planEvents,
   prepareEvent,
   splitSections,
   skipValue,
 } from './amqp-codec.js';
 import { PartitionLog } from './partition-log.js';
 import { audiencePath, createSasToken, validateSasToken } from './sas.js';
-import { amqpMessage } from './rhea-adapter.js';
+import { amqpMessage, amqpTypes } from './rhea-adapter.js';
 
 function event(body: string, key?: string) {
   const bytes = amqpMessage.encode({
@@ -86,6 +89,199 @@ describe('PartitionLog', () => {
     expect(log.seqAfterOffset(target.offset, true)).toBe(3210);
     expect(log.seqAfterOffset(target.offset, false)).toBe(3211);
     expect(log.seqAfterOffset(-1, false)).toBe(0);
+  });
+});
+
+describe('PartitionLog.appendPlanned (the ingest fast path)', () => {
+  const section = (code: number, value: Buffer): Buffer =>
+    Buffer.concat([Buffer.from([0x00, 0x53, code]), value]);
+  const binary = (b: Buffer): Buffer => {
+    const head = Buffer.alloc(5);
+    head[0] = 0xb0;
+    head.writeUInt32BE(b.length, 1);
+    return Buffer.concat([head, b]);
+  };
+  const annotations = (code: number, entries: Record<string, unknown>) => {
+    const bytes = amqpMessage.encode(
+      code === 0x71
+        ? { delivery_annotations: entries }
+        : { message_annotations: entries },
+    ) as Buffer;
+    const s = splitSections(bytes).find((x) => x.code === code)!;
+    return bytes.subarray(s.start, s.end);
+  };
+  const body = (n: number) =>
+    amqpMessage.encode({
+      message_id: `m${n}`,
+      application_properties: { n, s: 'x'.repeat(n * 7) },
+      body: amqpMessage.data_section(Buffer.from(`{"n":${n}}`)),
+    }) as Buffer;
+  const header = section(0x70, Buffer.from([0xc0, 0x02, 0x01, 0x41]));
+
+  const messages: Array<[string, Buffer]> = [
+    ['plain', body(1)],
+    ['with header', Buffer.concat([header, body(2)])],
+    [
+      'keyed, as the SDK sends it',
+      Buffer.concat([
+        header,
+        annotations(0x72, { 'x-opt-partition-key': 'inner' }),
+        body(3),
+      ]),
+    ],
+    [
+      'own and stale service annotations, delivery annotations',
+      Buffer.concat([
+        header,
+        annotations(0x71, { 'x-opt-lock': 'l' }),
+        annotations(0x72, {
+          'x-opt-sequence-number': 99,
+          custom: 'kept',
+          'x-opt-offset': '1',
+          'x-opt-enqueued-time': 5,
+          other: 7,
+        }),
+        body(4),
+      ]),
+    ],
+    [
+      'a symbol partition key',
+      Buffer.concat([
+        annotations(0x72, {
+          'x-opt-partition-key': amqpTypes.wrap_symbol('sym'),
+        }),
+        body(5),
+      ]),
+    ],
+    ['empty', Buffer.alloc(0)],
+  ];
+  {
+    // Message annotations after the properties: the rest of the message is in two pieces.
+    const b = body(6);
+    const [props, ...rest] = splitSections(b);
+    messages.push([
+      'annotations between the properties and the rest',
+      Buffer.concat([
+        b.subarray(props!.start, props!.end),
+        annotations(0x72, { custom: 'kept' }),
+        b.subarray(rest[0]!.start),
+      ]),
+    ]);
+  }
+
+  const envelopeOf = (
+    envelopeKey: string | undefined,
+    events: Array<[string, Buffer]>,
+  ): Buffer =>
+    Buffer.concat([
+      header,
+      annotations(
+        0x72,
+        envelopeKey ? { 'x-opt-partition-key': envelopeKey } : {},
+      ),
+      section(0x73, Buffer.from([0x45])),
+      ...events.map(([, m]) => section(0x75, binary(m))),
+    ]);
+
+  const appendEnvelope = (
+    log: PartitionLog,
+    envelope: Buffer,
+    envelopeKey: string | undefined,
+  ): number => {
+    const ranges = new NumberList();
+    expect(envelopeRanges(envelope, ranges)).toBe(envelopeKey);
+    const plan = new NumberList();
+    planEvents(envelope, ranges, plan);
+    return log.appendPlanned(envelope, plan, envelopeKey, 1234);
+  };
+
+  // Small envelopes are copied event by event; big ones are kept and stored as views of them.
+  it.each([
+    [undefined, 'small'],
+    ['envelope-key', 'small'],
+    [undefined, 'big'],
+    ['envelope-key', 'big'],
+  ])(
+    'stores the same bytes as prepareEvent + append (envelope key %s, %s envelope)',
+    (envelopeKey, size) => {
+      const events =
+        size === 'big'
+          ? Array.from({ length: 60 }, () => messages).flat()
+          : messages;
+      const reference = new PartitionLog();
+      const fast = new PartitionLog();
+      const envelope = envelopeOf(envelopeKey, events);
+      expect(envelope.length >= 16 * 1024).toBe(size === 'big');
+      expect(appendEnvelope(fast, envelope, envelopeKey)).toBe(events.length);
+      for (const [, m] of events)
+        reference.append(prepareEvent(m, envelopeKey), 1234);
+      for (let seq = 0; seq < events.length; seq++) {
+        const a = reference.get(seq);
+        const b = fast.get(seq);
+        expect([events[seq]![0], b.bytes.toString('hex')]).toEqual([
+          events[seq]![0],
+          a.bytes.toString('hex'),
+        ]);
+        expect([b.offset, b.insertAt]).toEqual([a.offset, a.insertAt]);
+        const view = fast.view(seq);
+        expect(view.length).toBe(a.bytes.length);
+        const written = Buffer.alloc(view.length + 2);
+        view.writeTo(written, 1);
+        expect(written.subarray(1, -1).equals(a.bytes)).toBe(true);
+      }
+      expect(fast.bytes).toBe(reference.bytes);
+      expect(fast.view(0).body === envelope).toBe(size === 'big');
+    },
+  );
+
+  it('copies a big envelope that is a small part of a larger buffer', () => {
+    const events = Array.from({ length: 60 }, () => messages).flat();
+    const envelope = envelopeOf(undefined, events);
+    const chunk = Buffer.alloc(envelope.length * 2);
+    envelope.copy(chunk, 100);
+    const slice = chunk.subarray(100, 100 + envelope.length);
+    const log = new PartitionLog();
+    appendEnvelope(log, slice, undefined);
+    expect(log.view(0).body.buffer).not.toBe(chunk.buffer);
+  });
+
+  it('applies retention to events stored as views and frees their envelopes', () => {
+    const events = Array.from({ length: 60 }, () => messages).flat();
+    const n = events.length;
+    const log = new PartitionLog({ maxEventsPerPartition: n + 5 });
+    const envelopes = [1, 2, 3].map(() => envelopeOf('k', events));
+    for (const e of envelopes) appendEnvelope(log, e, 'k');
+    expect([log.beginSeq, log.nextSeq, log.size]).toEqual([
+      2 * n - 5,
+      3 * n,
+      n + 5,
+    ]);
+    expect(() => log.get(2 * n - 6)).toThrow(RangeError);
+    const reference = new PartitionLog();
+    for (let i = 0; i < 3; i++)
+      for (const [, m] of events) reference.append(prepareEvent(m, 'k'), 1234);
+    let bytes = 0;
+    for (let seq = log.beginSeq; seq < log.nextSeq; seq++) {
+      expect(log.get(seq).bytes.equals(reference.get(seq).bytes)).toBe(true);
+      bytes += reference.get(seq).bytes.length;
+    }
+    expect(log.bytes).toBe(bytes);
+    // The first envelope is no longer referenced; the second still is (5 of its events remain).
+    expect(log.view(log.beginSeq).body).toBe(envelopes[1]);
+  });
+
+  it('refuses a malformed event before storing anything of the batch', () => {
+    const good = body(1);
+    const bad = Buffer.concat([good.subarray(0, good.length - 3)]);
+    const envelope = Buffer.concat([
+      section(0x75, binary(good)),
+      section(0x75, binary(bad)),
+    ]);
+    const ranges = new NumberList();
+    envelopeRanges(envelope, ranges);
+    expect(() => planEvents(envelope, ranges, new NumberList())).toThrow(
+      /truncated/,
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import {
   SECTION_MESSAGE_ANNOTATIONS,
   encodeAnnotationValue,
   encodeSymbol,
+  type NumberList,
   type PreparedEvent,
 } from './amqp-codec.js';
 
@@ -71,8 +72,41 @@ function encodeServiceAnnotations(
 
 /** Non-negative integers below 2^53 without a BigInt allocation. */
 function writeInt64(buf: Buffer, pos: number, value: number): void {
-  buf.writeUInt32BE(Math.floor(value / 0x100000000), pos);
-  buf.writeUInt32BE(value >>> 0, pos + 4);
+  writeUint32(buf, pos, Math.floor(value / 0x100000000));
+  writeUint32(buf, pos + 4, value >>> 0);
+}
+
+function writeUint32(buf: Buffer, pos: number, value: number): void {
+  buf[pos] = value >>> 24;
+  buf[pos + 1] = value >>> 16;
+  buf[pos + 2] = value >>> 8;
+  buf[pos + 3] = value;
+}
+
+/** Symbols plus fixed-size values of the service annotations (the offset's digits vary). */
+const FIXED_ANNOTATION_BYTES =
+  SYM_SEQ.length + 9 + SYM_OFFSET.length + 2 + SYM_TIME.length + 9;
+
+/**
+ * Copies `src[start, end)` to `dst` at `at`. Small ranges byte by byte, larger ones through a plain
+ * Uint8Array view: `Buffer#copy` and `subarray` allocate a Buffer per call, which cost more
+ * than the copying itself at ingest rates.
+ */
+function copyRange(
+  src: Buffer,
+  start: number,
+  end: number,
+  dst: Buffer,
+  at: number,
+  loopBelow = 32,
+): number {
+  const n = end - start;
+  if (n <= loopBelow) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
+  } else {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + start, n), at);
+  }
+  return n;
 }
 
 export interface RetentionOptions {
@@ -87,54 +121,92 @@ export interface RetentionOptions {
  * two fails against the emulator as it would against the service.
  */
 const RECORD_HEADER_BYTES = 16;
-const SEGMENT_BYTES = 1024 * 1024;
+/** Arena chunks hold service annotations, and whole events copied from small payloads. */
+const ARENA_BYTES = 256 * 1024;
 const SEGMENT_EVENTS = 8192;
 const INITIAL_INDEX = 256;
+/**
+ * A received payload at least this big that fills most of its memory is kept as it is, and its
+ * events are stored as views of it. Copying a 1 MB batch into fresh memory cost more in page
+ * faults than all the rest of ingest. Smaller payloads (or slices of bigger socket chunks) are
+ * copied, so that a retained event never pins much more memory than its own bytes.
+ */
+const VIEW_MIN_BYTES = 16 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Per event in {@link Segment.pieces}: head, middle and tail `[start, end)` bounds. */
+const PIECES = 6;
 
 /**
- * Events live packed in ~1 MB buffers with typed-array indexes: one JS object per segment instead
- * of one per event keeps memory close to the wire size.
+ * A run of events that share one body buffer (a retained payload, or an arena chunk) and one
+ * arena chunk for their middle piece. A stored event is three pieces: the header section
+ * (`body`), the service message-annotations (`mid`) and the rest of the message (`body`). An
+ * event copied whole into the arena has its header as head, everything else as middle, and an
+ * empty tail. Typed-array indexes keep one JS object per segment instead of one per event.
  */
 class Segment {
-  readonly data: Buffer;
-  used = 0;
   count = 0;
-  // Index arrays grow by doubling: a fixed SEGMENT_EVENTS size would cost more than the data
-  // itself for segments of ~600-byte events.
-  starts = new Uint32Array(INITIAL_INDEX);
-  lengths = new Uint32Array(INITIAL_INDEX);
-  /** Where delivery annotations go: right after the header section. */
-  insertAt = new Uint32Array(INITIAL_INDEX);
-  times = new Float64Array(INITIAL_INDEX);
-  offsets = new Float64Array(INITIAL_INDEX);
+  pieces: Uint32Array;
+  /** Enqueued time and offset per event. */
+  meta: Float64Array;
 
   constructor(
     readonly baseSeq: number,
+    readonly body: Buffer,
+    readonly mid: Buffer,
     capacity: number,
   ) {
-    this.data = Buffer.allocUnsafeSlow(capacity);
-  }
-
-  fits(bytes: number): boolean {
-    return this.count < SEGMENT_EVENTS && this.used + bytes <= this.data.length;
+    this.pieces = new Uint32Array(capacity * PIECES);
+    this.meta = new Float64Array(capacity * 2);
   }
 
   reserve(): void {
-    if (this.count < this.starts.length) return;
-    const size = Math.min(this.starts.length * 2, SEGMENT_EVENTS);
-    const grow = <T extends Uint32Array | Float64Array>(
-      a: T,
-      make: (n: number) => T,
-    ): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    this.starts = grow(this.starts, (n) => new Uint32Array(n));
-    this.lengths = grow(this.lengths, (n) => new Uint32Array(n));
-    this.insertAt = grow(this.insertAt, (n) => new Uint32Array(n));
-    this.times = grow(this.times, (n) => new Float64Array(n));
-    this.offsets = grow(this.offsets, (n) => new Float64Array(n));
+    const capacity = this.meta.length / 2;
+    if (this.count < capacity) return;
+    // Grows by doubling: a fixed SEGMENT_EVENTS size would cost more than small events themselves.
+    const size = Math.min(capacity * 2, SEGMENT_EVENTS);
+    const pieces = new Uint32Array(size * PIECES);
+    pieces.set(this.pieces);
+    this.pieces = pieces;
+    const meta = new Float64Array(size * 2);
+    meta.set(this.meta);
+    this.meta = meta;
+  }
+
+  lengthAt(i: number): number {
+    const x = i * PIECES;
+    const p = this.pieces;
+    return p[x + 1]! - p[x]! + p[x + 3]! - p[x + 2]! + p[x + 5]! - p[x + 4]!;
+  }
+}
+
+/**
+ * One stored event's bytes as pieces, written out by {@link writeTo} (the delivery path encodes
+ * transfer frames itself and writes the pieces straight into its output buffer).
+ */
+export class EventView {
+  body: Buffer = EMPTY;
+  mid: Buffer = EMPTY;
+  headStart = 0;
+  headEnd = 0;
+  midStart = 0;
+  midEnd = 0;
+  tailStart = 0;
+  tailEnd = 0;
+  length = 0;
+
+  /** Where delivery annotations go: right after the header section. */
+  get insertAt(): number {
+    return this.headEnd - this.headStart;
+  }
+
+  writeTo(dst: Buffer, at: number): void {
+    let p = at;
+    p += copyRange(this.body, this.headStart, this.headEnd, dst, p);
+    // The service annotations (~100 bytes) byte by byte: one view allocation less per delivery.
+    p += copyRange(this.mid, this.midStart, this.midEnd, dst, p, 160);
+    copyRange(this.body, this.tailStart, this.tailEnd, dst, p);
   }
 }
 
@@ -154,6 +226,10 @@ export class PartitionLog {
   private lastTime = 0;
   private retainedBytes = 0;
   private lastAppendedOffset = -1;
+  private arena: Buffer = EMPTY;
+  private arenaUsed = 0;
+  private lastLocated: Segment | undefined;
+  private readonly cursor = new EventView();
 
   constructor(private readonly retention: RetentionOptions = {}) {}
 
@@ -166,6 +242,7 @@ export class PartitionLog {
   get size(): number {
     return this.next - this.begin;
   }
+  /** Bytes of the retained events as they are delivered (without delivery annotations). */
   get bytes(): number {
     return this.retainedBytes;
   }
@@ -180,33 +257,229 @@ export class PartitionLog {
     let length = event.head.length + annotations.length;
     for (const t of event.tail) length += t.length;
 
+    const start = this.reserveArena(length);
+    const out = this.arena;
+    let p = start;
+    p += event.head.copy(out, p);
+    const mid = p;
+    p += annotations.copy(out, p);
+    for (const t of event.tail) p += t.copy(out, p);
+    const seg = this.segmentFor(seq, out, out, 1);
+    this.commit(seg, start, mid, mid, start + length, 0, 0, time, offset);
+    this.enforceRetention(time);
+    return seq;
+  }
+
+  /**
+   * Appends a batch laid out by {@link planEvents}, the same bytes {@link append} stores, with no
+   * per-event objects. A big payload is kept and its events are stored as views of it (only the
+   * service annotations are written, into the arena); a small one is copied event by event into
+   * the arena. `envelopeKey` overrides the events' own keys. Returns the number appended.
+   */
+  appendPlanned(
+    payload: Buffer,
+    planned: NumberList,
+    envelopeKey: string | undefined,
+    enqueuedTime: number,
+  ): number {
+    const plan = planned.items;
+    const planEnd = planned.length;
+    const time = Math.max(enqueuedTime, this.lastTime);
+    const envelopeKeyBytes =
+      envelopeKey === undefined
+        ? undefined
+        : encodeAnnotationValue({ type: 'string', value: envelopeKey });
+    const asView =
+      payload.length >= VIEW_MIN_BYTES &&
+      payload.length * 4 >= payload.buffer.byteLength * 3;
+    let remaining = 0;
+    for (let k = 0; k < planEnd; remaining++) {
+      const nTailAt = k + 5 + plan[k + 4]! * 2;
+      k = nTailAt + 1 + plan[nTailAt]! * 2;
+    }
+    let count = 0;
+    let k = 0;
+    while (k < planEnd) {
+      const headStart = plan[k]!;
+      const headEnd = plan[k + 1]!;
+      const keyStart = plan[k + 2]!;
+      const keyEnd = plan[k + 3]!;
+      const nOther = plan[k + 4]!;
+      const othersAt = k + 5;
+      const nTailAt = othersAt + nOther * 2;
+      const nTail = plan[nTailAt]!;
+      const tailsAt = nTailAt + 1;
+      k = tailsAt + nTail * 2;
+
+      const keyBytes = envelopeKeyBytes
+        ? envelopeKeyBytes.length
+        : keyStart >= 0
+          ? keyEnd - keyStart
+          : 0;
+      let otherBytes = 0;
+      for (let i = othersAt; i < nTailAt; i += 2)
+        otherBytes += plan[i + 1]! - plan[i]!;
+      let tailBytes = 0;
+      for (let i = tailsAt; i < k; i += 2) tailBytes += plan[i + 1]! - plan[i]!;
+
+      const seq = this.next;
+      const offset = this.nextOffset;
+      const offsetText = String(offset);
+      const body =
+        FIXED_ANNOTATION_BYTES +
+        offsetText.length +
+        (keyBytes > 0 ? SYM_KEY.length + keyBytes : 0) +
+        otherBytes;
+      const headLength = headEnd - headStart;
+      // A view keeps header and tail in the payload unless the tail is in several pieces.
+      const viewTail = asView && nTail === 1;
+      const headInArena = !asView;
+      const arenaLength =
+        (headInArena ? headLength : 0) + 12 + body + (viewTail ? 0 : tailBytes);
+      const start = this.reserveArena(arenaLength);
+      const out = this.arena;
+      let p = start;
+      if (headInArena) p += copyRange(payload, headStart, headEnd, out, p);
+      const mid = p;
+
+      out[p] = 0x00;
+      out[p + 1] = 0x53;
+      out[p + 2] = SECTION_MESSAGE_ANNOTATIONS;
+      out[p + 3] = 0xd1;
+      writeUint32(out, p + 4, body + 4);
+      writeUint32(out, p + 8, (3 + (keyBytes > 0 ? 1 : 0) + nOther) * 2);
+      p += 12;
+      out.set(SYM_SEQ, p);
+      p += SYM_SEQ.length;
+      out[p] = 0x81;
+      writeInt64(out, p + 1, seq);
+      p += 9;
+      out.set(SYM_OFFSET, p);
+      p += SYM_OFFSET.length;
+      out[p] = 0xa1;
+      out[p + 1] = offsetText.length;
+      p += 2;
+      for (let i = 0; i < offsetText.length; i++)
+        out[p++] = offsetText.charCodeAt(i);
+      out.set(SYM_TIME, p);
+      p += SYM_TIME.length;
+      out[p] = 0x83;
+      writeInt64(out, p + 1, time);
+      p += 9;
+      if (keyBytes > 0) {
+        out.set(SYM_KEY, p);
+        p += SYM_KEY.length;
+        if (envelopeKeyBytes) {
+          out.set(envelopeKeyBytes, p);
+          p += envelopeKeyBytes.length;
+        } else {
+          const typeAt = p;
+          p += copyRange(payload, keyStart, keyEnd, out, p);
+          // A symbol key is stored as a string, as prepareEvent does (same length layout).
+          if (out[typeAt] === 0xa3) out[typeAt] = 0xa1;
+          else if (out[typeAt] === 0xb3) out[typeAt] = 0xb1;
+        }
+      }
+      for (let i = othersAt; i < nTailAt; i += 2)
+        p += copyRange(payload, plan[i]!, plan[i + 1]!, out, p);
+      if (!viewTail) {
+        for (let i = tailsAt; i < k; i += 2)
+          p += copyRange(payload, plan[i]!, plan[i + 1]!, out, p);
+      }
+
+      const seg = this.segmentFor(
+        seq,
+        asView ? payload : out,
+        out,
+        remaining - count,
+      );
+      if (asView) {
+        this.commit(
+          seg,
+          headStart,
+          headEnd,
+          mid,
+          p,
+          viewTail ? plan[tailsAt]! : 0,
+          viewTail ? plan[tailsAt + 1]! : 0,
+          time,
+          offset,
+        );
+      } else {
+        this.commit(seg, start, mid, mid, p, 0, 0, time, offset);
+      }
+      count++;
+    }
+    this.enforceRetention(time);
+    return count;
+  }
+
+  /** Room for `size` bytes in the current arena chunk, or a new one; returns where. */
+  private reserveArena(size: number): number {
+    if (this.arenaUsed + size > this.arena.length) {
+      this.arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, size));
+      this.arenaUsed = 0;
+    }
+    const at = this.arenaUsed;
+    this.arenaUsed += size;
+    return at;
+  }
+
+  private segmentFor(
+    seq: number,
+    body: Buffer,
+    mid: Buffer,
+    expected: number,
+  ): Segment {
     let seg = this.segments.at(-1);
-    if (!seg || !seg.fits(length)) {
-      seg = new Segment(seq, Math.max(SEGMENT_BYTES, length));
+    if (
+      !seg ||
+      seg.body !== body ||
+      seg.mid !== mid ||
+      seg.count >= SEGMENT_EVENTS
+    ) {
+      // A segment of a retained payload takes exactly its events; arena segments grow.
+      const capacity = Math.min(
+        SEGMENT_EVENTS,
+        body === mid ? Math.max(INITIAL_INDEX, expected) : expected,
+      );
+      seg = new Segment(seq, body, mid, capacity);
       this.segments.push(seg);
     }
     seg.reserve();
-    const i = seg.count;
-    const start = seg.used;
-    let p = start;
-    p += event.head.copy(seg.data, p);
-    p += annotations.copy(seg.data, p);
-    for (const t of event.tail) p += t.copy(seg.data, p);
-    seg.starts[i] = start;
-    seg.lengths[i] = length;
-    seg.insertAt[i] = event.head.length;
-    seg.times[i] = time;
-    seg.offsets[i] = offset;
-    seg.used = p;
-    seg.count++;
+    return seg;
+  }
 
+  private commit(
+    seg: Segment,
+    headStart: number,
+    headEnd: number,
+    midStart: number,
+    midEnd: number,
+    tailStart: number,
+    tailEnd: number,
+    time: number,
+    offset: number,
+  ): void {
+    const i = seg.count;
+    const x = i * PIECES;
+    const pieces = seg.pieces;
+    pieces[x] = headStart;
+    pieces[x + 1] = headEnd;
+    pieces[x + 2] = midStart;
+    pieces[x + 3] = midEnd;
+    pieces[x + 4] = tailStart;
+    pieces[x + 5] = tailEnd;
+    seg.meta[i * 2] = time;
+    seg.meta[i * 2 + 1] = offset;
+    seg.count++;
+    const length =
+      headEnd - headStart + midEnd - midStart + tailEnd - tailStart;
     this.next++;
     this.nextOffset += RECORD_HEADER_BYTES + length;
     this.lastTime = time;
     this.lastAppendedOffset = offset;
     this.retainedBytes += length;
-    this.enforceRetention(time);
-    return seq;
   }
 
   /** Drops events beyond the retention limits; age is checked lazily (on append and on reads). */
@@ -223,9 +496,11 @@ export class PartitionLog {
       const tooOld =
         maxAgeMs !== undefined && this.timeAt(this.begin) < now - maxAgeMs;
       if (!tooMany && !tooBig && !tooOld) break;
-      this.retainedBytes -= this.lengthAt(this.begin);
+      const [seg, i] = this.locate(this.begin);
+      this.retainedBytes -= seg.lengthAt(i);
       this.begin++;
     }
+    // A segment (and with it a retained payload) is freed once all its events are dropped.
     while (this.segments.length > 0) {
       const first = this.segments[0]!;
       if (
@@ -239,11 +514,22 @@ export class PartitionLog {
 
   clear(): void {
     this.segments = [];
+    this.lastLocated = undefined;
+    this.arena = EMPTY;
+    this.arenaUsed = 0;
     this.begin = this.next;
     this.retainedBytes = 0;
   }
 
   private locate(seq: number): [Segment, number] {
+    const seg = this.segmentOf(seq);
+    return [seg, seq - seg.baseSeq];
+  }
+
+  private segmentOf(seq: number): Segment {
+    const cached = this.lastLocated;
+    if (cached && seq >= cached.baseSeq && seq < cached.baseSeq + cached.count)
+      return cached;
     let lo = 0;
     let hi = this.segments.length - 1;
     while (lo < hi) {
@@ -255,33 +541,54 @@ export class PartitionLog {
     if (!seg || seq < seg.baseSeq || seq >= seg.baseSeq + seg.count) {
       throw new RangeError(`sequence number ${seq} is not retained`);
     }
-    return [seg, seq - seg.baseSeq];
+    this.lastLocated = seg;
+    return seg;
   }
 
   private timeAt(seq: number): number {
-    const [seg, i] = this.locate(seq);
-    return seg.times[i]!;
+    const seg = this.segmentOf(seq);
+    return seg.meta[(seq - seg.baseSeq) * 2]!;
   }
   private offsetAt(seq: number): number {
-    const [seg, i] = this.locate(seq);
-    return seg.offsets[i]!;
-  }
-  private lengthAt(seq: number): number {
-    const [seg, i] = this.locate(seq);
-    return seg.lengths[i]!;
+    const seg = this.segmentOf(seq);
+    return seg.meta[(seq - seg.baseSeq) * 2 + 1]!;
   }
 
-  get(seq: number): StoredEvent {
+  /**
+   * The stored bytes of an event as pieces, without copying. The returned object is reused by
+   * the next call: write it out (or copy what is needed) before calling again.
+   */
+  view(seq: number): EventView {
     if (seq < this.begin)
       throw new RangeError(`sequence number ${seq} is not retained`);
     const [seg, i] = this.locate(seq);
-    const start = seg.starts[i]!;
+    const v = this.cursor;
+    const x = i * PIECES;
+    const p = seg.pieces;
+    v.body = seg.body;
+    v.mid = seg.mid;
+    v.headStart = p[x]!;
+    v.headEnd = p[x + 1]!;
+    v.midStart = p[x + 2]!;
+    v.midEnd = p[x + 3]!;
+    v.tailStart = p[x + 4]!;
+    v.tailEnd = p[x + 5]!;
+    v.length = seg.lengthAt(i);
+    return v;
+  }
+
+  /** An event with its bytes assembled into a new Buffer (for assertions and runtime metrics). */
+  get(seq: number): StoredEvent {
+    const v = this.view(seq);
+    const [seg, i] = this.locate(seq);
+    const bytes = Buffer.allocUnsafe(v.length);
+    v.writeTo(bytes, 0);
     return {
       seq,
-      offset: seg.offsets[i]!,
-      enqueuedTime: seg.times[i]!,
-      bytes: seg.data.subarray(start, start + seg.lengths[i]!),
-      insertAt: seg.insertAt[i]!,
+      offset: seg.meta[i * 2 + 1]!,
+      enqueuedTime: seg.meta[i * 2]!,
+      bytes,
+      insertAt: v.insertAt,
     };
   }
 

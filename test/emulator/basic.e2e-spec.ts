@@ -3,7 +3,13 @@ import {
   type ReceivedEventData,
 } from '@azure/event-hubs';
 import { partitionForKey } from '../../src/emulator/index.js';
-import { FAST_RETRY, startHarness, waitFor, type Harness } from './helpers.js';
+import {
+  FAST_RETRY,
+  receive,
+  startHarness,
+  waitFor,
+  type Harness,
+} from './helpers.js';
 
 describe('EventHubsEmulator with the real SDK', () => {
   let h: Harness;
@@ -13,6 +19,7 @@ describe('EventHubsEmulator with the real SDK', () => {
       hubs: [
         { name: 'orders', partitionCount: 4, consumerGroups: ['audit'] },
         { name: 'other', partitionCount: 2 },
+        { name: 'big', partitionCount: 1 },
       ],
     });
   });
@@ -81,6 +88,48 @@ describe('EventHubsEmulator with the real SDK', () => {
       Buffer.from([1, 2, 3]),
     );
     expect(first!.enqueuedTimeUtc).toBeInstanceOf(Date);
+  });
+
+  it('round-trips full batches, which are stored as views of the received frame', async () => {
+    const producer = h.producer('big', FAST_RETRY);
+    const sent: Array<{ i: number; pad: string }> = [];
+    for (let b = 0; b < 2; b++) {
+      const batch = await producer.createBatch({ partitionKey: `key-${b}` });
+      for (;;) {
+        const body = { i: sent.length, pad: 'p'.repeat(sent.length % 700) };
+        if (!batch.tryAdd({ body, properties: { i: body.i, b } })) break;
+        sent.push(body);
+      }
+      await producer.sendBatch(batch);
+    }
+    const consumer = h.consumer('big');
+    const plain = await receive(consumer, '0', sent.length, {
+      startPosition: earliestEventPosition,
+      maxBatchSize: 500,
+    });
+    const tracked = await receive(consumer, '0', sent.length, {
+      startPosition: earliestEventPosition,
+      maxBatchSize: 500,
+      trackLastEnqueuedEventProperties: true,
+    });
+    const stored = h.emulator.getEvents('big', '0');
+    for (const events of [plain, tracked]) {
+      expect(events.map((e) => e.body)).toEqual(sent);
+      expect(events.map((e) => e.sequenceNumber)).toEqual(
+        sent.map((_, i) => i),
+      );
+      expect(events.map((e) => e.offset)).toEqual(stored.map((e) => e.offset));
+      expect(events.map((e) => e.partitionKey)).toEqual(
+        stored.map((e) => e.partitionKey),
+      );
+      expect(events.at(-1)!.properties).toEqual({
+        i: sent.length - 1,
+        b: 1,
+      });
+    }
+    expect(stored.map((e) => e.body)).toEqual(sent);
+    expect(stored[0]!.partitionKey).toBe('key-0');
+    expect(stored.at(-1)!.partitionKey).toBe('key-1');
   });
 
   it('maps partition keys with the service hash', async () => {
