@@ -112,6 +112,7 @@ export async function runEmulatorBench(): Promise<void> {
 
       // --- send: full 1 MB batches, a few in flight, round robin over partitions
       const sendStart = performance.now();
+      const clientCpu0 = process.cpuUsage();
       let next = 0;
       let batches = 0;
       const worker = async (): Promise<void> => {
@@ -124,6 +125,7 @@ export async function runEmulatorBench(): Promise<void> {
       };
       await Promise.all(Array.from({ length: CONCURRENT_SENDS }, worker));
       const sendMs = performance.now() - sendStart;
+      const clientCpu1 = process.cpuUsage();
       const afterSend = await request(child, 'memory', 'memory');
 
       // --- receive: every partition from the start, large batches
@@ -152,6 +154,9 @@ export async function runEmulatorBench(): Promise<void> {
       );
       await allReceived;
       const recvMs = performance.now() - recvStart;
+      const clientCpu2 = process.cpuUsage();
+      const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number =>
+        Math.round((b.user - a.user + b.system - a.system) / 1000);
       await Promise.all(subs.map((s) => s.close()));
       const afterRecv = await request(child, 'memory', 'memory');
 
@@ -177,7 +182,13 @@ export async function runEmulatorBench(): Promise<void> {
           cpuMsSend: Math.round(afterSend.cpuMs - before.cpuMs),
           cpuMsReceive: Math.round(afterRecv.cpuMs - afterSend.cpuMs),
         },
-        client: { peakRssMiB: mib(process.memoryUsage().rss) },
+        client: {
+          peakRssMiB: mib(process.memoryUsage().rss),
+          // The SDK's own CPU: when it is close to the phase's duration, the
+          // client, not the emulator, is what limits events/s.
+          cpuMsSend: cpuMs(clientCpu0, clientCpu1),
+          cpuMsReceive: cpuMs(clientCpu1, clientCpu2),
+        },
         node: process.version,
         at: new Date().toISOString(),
       };
@@ -191,6 +202,11 @@ export async function runEmulatorBench(): Promise<void> {
           'receive',
           `${result.receiveEventsPerSec.toLocaleString()} events/s`,
           `${result.receiveMs} ms`,
+        ],
+        [
+          'CPU ms server/client',
+          `send ${result.server.cpuMsSend} / ${result.client.cpuMsSend}`,
+          `receive ${result.server.cpuMsReceive} / ${result.client.cpuMsReceive}`,
         ],
         [
           'server RSS',
