@@ -172,6 +172,17 @@ export class Env {
   @Max(3650)
   MEMBERSHIP_RETENTION_DAYS = 30;
 
+  /**
+   * Change-log rows every flow of their tenant has exported are deleted once
+   * they are this old (a tenant without flows: all rows this old). 0 deletes
+   * them as soon as they are consumed.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(87_600)
+  CHANGE_LOG_RETENTION_HOURS = 24;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

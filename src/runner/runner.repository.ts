@@ -170,6 +170,46 @@ export class RunnerRepository {
     return out;
   }
 
+  /**
+   * Deletes change-log rows no flow needs any more: at or below the position
+   * of every flow of their tenant (a new flow starts at the horizon, so it
+   * never needs older rows) and older than `retentionHours`. In batches, one
+   * replica at a time; returns how many rows went.
+   */
+  async purgeConsumedChanges(
+    retentionHours: number,
+    batch = 10_000,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.ds.transaction(async (em) => {
+        const [lock] = (await em.query(
+          `SELECT pg_try_advisory_xact_lock(hashtext('fse_change_log_purge')) AS ok`,
+        )) as { ok: boolean }[];
+        if (!lock?.ok) return 0;
+        const rows = (await em.query(
+          `WITH gone AS (
+             DELETE FROM profile_changes
+              WHERE ctid = ANY(ARRAY(
+                SELECT c.ctid FROM profile_changes c
+                 WHERE c.changed_at < now() - make_interval(hours => $1)
+                   AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                   AND NOT EXISTS (
+                     SELECT 1 FROM flow_cursors k
+                      WHERE k.org_id = c.org_id AND k.sandbox_name = c.sandbox_name
+                        AND (k.last_tx_id::xid8, k.last_change_id) < (c.tx_id, c.id))
+                 LIMIT $2))
+             RETURNING 1)
+           SELECT count(*)::int AS n FROM gone`,
+          [retentionHours, batch],
+        )) as { n: number }[];
+        return rows[0]?.n ?? 0;
+      });
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+
   /** The change log's horizon now: every change below it has committed. */
   async horizon(): Promise<Position> {
     const rows = (await this.ds.query(

@@ -18,6 +18,8 @@ import { RunnerRepository } from './runner.repository.js';
 export const CHANGES_CHANNEL = 'fse_profile_changes';
 /** A flow with a backlog yields its slot after this long so other flows get a turn. */
 const SLICE_MS = 5_000;
+/** How often a replica deletes change-log rows every flow has exported. */
+const PURGE_INTERVAL_MS = 60_000;
 
 /**
  * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
@@ -38,6 +40,8 @@ export class RunnerScheduler
     { work: Promise<void>; failing: boolean }
   >();
   private ticking = false;
+  private nextPurgeAt = 0;
+  private purging?: Promise<void>;
   private again = false;
   private stopped = true;
 
@@ -87,6 +91,7 @@ export class RunnerScheduler
 
   private async tick(): Promise<void> {
     await this.repo.ensureCursors();
+    this.purgeNow();
     let free = this.env.RUNNER_CONCURRENCY - this.active.size;
     if (free <= 0) return;
     const healthy = await this.repo.claim(
@@ -116,6 +121,21 @@ export class RunnerScheduler
       [...this.active.keys()],
     );
     failing.forEach((c) => this.launch(c, true));
+  }
+
+  /** In the background: a long purge never holds up exports. */
+  private purgeNow(): void {
+    if (this.purging || Date.now() < this.nextPurgeAt) return;
+    this.nextPurgeAt = Date.now() + PURGE_INTERVAL_MS;
+    this.purging = this.repo
+      .purgeConsumedChanges(this.env.CHANGE_LOG_RETENTION_HOURS)
+      .then((n) => {
+        if (n) this.logger.log(`deleted ${n} exported change-log rows`);
+      })
+      .catch((err: unknown) =>
+        this.logger.warn({ err }, `change-log purge failed: ${String(err)}`),
+      )
+      .finally(() => (this.purging = undefined));
   }
 
   private launch(cursor: FlowCursorEntity, failing: boolean): void {
@@ -221,7 +241,10 @@ export class RunnerScheduler
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     await Promise.race([
-      Promise.allSettled([...this.active.values()].map((a) => a.work)),
+      Promise.allSettled([
+        ...[...this.active.values()].map((a) => a.work),
+        this.purging,
+      ]),
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
