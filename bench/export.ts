@@ -507,6 +507,8 @@ async function measureExport(
   const seconds = (performance.now() - started) / 1000;
   await profiler?.stop(hub);
   const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  // Later measurements must not pay for this flow exporting their changes too.
+  await setFlowState(h, flowId, 'disable');
   const sizes = (await h.ds.query(
     `SELECT sum((metrics->'sizeSummary'->>'outputBytes')::bigint)::float8 AS bytes,
             sum((metrics->'recordSummary'->>'outputRecordCount')::bigint)::float8 AS records

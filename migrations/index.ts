@@ -3,6 +3,7 @@ import { ProfilesSegments1764200000000 } from './1764200000000-ProfilesSegments.
 import { RunnerCursors1764300000000 } from './1764300000000-RunnerCursors.js';
 import { ChangeNotify1764400000000 } from './1764400000000-ChangeNotify.js';
 import { RateLimits1764470000000 } from './1764470000000-RateLimits.js';
+import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInProfileOrder.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -11,4 +12,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   RunnerCursors1764300000000,
   ChangeNotify1764400000000,
   RateLimits1764470000000,
+  MembersInProfileOrder1764500000000,
 ];

@@ -227,12 +227,26 @@ export class RunnerRepository {
     limit: number,
   ): Promise<string[]> {
     const rows = (await this.ds.query(
-      `SELECT DISTINCT profile_id::text AS profile_id FROM segment_memberships
-       WHERE org_id = $1 AND sandbox_name = $2 AND segment_id = ANY($3::uuid[])
-         AND status IN ('realized', 'existing')
-         AND ($4::uuid IS NULL OR profile_id > $4::uuid)
-       ORDER BY 1 LIMIT $5`,
-      [orgId, sandboxName, uuidsOnly(segmentIds), afterProfileId, limit],
+      // One ordered index range scan per (segment, status), merged: the cost
+      // follows the page size, not the number of profiles in the store.
+      `SELECT DISTINCT m.profile_id
+         FROM unnest($3::uuid[]) AS s(id)
+         CROSS JOIN unnest(ARRAY['realized', 'existing']) AS st(status)
+         CROSS JOIN LATERAL (
+           SELECT profile_id FROM segment_memberships
+            WHERE segment_id = s.id AND status = st.status
+              AND org_id = $1 AND sandbox_name = $2
+              AND profile_id > $4::uuid
+            ORDER BY profile_id LIMIT $5) m
+        ORDER BY 1 LIMIT $5`,
+      [
+        orgId,
+        sandboxName,
+        uuidsOnly(segmentIds),
+        // The nil UUID sorts first and is never a profile id.
+        afterProfileId ?? '00000000-0000-0000-0000-000000000000',
+        limit,
+      ],
     )) as { profile_id: string }[];
     return rows.map((r) => r.profile_id);
   }
