@@ -18,8 +18,8 @@ import { RunnerRepository } from './runner.repository.js';
 export const CHANGES_CHANNEL = 'fse_profile_changes';
 /** A flow with a backlog yields its slot after this long so other flows get a turn. */
 const SLICE_MS = 5_000;
-/** How often a replica deletes change-log rows every flow has exported. */
-const PURGE_INTERVAL_MS = 60_000;
+/** How often a replica deletes change-log rows every flow has exported (retention is in hours; the scan is not free). */
+const PURGE_INTERVAL_MS = 10 * 60_000;
 
 /**
  * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
