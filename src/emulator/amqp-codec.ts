@@ -125,21 +125,27 @@ export interface MapEntry {
   raw: Buffer;
 }
 
-export function mapEntries(buf: Buffer, pos: number): MapEntry[] {
+/**
+ * An annotations map's element count (keys and values) and first element;
+ * null for an encoded null (no annotations).
+ */
+function mapHeader(
+  buf: Buffer,
+  pos: number,
+): { count: number; first: number } | null {
   const code = buf[pos];
-  let count: number;
-  let p: number;
-  if (code === 0xc1) {
-    count = readByte(buf, pos + 2);
-    p = pos + 3;
-  } else if (code === 0xd1) {
-    count = buf.readUInt32BE(pos + 5);
-    p = pos + 9;
-  } else if (code === 0x40) {
-    return [];
-  } else {
-    throw new AmqpDecodeError('annotations are not a map');
-  }
+  if (code === 0xc1) return { count: readByte(buf, pos + 2), first: pos + 3 };
+  if (code === 0xd1)
+    return { count: buf.readUInt32BE(pos + 5), first: pos + 9 };
+  if (code === 0x40) return null;
+  throw new AmqpDecodeError('annotations are not a map');
+}
+
+export function mapEntries(buf: Buffer, pos: number): MapEntry[] {
+  const header = mapHeader(buf, pos);
+  if (!header) return [];
+  const { count } = header;
+  let p = header.first;
   const entries: MapEntry[] = [];
   for (let i = 0; i < count; i += 2) {
     const keyStart = p;
@@ -444,20 +450,10 @@ function planAnnotations(
   key: number[],
   others: number[],
 ): void {
-  const code = buf[pos];
-  let count: number;
-  let p: number;
-  if (code === 0xc1) {
-    count = readByte(buf, pos + 2);
-    p = pos + 3;
-  } else if (code === 0xd1) {
-    count = buf.readUInt32BE(pos + 5);
-    p = pos + 9;
-  } else if (code === 0x40) {
-    return;
-  } else {
-    throw new AmqpDecodeError('annotations are not a map');
-  }
+  const header = mapHeader(buf, pos);
+  if (!header) return;
+  const { count } = header;
+  let p = header.first;
   for (let i = 0; i < count; i += 2) {
     const keyStart = p;
     const valueStart = skipValue(buf, keyStart);

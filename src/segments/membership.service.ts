@@ -161,24 +161,12 @@ export class MembershipService {
     return out;
   }
 
-  async write(
+  write(
     q: Queryable,
     tenant: TenantRef,
     writes: MembershipWrite[],
   ): Promise<void> {
-    if (writes.length === 0) return;
-    // Parallel arrays + unnest: measurably cheaper for Postgres than a
-    // jsonb_to_recordset of the same rows (no JSON parsing per row).
-    await q.query(
-      `INSERT INTO segment_memberships
-         (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
-       SELECT r.p, r.s, $1, $2, r.st, r.t
-         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)
-       ON CONFLICT (profile_id, segment_id) DO UPDATE
-         SET status = EXCLUDED.status,
-             last_qualification_time = EXCLUDED.last_qualification_time`,
-      [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
-    );
+    return insertMemberships(q, tenant, writes, true);
   }
 
   /**
@@ -186,19 +174,12 @@ export class MembershipService {
    * memberships yet, so a plain INSERT skips ON CONFLICT's speculative
    * insertion (an extra primary-key probe for each of ~10 rows per profile).
    */
-  async insertNew(
+  insertNew(
     q: Queryable,
     tenant: TenantRef,
     writes: MembershipWrite[],
   ): Promise<void> {
-    if (writes.length === 0) return;
-    await q.query(
-      `INSERT INTO segment_memberships
-         (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
-       SELECT r.p, r.s, $1, $2, r.st, r.t
-         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)`,
-      [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
-    );
+    return insertMemberships(q, tenant, writes, false);
   }
 
   /**
@@ -260,4 +241,29 @@ export class MembershipService {
     )) as { n: number }[];
     return rows[0]?.n ?? 0;
   }
+}
+
+async function insertMemberships(
+  q: Queryable,
+  tenant: TenantRef,
+  writes: MembershipWrite[],
+  upsert: boolean,
+): Promise<void> {
+  if (writes.length === 0) return;
+  // Parallel arrays + unnest: measurably cheaper for Postgres than a
+  // jsonb_to_recordset of the same rows (no JSON parsing per row).
+  await q.query(
+    `INSERT INTO segment_memberships
+       (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
+     SELECT r.p, r.s, $1, $2, r.st, r.t
+       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)${
+         upsert
+           ? `
+     ON CONFLICT (profile_id, segment_id) DO UPDATE
+       SET status = EXCLUDED.status,
+           last_qualification_time = EXCLUDED.last_qualification_time`
+           : ''
+       }`,
+    [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
+  );
 }
