@@ -20,25 +20,14 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { configureApp } from '../src/app.setup.js';
 import { loadEnv } from '../src/config/env.js';
 import { migrate } from '../src/database/data-source.js';
-import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
@@ -53,7 +42,7 @@ import {
 } from '../src/runner/runner.repository.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
-
+import { freePort, startScratchDatabase } from './support.js';
 const num = (name: string, def: number): number =>
   Number(process.env[name] ?? def);
 const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
@@ -81,18 +70,6 @@ const ATTRIBUTES = [
   'loyalty.tier',
   'loyalty.points',
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() =>
-        a && typeof a === 'object' ? res(a.port) : rej(new Error('no port')),
-      );
-    });
-  });
-}
 
 const secrets = {
   tokenSigningKey: 'bench-signing-key-0123456789abcdef0123456789',
@@ -200,14 +177,8 @@ async function startEmulator(
 }
 
 async function startHarness(): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'fse-bench-'));
-  chmodSync(dir, 0o755);
-  const db = new EmbeddedDatabase({
-    dataDir: dir,
-    port: await freePort(),
-    persistent: false,
-  });
-  const url = await db.start();
+  const db = await startScratchDatabase();
+  const url = db.url;
   await migrate(url);
   const emulatorPort = await freePort();
   const adminPort = await freePort();
@@ -274,7 +245,7 @@ async function startHarness(): Promise<Harness> {
     cpu: () => {
       const own = process.cpuUsage();
       const postmaster = Number(
-        readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0],
+        readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
       );
       return {
         node: (own.user + own.system) / 1000,
@@ -286,8 +257,7 @@ async function startHarness(): Promise<Harness> {
       await app.close();
       emulator.kill('SIGTERM');
       await new Promise((r) => emulator.once('exit', r));
-      await db.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await db.remove();
     },
   };
 }

@@ -1,19 +1,10 @@
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import {
   buildDataSourceOptions,
   migrate,
 } from '../src/database/data-source.js';
-import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import {
   type RawRecord,
   ProfileIngestService,
@@ -22,7 +13,7 @@ import {
 import { MembershipService } from '../src/segments/membership.service.js';
 import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
 import { SegmentCatalog } from '../src/segments/segment-catalog.js';
-
+import { startScratchDatabase } from './support.js';
 const PROFILES = 100_000;
 const BATCH = 1000;
 const SINGLE_SAMPLES = 1000;
@@ -93,20 +84,6 @@ function profile(i: number, version = 0): Record<string, unknown> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr
-          ? resolve(addr.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 function percentile(sorted: number[], p: number): number {
   return (
     sorted[
@@ -126,18 +103,12 @@ export async function runIngestBench(
 ): Promise<void> {
   const total = opts.profiles ?? PROFILES;
   const concurrency = opts.concurrency ?? CONCURRENCY;
-  const dir = mkdtempSync(join(tmpdir(), 'fse-bench-pg-'));
-  chmodSync(dir, 0o755);
-  const db = new EmbeddedDatabase({
-    dataDir: join(dir, 'data'),
-    port: await freePort(),
-    persistent: false,
-  });
+  const db = await startScratchDatabase();
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 50);
-  const ds = new DataSource(buildDataSourceOptions(await db.start(), 4));
+  const ds = new DataSource(buildDataSourceOptions(db.url, 4));
   try {
     await migrate(db.url);
     await ds.initialize();
@@ -265,7 +236,6 @@ export async function runIngestBench(
   } finally {
     clearInterval(sampler);
     if (ds.isInitialized) await ds.destroy();
-    await db.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await db.remove();
   }
 }
