@@ -214,13 +214,7 @@ export class ExportExecutor {
       at: started,
     };
     const states =
-      preloaded ??
-      (await this.repo.loadProfiles(
-        flow.orgId,
-        flow.sandboxName,
-        candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
-        mapping.segmentIds,
-      ));
+      preloaded ?? (await this.loadStates(flow, mapping, candidates));
     timings.load = Date.now() - started;
     const targets = await this.targets.find({
       where: { id: In(flow.targetConnectionIds) },
@@ -368,6 +362,20 @@ export class ExportExecutor {
     return more ? 'more' : 'idle';
   }
 
+  /** Current state of the candidates (a deleted profile's comes from its change row). */
+  private loadStates(
+    flow: FlowEntity,
+    mapping: FlowMapping,
+    candidates: Candidate[],
+  ): Promise<Map<string, ProfileState>> {
+    return this.repo.loadProfiles(
+      flow.orgId,
+      flow.sandboxName,
+      candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
+      mapping.segmentIds,
+    );
+  }
+
   /** Reads a batch of the change log and the current state of the profiles it selects. */
   private async prepareChanges(
     flow: FlowEntity,
@@ -385,14 +393,7 @@ export class ExportExecutor {
     const candidates = this.select(changes, mapping);
     // States are read after the changes, so they are at least as new as every
     // change in the batch; a later change is exported again by a later batch.
-    const states = candidates.length
-      ? await this.repo.loadProfiles(
-          flow.orgId,
-          flow.sandboxName,
-          candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
-          mapping.segmentIds,
-        )
-      : new Map<string, ProfileState>();
+    const states = await this.loadStates(flow, mapping, candidates);
     return {
       changeCount: changes.length,
       nextPosition: last ? { txId: last.txId, id: last.id } : position,
