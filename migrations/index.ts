@@ -4,6 +4,7 @@ import { RunnerCursors1764300000000 } from './1764300000000-RunnerCursors.js';
 import { ChangeNotify1764400000000 } from './1764400000000-ChangeNotify.js';
 import { RateLimits1764470000000 } from './1764470000000-RateLimits.js';
 import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInProfileOrder.js';
+import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsOnProfiles.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   ChangeNotify1764400000000,
   RateLimits1764470000000,
   MembersInProfileOrder1764500000000,
+  MembershipsOnProfiles1764600000000,
 ];

@@ -10,7 +10,6 @@ import {
   type RawRecord,
   parseNdjsonLine,
 } from '../profiles/profile-ingest.service.js';
-import { MembershipService } from '../segments/membership.service.js';
 import { SegmentCatalog } from '../segments/segment-catalog.js';
 
 export interface ProfilesImportArgs {
@@ -70,11 +69,7 @@ export async function profilesImport(
         sandboxName === 'prod' ? 'production' : 'development',
       ],
     );
-    const ingest = new ProfileIngestService(
-      ds,
-      new MembershipService(ds),
-      new SegmentCatalog(),
-    );
+    const ingest = new ProfileIngestService(ds, new SegmentCatalog());
     const tenant = { orgId, sandboxName };
     const batchSize = Math.max(1, args.batchSize ?? DEFAULT_BATCH_SIZE);
     const bar = new ProgressBar(out, size, args.progress ?? isTty(out));

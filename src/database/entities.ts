@@ -11,7 +11,6 @@ import { ProfileIdentityEntity } from '../profiles/profile-identity.entity.js';
 import { ProfileEntity } from '../profiles/profile.entity.js';
 import { SegmentDefinitionEntity } from '../segments/segment-definition.entity.js';
 import { SegmentJobEntity } from '../segments/segment-job.entity.js';
-import { SegmentMembershipEntity } from '../segments/segment-membership.entity.js';
 
 /** Explicit list (not a glob) so the same code works from src under Vitest and from dist. */
 export const ENTITIES = [
@@ -26,7 +25,6 @@ export const ENTITIES = [
   ProfileEntity,
   ProfileIdentityEntity,
   SegmentDefinitionEntity,
-  SegmentMembershipEntity,
   SegmentJobEntity,
   RateLimitWindowEntity,
 ];

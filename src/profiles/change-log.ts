@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Tenant } from '../common/request-context.js';
-import type { MembershipStatus } from '../segments/segment-membership.entity.js';
+import type { MembershipStatus } from '../segments/membership-status.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
@@ -74,8 +74,7 @@ export async function appendChanges(
        (org_id, sandbox_name, profile_id, changed_at, changed_paths,
         identities_changed, membership_changes, deleted, snapshot)
      SELECT $1, $2, r.profile_id, r.changed_at,
-            ARRAY(SELECT jsonb_array_elements_text(r.changed_paths)),
-            r.identities_changed, r.membership_changes, r.deleted,
+            r.changed_paths, r.identities_changed, r.membership_changes, r.deleted,
             NULLIF(r.snapshot, 'null'::jsonb)
        FROM jsonb_to_recordset($3::jsonb) AS r(
               seq int, profile_id uuid, changed_at timestamptz,

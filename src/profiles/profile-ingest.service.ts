@@ -2,10 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, ErrorCode, validationFailed } from '../common/errors.js';
+import type { StoredMemberships } from '../segments/membership-status.js';
 import {
-  type MembershipMap,
-  MembershipService,
-  type MembershipWrite,
   exitAll,
   membershipTransitions,
 } from '../segments/membership.service.js';
@@ -78,6 +76,8 @@ interface WorkProfile {
   updatedOrder: number;
   attributes: JsonObject;
   identityMap: IdentityMap;
+  /** Stored memberships ({} for a new profile). */
+  memberships: StoredMemberships;
   original: { attributes: JsonObject; identityMap: IdentityMap } | null;
   absorbedInto: string | null;
   firstTouch: number;
@@ -87,8 +87,15 @@ interface StoredProfileRow {
   id: string;
   attributes: JsonObject;
   identity_map: IdentityMap;
+  memberships: StoredMemberships;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A stored profile to rewrite; `touched`: attributes or identities changed. */
+interface StoredUpdate {
+  profile: WorkProfile;
+  touched: boolean;
 }
 
 const byCreation = (a: WorkProfile, b: WorkProfile): number =>
@@ -100,13 +107,12 @@ const byCreation = (a: WorkProfile, b: WorkProfile): number =>
  * Profile ingestion (CONTRACT A9): identity stitching, merge rules,
  * streaming segment evaluation and the change log, all set-based per batch
  * in one transaction. Usable without Nest (CLI, benchmark):
- * `new ProfileIngestService(ds, new MembershipService(ds), new SegmentCatalog())`.
+ * `new ProfileIngestService(ds, new SegmentCatalog())`.
  */
 @Injectable()
 export class ProfileIngestService {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly memberships: MembershipService,
     private readonly catalog: SegmentCatalog,
   ) {}
 
@@ -195,6 +201,7 @@ export class ProfileIngestService {
         updatedOrder: row.updated_at.getTime(),
         attributes: row.attributes,
         identityMap: row.identity_map,
+        memberships: row.memberships,
         original: { attributes: row.attributes, identityMap: row.identity_map },
         absorbedInto: null,
         firstTouch: Number.MAX_SAFE_INTEGER,
@@ -228,6 +235,7 @@ export class ProfileIngestService {
           updatedOrder: nowMs,
           attributes: {},
           identityMap: {},
+          memberships: {},
           original: null,
           absorbedInto: null,
           firstTouch: seq,
@@ -299,11 +307,7 @@ export class ProfileIngestService {
       .sort((a, b) => a.firstTouch - b.firstTouch || byCreation(a, b));
 
     const segments = await this.catalog.forTenant(m, tenant);
-    const current: MembershipMap = await this.memberships.load(
-      m,
-      tenant,
-      [...survivors.filter((p) => !p.isNew), ...absorbed].map((p) => p.id),
-    );
+    const nowIso = now.toISOString();
 
     const changes: ChangeRowInput[] = [];
     for (const p of absorbed) {
@@ -313,7 +317,7 @@ export class ProfileIngestService {
         changedAt: now,
         changedPaths: leafPaths(original.attributes),
         identitiesChanged: true,
-        membershipChanges: exitAll(current.get(p.id)),
+        membershipChanges: exitAll(p.memberships),
         deleted: true,
         snapshot: {
           attributes: original.attributes,
@@ -322,9 +326,8 @@ export class ProfileIngestService {
         },
       });
     }
-    const upserts: WorkProfile[] = [];
-    const writes: MembershipWrite[] = [];
-    const newWrites: MembershipWrite[] = [];
+    const created: WorkProfile[] = [];
+    const updated: StoredUpdate[] = [];
     for (const p of survivors) {
       const paths = p.original
         ? changedPaths(p.original.attributes, p.attributes)
@@ -332,15 +335,17 @@ export class ProfileIngestService {
       const identitiesChanged = p.original
         ? !identityMapsEqual(p.original.identityMap, p.identityMap)
         : true;
-      if (p.isNew || paths.length > 0 || identitiesChanged) upserts.push(p);
       const t = membershipTransitions(
-        p.id,
         { ...p.attributes, identityMap: p.identityMap },
         segments,
-        current.get(p.id),
+        p.memberships,
         now,
+        nowIso,
       );
-      (p.isNew ? newWrites : writes).push(...t.writes);
+      p.memberships = t.next;
+      const touched = paths.length > 0 || identitiesChanged;
+      if (p.isNew) created.push(p);
+      else if (touched || t.patch) updated.push({ profile: p, touched });
       changes.push({
         profileId: p.id,
         changedAt: now,
@@ -352,14 +357,9 @@ export class ProfileIngestService {
       });
     }
 
-    await this.writeProfiles(m, tenant, upserts, now);
+    await this.writeProfiles(m, tenant, created, updated, nowIso);
     if (absorbed.length) {
       const ids = absorbed.map((p) => p.id);
-      await m.query(
-        `DELETE FROM segment_memberships
-          WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = ANY($3::uuid[])`,
-        [tenant.orgId, tenant.sandboxName, ids],
-      );
       await m.query(
         `DELETE FROM profiles
           WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
@@ -367,8 +367,6 @@ export class ProfileIngestService {
       );
     }
     await this.writeIdentities(m, tenant, survivors, originalOwner);
-    await this.memberships.write(m, tenant, writes);
-    await this.memberships.insertNew(m, tenant, newWrites);
     await appendChanges(m, tenant, changes);
 
     return pending.map(({ result, target }) => ({
@@ -395,7 +393,7 @@ export class ProfileIngestService {
       );
       if (missing.length) {
         const rows = (await m.query(
-          `SELECT id, attributes, identity_map, created_at, updated_at
+          `SELECT id, attributes, identity_map, memberships, created_at, updated_at
              FROM profiles
             WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])
             ORDER BY id
@@ -422,40 +420,64 @@ export class ProfileIngestService {
     throw new RetryableConflict('identity graph kept changing while locking');
   }
 
+  /**
+   * New profiles are one INSERT (fresh ids cannot clash, so no ON CONFLICT
+   * speculative insertion). Stored ones — locked by this transaction — are
+   * updated by primary key; `updated_at` (merge precedence) moves only when
+   * attributes or identities changed, not for a membership-only update.
+   */
   private async writeProfiles(
     m: Queryable,
     tenant: TenantRef,
-    profiles: WorkProfile[],
-    now: Date,
+    created: WorkProfile[],
+    updated: StoredUpdate[],
+    nowIso: string,
   ): Promise<void> {
-    const payload = (ps: WorkProfile[]): string =>
-      JSON.stringify(
-        ps.map((p) => ({ id: p.id, a: p.attributes, i: p.identityMap })),
-      );
-    // New profiles have fresh ids, so a plain INSERT skips ON CONFLICT's
-    // speculative insertion (an extra index probe per row). Stored ones keep
-    // the upsert: unlike UPDATE … FROM a record set, it always finds the row
-    // by primary key, whatever the planner thinks of the table's size.
-    const created = profiles.filter((p) => p.isNew);
-    const stored = profiles.filter((p) => !p.isNew);
     if (created.length) {
       await m.query(
-        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
-         SELECT r.id, $1, $2, r.a, r.i, $4, $4
-           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)`,
-        [tenant.orgId, tenant.sandboxName, payload(created), now.toISOString()],
+        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a, r.i, r.m, $4, $4
+           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb, m jsonb)`,
+        [
+          tenant.orgId,
+          tenant.sandboxName,
+          JSON.stringify(
+            created.map((p) => ({
+              id: p.id,
+              a: p.attributes,
+              i: p.identityMap,
+              m: p.memberships,
+            })),
+          ),
+          nowIso,
+        ],
       );
     }
-    if (stored.length) {
+    if (updated.length) {
+      // `id = ANY` probes the primary key whatever the statistics say (an
+      // UPDATE … FROM a record set was planned as a scan of every profile
+      // on a freshly loaded table); each row picks its values by id.
+      const byId: Record<string, unknown> = {};
+      for (const { profile: p, touched } of updated) {
+        byId[p.id] = touched
+          ? { a: p.attributes, i: p.identityMap, m: p.memberships, u: true }
+          : { m: p.memberships, u: false };
+      }
       await m.query(
-        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, created_at, updated_at)
-         SELECT r.id, $1, $2, r.a, r.i, $4, $4
-           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb)
-         ON CONFLICT (id) DO UPDATE
-           SET attributes = EXCLUDED.attributes,
-               identity_map = EXCLUDED.identity_map,
-               updated_at = EXCLUDED.updated_at`,
-        [tenant.orgId, tenant.sandboxName, payload(stored), now.toISOString()],
+        `UPDATE profiles p
+            SET (attributes, identity_map, memberships, updated_at) = (
+                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
+                         CASE WHEN r.u THEN $5::timestamptz ELSE p.updated_at END
+                    FROM jsonb_to_record($4::jsonb -> p.id::text)
+                         AS r(a jsonb, i jsonb, m jsonb, u boolean))
+          WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,
+        [
+          tenant.orgId,
+          tenant.sandboxName,
+          Object.keys(byId),
+          JSON.stringify(byId),
+          nowIso,
+        ],
       );
     }
   }

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { MembershipStatus } from '../segments/segment-membership.entity.js';
+import type {
+  MembershipStatus,
+  StoredMemberships,
+} from '../segments/membership-status.js';
 import type { Queryable, TenantRef } from './change-log.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
 
@@ -43,20 +46,9 @@ export async function loadProfileStates(
 ): Promise<ProfileState[]> {
   if (profileIds.length === 0) return [];
   const rows = (await q.query(
-    `SELECT p.id, p.attributes, p.identity_map, p.created_at, p.updated_at,
-            COALESCE((SELECT jsonb_object_agg(m.segment_id::text, jsonb_build_object(
-                        'status', m.status,
-                        'lastQualificationTime',
-                        to_char(m.last_qualification_time AT TIME ZONE 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
-                        FROM segment_memberships m
-                       -- profile_id alone: it selects the primary key even before
-                       -- ANALYZE has run (the tenant columns led the planner to scan
-                       -- the whole tenant per profile); p is already tenant-scoped.
-                       WHERE m.profile_id = p.id),
-                     '{}'::jsonb) AS memberships
-       FROM profiles p
-      WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,
+    `SELECT id, attributes, identity_map, memberships, created_at, updated_at
+       FROM profiles
+      WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     [tenant.orgId, tenant.sandboxName, profileIds],
   )) as {
     id: string;
@@ -64,7 +56,7 @@ export async function loadProfileStates(
     identity_map: IdentityMap;
     created_at: Date;
     updated_at: Date;
-    memberships: Record<string, MembershipView>;
+    memberships: StoredMemberships;
   }[];
   const byId = new Map(rows.map((r) => [r.id, r]));
   const out: ProfileState[] = [];
@@ -75,10 +67,23 @@ export async function loadProfileStates(
       profileId: r.id,
       attributes: r.attributes,
       identityMap: r.identity_map,
-      memberships: r.memberships,
+      memberships: membershipViews(r.memberships),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     });
+  }
+  return out;
+}
+
+/** The stored `[status, time]` pairs as `{status, lastQualificationTime}`. */
+export function membershipViews(
+  stored: StoredMemberships,
+): Record<string, MembershipView> {
+  const out: Record<string, MembershipView> = {};
+  for (const [segmentId, [status, lastQualificationTime]] of Object.entries(
+    stored,
+  )) {
+    out[segmentId] = { status, lastQualificationTime };
   }
   return out;
 }

@@ -6,6 +6,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import type { StoredMemberships } from '../segments/membership-status.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
 
 /** The merged (stitched) profile: current state read by lookups and by the runner. */
@@ -28,6 +29,10 @@ export class ProfileEntity {
   /** Union of every identity stitched into this profile (namespaces lower-cased). */
   @Column({ type: 'jsonb', default: () => "'{}'" })
   identityMap: IdentityMap;
+
+  /** Segment memberships, segment id → [status, lastQualificationTime]. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  memberships: StoredMemberships;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode, validationFailed } from '../common/errors.js';
-import { MembershipService, exitAll } from '../segments/membership.service.js';
+import type { StoredMemberships } from '../segments/membership-status.js';
+import { exitAll } from '../segments/membership.service.js';
 import { type Queryable, type TenantRef, appendChanges } from './change-log.js';
 import type { EntityQueryDto } from './dto/entity-query.dto.js';
 import type {
@@ -22,10 +23,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Profile lookup and delete (Adobe's `/access/entities`). */
 @Injectable()
 export class ProfilesService {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly memberships: MembershipService,
-  ) {}
+  constructor(private readonly dataSource: DataSource) {}
 
   async getEntity(
     tenant: TenantRef,
@@ -51,14 +49,13 @@ export class ProfilesService {
   ): Promise<ProfileDeletedDto> {
     return withTransaction(this.dataSource, async (m) => {
       const row = await this.lockResolved(m, tenant, query);
-      const current = await this.memberships.load(m, tenant, [row.id]);
       await appendChanges(m, tenant, [
         {
           profileId: row.id,
           changedAt: new Date(),
           changedPaths: leafPaths(row.attributes),
           identitiesChanged: true,
-          membershipChanges: exitAll(current.get(row.id)),
+          membershipChanges: exitAll(row.memberships),
           deleted: true,
           snapshot: {
             attributes: row.attributes,
@@ -69,10 +66,6 @@ export class ProfilesService {
       const params = [tenant.orgId, tenant.sandboxName, row.id];
       await m.query(
         `DELETE FROM profile_identities WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = $3`,
-        params,
-      );
-      await m.query(
-        `DELETE FROM segment_memberships WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = $3`,
         params,
       );
       await m.query(
@@ -92,15 +85,21 @@ export class ProfilesService {
     id: string;
     attributes: JsonObject;
     identity_map: IdentityMap;
+    memberships: StoredMemberships;
   }> {
     for (let round = 0; round < 10; round++) {
       const id = await this.resolve(m, tenant, query);
       if (!id) throw profileNotFound(query);
       const rows = (await m.query(
-        `SELECT id, attributes, identity_map FROM profiles
+        `SELECT id, attributes, identity_map, memberships FROM profiles
           WHERE org_id = $1 AND sandbox_name = $2 AND id = $3 FOR UPDATE`,
         [tenant.orgId, tenant.sandboxName, id],
-      )) as { id: string; attributes: JsonObject; identity_map: IdentityMap }[];
+      )) as {
+        id: string;
+        attributes: JsonObject;
+        identity_map: IdentityMap;
+        memberships: StoredMemberships;
+      }[];
       if (rows[0] && (await this.resolve(m, tenant, query)) === id)
         return rows[0];
     }

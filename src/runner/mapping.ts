@@ -1,5 +1,5 @@
 import type { ProfileChange } from '../profiles/change-log.reader.js';
-import type { MembershipStatus } from '../segments/segment-membership.entity.js';
+import type { MembershipStatus } from '../segments/membership-status.js';
 
 /**
  * What a flow maps (segments and attribute paths) and the pure rules that

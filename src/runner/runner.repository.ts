@@ -4,6 +4,8 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { newVersion } from '../common/etag.js';
 import { RunEntity } from '../runs/run.entity.js';
 import { readChanges } from '../profiles/change-log.reader.js';
+import type { StoredMemberships } from '../segments/membership-status.js';
+import { markMembershipsExisting } from '../segments/membership.service.js';
 import type { ProfileChange, ProfileState, SegmentInfo } from './mapping.js';
 import {
   accumulate,
@@ -129,8 +131,7 @@ export class RunnerRepository {
   /**
    * What an export needs of the given profiles (deleted ones are absent):
    * attributes, identityMap and the memberships of the mapped segments only,
-   * with `lastQualificationTime` already in the message's second precision.
-   * Shaped in SQL so the runner parses no more than it sends.
+   * with `lastQualificationTime` in the message's second precision.
    */
   async loadProfiles(
     orgId: string,
@@ -141,32 +142,34 @@ export class RunnerRepository {
     const out = new Map<string, ProfileState>();
     if (profileIds.length === 0) return out;
     const rows = (await this.ds.query(
-      `SELECT p.id::text AS id, p.attributes, p.identity_map,
-              COALESCE((SELECT jsonb_object_agg(m.segment_id::text, jsonb_build_object(
-                          'status', m.status,
-                          'lastQualificationTime',
-                          to_char(m.last_qualification_time AT TIME ZONE 'UTC',
-                                  'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
-                          FROM segment_memberships m
-                         -- profile_id first: the primary key serves it even before ANALYZE
-                         WHERE m.profile_id = p.id AND m.segment_id = ANY($4::uuid[])),
-                       '{}'::jsonb) AS memberships
-         FROM profiles p
-        WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,
-      [orgId, sandboxName, profileIds, uuidsOnly(segmentIds)],
+      `SELECT id::text AS id, attributes, identity_map, memberships
+         FROM profiles
+        WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
+      [orgId, sandboxName, profileIds],
     )) as {
       id: string;
       attributes: Record<string, unknown>;
       identity_map: Record<string, unknown>;
-      memberships: ProfileState['memberships'];
+      memberships: StoredMemberships;
     }[];
-    for (const r of rows)
+    for (const r of rows) {
+      const memberships: ProfileState['memberships'] = {};
+      for (const segmentId of segmentIds) {
+        const m = r.memberships[segmentId];
+        // The message carries seconds: "2026-11-26T02:27:54Z".
+        if (m)
+          memberships[segmentId] = {
+            status: m[0],
+            lastQualificationTime: `${m[1].slice(0, 19)}Z`,
+          };
+      }
       out.set(r.id, {
         profileId: r.id,
         attributes: r.attributes,
         identityMap: r.identity_map,
-        memberships: r.memberships,
+        memberships,
       });
+    }
     return out;
   }
 
@@ -227,22 +230,20 @@ export class RunnerRepository {
     limit: number,
   ): Promise<string[]> {
     const rows = (await this.ds.query(
-      // One ordered index range scan per (segment, status), merged: the cost
-      // follows the page size, not the number of profiles in the store.
-      `SELECT DISTINCT m.profile_id
-         FROM unnest($3::uuid[]) AS s(id)
-         CROSS JOIN unnest(ARRAY['realized', 'existing']) AS st(status)
-         CROSS JOIN LATERAL (
-           SELECT profile_id FROM segment_memberships
-            WHERE segment_id = s.id AND status = st.status
-              AND org_id = $1 AND sandbox_name = $2
-              AND profile_id > $4::uuid
-            ORDER BY profile_id LIMIT $5) m
-        ORDER BY 1 LIMIT $5`,
+      // The tenant's profiles in id order from the cursor (an index range
+      // scan), keeping current members: a page stops at \`limit\` members, and
+      // a whole backfill reads the tenant's profiles once.
+      `SELECT p.id AS profile_id
+         FROM profiles p
+        WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id > $4::uuid
+          AND p.memberships ?| $3::text[]
+          AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)
+                       WHERE p.memberships->s.id->>0 IN ('realized', 'existing'))
+        ORDER BY p.id LIMIT $5`,
       [
         orgId,
         sandboxName,
-        uuidsOnly(segmentIds),
+        segmentIds,
         // The nil UUID sorts first and is never a profile id.
         afterProfileId ?? '00000000-0000-0000-0000-000000000000',
         limit,
@@ -309,12 +310,8 @@ export class RunnerRepository {
       if (rowsOf(res).length === 0) return false;
       const { profileIds, segmentIds } = input.exportedMemberships;
       if (profileIds.length && segmentIds.length) {
-        await em.query(
-          // By primary key only: the profile ids come from this tenant's own changes.
-          `UPDATE segment_memberships SET status = 'existing'
-           WHERE profile_id = ANY($1::uuid[]) AND segment_id = ANY($2::uuid[]) AND status = 'realized'`,
-          [profileIds, uuidsOnly(segmentIds)],
-        );
+        // By primary key only: the profile ids come from this tenant's own changes.
+        await markMembershipsExisting(em, profileIds, segmentIds);
       }
       if (input.outcome) await this.recordRun(em, input, input.outcome);
       return true;
@@ -397,13 +394,6 @@ export class RunnerRepository {
       { metrics: metrics as never, version: newVersion() },
     );
   }
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Flow selectors may name segments that are not ours (not uuids); they match nothing. */
-function uuidsOnly(ids: string[]): string[] {
-  return ids.filter((id) => UUID.test(id));
 }
 
 /** `ds.query` returns `[rows, count]` for UPDATE … RETURNING and plain rows otherwise. */

@@ -6,27 +6,16 @@ import type {
   TenantRef,
 } from '../profiles/change-log.js';
 import type { JsonObject } from '../profiles/profile-merge.js';
+import { type StoredMemberships, isActive } from './membership-status.js';
 import { evaluatePql } from './pql/index.js';
 import type { CompiledSegment } from './segment-catalog.js';
-import type { MembershipStatus } from './segment-membership.entity.js';
-
-export interface MembershipState {
-  status: MembershipStatus;
-  lastQualificationTime: Date;
-}
-
-/** profileId → segmentId → state. */
-export type MembershipMap = Map<string, Map<string, MembershipState>>;
-
-export interface MembershipWrite {
-  profileId: string;
-  segmentId: string;
-  status: MembershipStatus;
-  lastQualificationTime: Date;
-}
 
 export interface Transitions {
-  writes: MembershipWrite[];
+  /** The profile's memberships after this evaluation (unchanged ones kept). */
+  next: StoredMemberships;
+  /** Only the entries this evaluation set; null when nothing changed. */
+  patch: StoredMemberships | null;
+  /** Entering and leaving, for the change log. */
   changes: MembershipChange[];
 }
 
@@ -34,88 +23,98 @@ export interface Transitions {
  * Membership rules (CONTRACT A7) for one profile against some segments:
  * entering → `realized`; still a member on a later evaluation → `existing`;
  * leaving → `exited`; re-entering → `realized`. `lastQualificationTime` is
- * the time of the evaluation that set the current status. Only entering and
- * leaving are changes for the change log (realized → existing is not).
+ * the time of the evaluation that set the current status (`nowIso`, the
+ * batch's time formatted once). Only entering and leaving are changes for
+ * the change log (realized → existing is not).
  */
 export function membershipTransitions(
-  profileId: string,
   doc: JsonObject,
   segments: CompiledSegment[],
-  current: Map<string, MembershipState> | undefined,
+  current: StoredMemberships | undefined,
   now: Date,
+  nowIso: string,
 ): Transitions {
-  const writes: MembershipWrite[] = [];
+  let patch: StoredMemberships | null = null;
   const changes: MembershipChange[] = [];
   for (const segment of segments) {
     const member = evaluatePql(segment.node, doc, now);
-    const prev = current?.get(segment.id);
-    const wasMember =
-      prev !== undefined &&
-      (prev.status === 'realized' || prev.status === 'existing');
+    const prev = current?.[segment.id];
+    const wasMember = isActive(prev);
     if (member && !wasMember) {
-      writes.push({
-        profileId,
-        segmentId: segment.id,
-        status: 'realized',
-        lastQualificationTime: now,
-      });
+      (patch ??= {})[segment.id] = ['realized', nowIso];
       changes.push({
         segmentId: segment.id,
-        from: prev?.status ?? null,
+        from: prev?.[0] ?? null,
         to: 'realized',
       });
-    } else if (member && prev?.status === 'realized') {
-      writes.push({
-        profileId,
-        segmentId: segment.id,
-        status: 'existing',
-        lastQualificationTime: now,
-      });
-    } else if (!member && wasMember) {
-      writes.push({
-        profileId,
-        segmentId: segment.id,
-        status: 'exited',
-        lastQualificationTime: now,
-      });
-      changes.push({ segmentId: segment.id, from: prev.status, to: 'exited' });
+    } else if (member && prev?.[0] === 'realized') {
+      (patch ??= {})[segment.id] = ['existing', nowIso];
+    } else if (!member && prev && wasMember) {
+      (patch ??= {})[segment.id] = ['exited', nowIso];
+      changes.push({ segmentId: segment.id, from: prev[0], to: 'exited' });
     }
   }
-  return { writes, changes };
+  const next = patch ? { ...current, ...patch } : (current ?? {});
+  return { next, patch, changes };
 }
 
 /** Exits of every active membership: for a deleted or absorbed profile. */
 export function exitAll(
-  current: Map<string, MembershipState> | undefined,
+  current: StoredMemberships | undefined,
 ): MembershipChange[] {
   const out: MembershipChange[] = [];
-  for (const [segmentId, state] of current ?? []) {
-    if (state.status === 'realized' || state.status === 'existing') {
-      out.push({ segmentId, from: state.status, to: 'exited' });
+  for (const [segmentId, state] of Object.entries(current ?? {})) {
+    if (isActive(state)) {
+      out.push({
+        segmentId,
+        from: state[0],
+        to: 'exited',
+      });
     }
   }
   return out.sort((a, b) => (a.segmentId < b.segmentId ? -1 : 1));
 }
 
-/** The unnest columns of `writes`: profile ids, segment ids, statuses, times. */
-function membershipColumns(writes: MembershipWrite[]): string[][] {
-  // A batch's writes share one Date: format it once, not once per row (the
-  // per-row toISOString was a visible share of ingestion CPU).
-  let last: Date | undefined;
-  let iso = '';
-  const times = writes.map((w) => {
-    if (w.lastQualificationTime !== last) {
-      last = w.lastQualificationTime;
-      iso = last.toISOString();
-    }
-    return iso;
-  });
-  return [
-    writes.map((w) => w.profileId),
-    writes.map((w) => w.segmentId),
-    writes.map((w) => w.status),
-    times,
-  ];
+/**
+ * Marks `realized` memberships of the given segments `existing` (the runner,
+ * once an export has shown them). The rows are locked in id order first —
+ * the order ingestion locks profiles in — so the two cannot deadlock.
+ * lastQualificationTime stays the time the profile qualified. Returns the
+ * number of memberships changed.
+ */
+export async function markMembershipsExisting(
+  q: Queryable,
+  profileIds: string[],
+  segmentIds: string[],
+  tenant?: TenantRef,
+): Promise<number> {
+  if (profileIds.length === 0 || segmentIds.length === 0) return 0;
+  const rows = (await q.query(
+    `WITH locked AS (
+       SELECT id, (SELECT count(*)::int FROM unnest($2::text[]) s
+                    WHERE memberships->s->>0 = 'realized') AS n
+         FROM profiles
+        WHERE id = ANY($1::uuid[]) AND memberships ?| $2::text[]
+          AND ($3::text IS NULL OR (org_id = $3 AND sandbox_name = $4))
+        ORDER BY id
+          FOR UPDATE),
+     updated AS (
+       UPDATE profiles p
+          SET memberships = p.memberships || (
+                SELECT jsonb_object_agg(s, jsonb_build_array('existing', p.memberships->s->1))
+                  FROM unnest($2::text[]) s WHERE p.memberships->s->>0 = 'realized')
+         FROM locked l
+        WHERE p.id = l.id AND l.n > 0
+       RETURNING l.n)
+     SELECT COALESCE(sum(n), 0)::int AS n FROM updated`,
+    [
+      profileIds,
+      segmentIds,
+      tenant?.orgId ?? null,
+      tenant?.sandboxName ?? null,
+    ],
+  )) as { n: number }[];
+  return rows[0]?.n ?? 0;
 }
 
 /** Loading, writing and the runner's `markExisting` for segment memberships. */
@@ -123,147 +122,84 @@ function membershipColumns(writes: MembershipWrite[]): string[][] {
 export class MembershipService {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** profile id → its memberships, for the profiles that exist. */
   async load(
     q: Queryable,
     tenant: TenantRef,
     profileIds: string[],
-    segmentIds?: string[],
-  ): Promise<MembershipMap> {
-    const out: MembershipMap = new Map();
-    if (profileIds.length === 0) return out;
-    // Per-profile primary-key range scans (OFFSET 0 keeps the LATERAL from
-    // being flattened into a join): with cold statistics on a freshly loaded
-    // table the planner otherwise picks a sequential scan of every membership.
+  ): Promise<Map<string, StoredMemberships>> {
+    if (profileIds.length === 0) return new Map();
     const rows = (await q.query(
-      `SELECT m.profile_id, m.segment_id, m.status, m.last_qualification_time
-         FROM unnest($3::uuid[]) AS p(id)
-         JOIN LATERAL (
-                SELECT profile_id, segment_id, status, last_qualification_time
-                  FROM segment_memberships
-                 WHERE profile_id = p.id AND org_id = $1 AND sandbox_name = $2
-                   AND ($4::uuid[] IS NULL OR segment_id = ANY($4::uuid[]))
-                OFFSET 0) m ON true`,
-      [tenant.orgId, tenant.sandboxName, profileIds, segmentIds ?? null],
-    )) as {
-      profile_id: string;
-      segment_id: string;
-      status: MembershipStatus;
-      last_qualification_time: Date;
-    }[];
-    for (const r of rows) {
-      let m = out.get(r.profile_id);
-      if (!m) out.set(r.profile_id, (m = new Map()));
-      m.set(r.segment_id, {
-        status: r.status,
-        lastQualificationTime: r.last_qualification_time,
-      });
-    }
-    return out;
-  }
-
-  write(
-    q: Queryable,
-    tenant: TenantRef,
-    writes: MembershipWrite[],
-  ): Promise<void> {
-    return insertMemberships(q, tenant, writes, true);
+      `SELECT id, memberships FROM profiles
+        WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
+      [tenant.orgId, tenant.sandboxName, profileIds],
+    )) as { id: string; memberships: StoredMemberships }[];
+    return new Map(rows.map((r) => [r.id, r.memberships]));
   }
 
   /**
-   * `write` for profiles created in the caller's transaction: they have no
-   * memberships yet, so a plain INSERT skips ON CONFLICT's speculative
-   * insertion (an extra primary-key probe for each of ~10 rows per profile).
+   * Merges each profile's patch into its stored memberships (entries of
+   * other segments are kept). The caller holds the profiles' row locks.
    */
-  insertNew(
+  async patch(
     q: Queryable,
     tenant: TenantRef,
-    writes: MembershipWrite[],
+    patches: Map<string, StoredMemberships>,
   ): Promise<void> {
-    return insertMemberships(q, tenant, writes, false);
+    if (patches.size === 0) return;
+    // `id = ANY` probes the primary key whatever the table's statistics;
+    // each row then picks its own patch out of one jsonb object.
+    await q.query(
+      `UPDATE profiles SET memberships = memberships || ($4::jsonb -> id::text)
+        WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
+      [
+        tenant.orgId,
+        tenant.sandboxName,
+        [...patches.keys()],
+        JSON.stringify(Object.fromEntries(patches)),
+      ],
+    );
   }
 
   /**
-   * Evaluates `segments` for the given profile documents, writes the new
+   * Evaluates `segments` for the given (locked) profiles, writes the new
    * statuses and returns each profile's entering/leaving changes.
    */
   async evaluate(
     q: Queryable,
     tenant: TenantRef,
-    docs: { profileId: string; doc: JsonObject }[],
+    docs: {
+      profileId: string;
+      doc: JsonObject;
+      memberships: StoredMemberships;
+    }[],
     segments: CompiledSegment[],
     now: Date,
   ): Promise<Map<string, MembershipChange[]>> {
     const out = new Map<string, MembershipChange[]>();
     if (docs.length === 0 || segments.length === 0) return out;
-    const current = await this.load(
-      q,
-      tenant,
-      docs.map((d) => d.profileId),
-      segments.map((s) => s.id),
-    );
-    const writes: MembershipWrite[] = [];
-    for (const { profileId, doc } of docs) {
-      const t = membershipTransitions(
-        profileId,
-        doc,
-        segments,
-        current.get(profileId),
-        now,
-      );
-      writes.push(...t.writes);
+    const nowIso = now.toISOString();
+    const patches = new Map<string, StoredMemberships>();
+    for (const { profileId, doc, memberships } of docs) {
+      const t = membershipTransitions(doc, segments, memberships, now, nowIso);
+      if (t.patch) patches.set(profileId, t.patch);
       if (t.changes.length) out.set(profileId, t.changes);
     }
-    await this.write(q, tenant, writes);
+    await this.patch(q, tenant, patches);
     return out;
   }
 
   /**
-   * Called by the runner once an export has shown `realized` memberships:
-   * they become `existing`. Not a change (no change-log row), and
-   * lastQualificationTime stays the time the profile qualified.
-   * Returns the number of memberships updated.
+   * Called once an export has shown `realized` memberships: they become
+   * `existing`. Not a change (no change-log row). Returns the number of
+   * memberships updated.
    */
-  async markExisting(
+  markExisting(
     tenant: TenantRef,
     profileId: string,
     segmentIds: string[],
     q: Queryable = this.dataSource,
   ): Promise<number> {
-    if (segmentIds.length === 0) return 0;
-    const rows = (await q.query(
-      `WITH updated AS (
-         UPDATE segment_memberships SET status = 'existing'
-          WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = $3
-            AND segment_id = ANY($4::uuid[]) AND status = 'realized'
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM updated`,
-      [tenant.orgId, tenant.sandboxName, profileId, segmentIds],
-    )) as { n: number }[];
-    return rows[0]?.n ?? 0;
+    return markMembershipsExisting(q, [profileId], segmentIds, tenant);
   }
-}
-
-async function insertMemberships(
-  q: Queryable,
-  tenant: TenantRef,
-  writes: MembershipWrite[],
-  upsert: boolean,
-): Promise<void> {
-  if (writes.length === 0) return;
-  // Parallel arrays + unnest: measurably cheaper for Postgres than a
-  // jsonb_to_recordset of the same rows (no JSON parsing per row).
-  await q.query(
-    `INSERT INTO segment_memberships
-       (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
-     SELECT r.p, r.s, $1, $2, r.st, r.t
-       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[]) AS r(p, s, st, t)${
-         upsert
-           ? `
-     ON CONFLICT (profile_id, segment_id) DO UPDATE
-       SET status = EXCLUDED.status,
-           last_qualification_time = EXCLUDED.last_qualification_time`
-           : ''
-       }`,
-    [tenant.orgId, tenant.sandboxName, ...membershipColumns(writes)],
-  );
 }

@@ -11,6 +11,7 @@ import {
 import type { IdentityMap, JsonObject } from '../profiles/profile-merge.js';
 import { withTransaction } from '../profiles/transaction.js';
 import type { SegmentJobDto } from './dto/segment-definition.dto.js';
+import type { StoredMemberships } from './membership-status.js';
 import { MembershipService } from './membership.service.js';
 import { SegmentCatalog } from './segment-catalog.js';
 import { SegmentJobEntity, type SegmentJobKind } from './segment-job.entity.js';
@@ -104,15 +105,7 @@ export class SegmentJobsService {
   async purge(
     retentionDays: number,
   ): Promise<{ memberships: number; jobs: number }> {
-    const memberships = (await this.dataSource.query(
-      `WITH gone AS (
-         DELETE FROM segment_memberships
-          WHERE status = 'exited'
-            AND last_qualification_time < now() - make_interval(days => $1)
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
-      [retentionDays],
-    )) as { n: number }[];
+    const memberships = await this.purgeExited(retentionDays);
     const jobs = (await this.dataSource.query(
       `WITH gone AS (
          DELETE FROM segment_jobs
@@ -122,7 +115,53 @@ export class SegmentJobsService {
        SELECT count(*)::int AS n FROM gone`,
       [retentionDays],
     )) as { n: number }[];
-    return { memberships: memberships[0]?.n ?? 0, jobs: jobs[0]?.n ?? 0 };
+    return { memberships, jobs: jobs[0]?.n ?? 0 };
+  }
+
+  /**
+   * Drops exited memberships older than the retention period from the
+   * profiles holding them: pages of profiles in id order (the order
+   * ingestion locks in; rows locked by a writer right now are skipped and
+   * purged next time), so each pass reads the store once.
+   */
+  private async purgeExited(retentionDays: number): Promise<number> {
+    const cutoff = new Date(
+      Date.now() - retentionDays * 86_400_000,
+    ).toISOString();
+    let after = '00000000-0000-0000-0000-000000000000';
+    let total = 0;
+    for (;;) {
+      const rows = (await this.dataSource.query(
+        `WITH page AS MATERIALIZED (
+           SELECT id, (SELECT count(*)::int FROM jsonb_each(memberships) e
+                        WHERE e.value->>0 = 'exited' AND e.value->>1 < $1) AS n
+             FROM profiles
+            WHERE id > $2::uuid
+            ORDER BY id LIMIT 5000),
+         due AS (
+           SELECT p.id FROM profiles p
+            WHERE p.id = ANY(ARRAY(SELECT id FROM page WHERE n > 0))
+            ORDER BY p.id
+              FOR UPDATE SKIP LOCKED),
+         purged AS (
+           UPDATE profiles p
+              SET memberships = (
+                    SELECT COALESCE(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+                      FROM jsonb_each(p.memberships) e
+                     WHERE NOT (e.value->>0 = 'exited' AND e.value->>1 < $1))
+             FROM due WHERE p.id = due.id
+           RETURNING p.id)
+         SELECT (SELECT id::text FROM page ORDER BY id DESC LIMIT 1) AS last,
+                (SELECT count(*)::int FROM page) AS seen,
+                (SELECT COALESCE(sum(page.n), 0)::int
+                   FROM purged JOIN page USING (id)) AS n`,
+        [cutoff, after],
+      )) as { last: string | null; seen: number; n: number }[];
+      total += rows[0]?.n ?? 0;
+      const last = rows[0]?.last;
+      if (!last || (rows[0]?.seen ?? 0) < 5000) return total;
+      after = last;
+    }
   }
 
   /**
@@ -201,13 +240,18 @@ export class SegmentJobsService {
       // Same lock order as ingestion (profile rows by id), so a concurrent
       // ingest of these profiles waits rather than evaluating stale data.
       const profiles = (await m.query(
-        `SELECT id, attributes, identity_map FROM profiles
+        `SELECT id, attributes, identity_map, memberships FROM profiles
           WHERE org_id = $1 AND sandbox_name = $2
             AND ($3::uuid IS NULL OR id > $3::uuid)
           ORDER BY id LIMIT $4
             FOR UPDATE`,
         [tenant.orgId, tenant.sandboxName, job.cursor, batchSize],
-      )) as { id: string; attributes: JsonObject; identity_map: IdentityMap }[];
+      )) as {
+        id: string;
+        attributes: JsonObject;
+        identity_map: IdentityMap;
+        memberships: StoredMemberships;
+      }[];
       const now = new Date();
       const changes = await this.memberships.evaluate(
         m,
@@ -215,6 +259,7 @@ export class SegmentJobsService {
         profiles.map((p) => ({
           profileId: p.id,
           doc: { ...p.attributes, identityMap: p.identity_map },
+          memberships: p.memberships,
         })),
         [segment],
         now,

@@ -27,6 +27,9 @@ export interface RunOnceOptions {
   tenant?: TenantRef;
 }
 
+/** How often a replica purges expired memberships and finished jobs. */
+const PURGE_INTERVAL_MS = 3_600_000;
+
 export interface RunOnceResult {
   jobs: number;
   batches: number;
@@ -49,6 +52,7 @@ export class SegmentWorker
   private current?: Promise<void>;
   private stopped = false;
   private nextSweepAt = 0;
+  private nextPurgeAt = 0;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -104,9 +108,15 @@ export class SegmentWorker
     return { jobs, batches };
   }
 
-  /** Queues the time-relative sweep and purges expired memberships. */
+  /**
+   * Queues the time-relative sweep, and purges expired memberships at most
+   * once an hour: the purge reads every profile's memberships, and the
+   * retention is counted in days.
+   */
   async sweep(): Promise<{ queued: number; purgedMemberships: number }> {
     const queued = await this.jobs.enqueueSweeps();
+    if (Date.now() < this.nextPurgeAt) return { queued, purgedMemberships: 0 };
+    this.nextPurgeAt = Date.now() + PURGE_INTERVAL_MS;
     const purged = await this.jobs.purge(this.env.MEMBERSHIP_RETENTION_DAYS);
     return { queued, purgedMemberships: purged.memberships };
   }

@@ -194,8 +194,15 @@ export class SegmentsService {
             AND status IN ('queued', 'running')`,
         [tenant.orgId, tenant.sandboxName, row.id],
       );
+      // Members' rows are locked in id order (as ingestion locks them), so
+      // a concurrent ingest waits instead of deadlocking with the delete.
       await m.query(
-        `DELETE FROM segment_memberships WHERE org_id = $1 AND sandbox_name = $2 AND segment_id = $3`,
+        `UPDATE profiles p SET memberships = p.memberships - $3::text
+           FROM (SELECT id FROM profiles
+                  WHERE org_id = $1 AND sandbox_name = $2 AND memberships ? $3::text
+                  ORDER BY id
+                    FOR UPDATE) l
+          WHERE p.id = l.id`,
         [tenant.orgId, tenant.sandboxName, row.id],
       );
       await m.delete(SegmentDefinitionEntity, { id: row.id });

@@ -17,22 +17,31 @@ describe('backfill pages (members after a profile id)', () => {
     const orgId = `BACKFILL${randomUUID().slice(0, 8)}@AdobeOrg`;
     const [s1, s2, other] = [randomUUID(), randomUUID(), randomUUID()];
     const profiles = Array.from({ length: 300 }, () => randomUUID());
-    const rows: [string, string, string][] = [];
-    profiles.forEach((p, i) => {
+    const now = new Date().toISOString();
+    const memberships = profiles.map((_, i) => {
       // s1: realized / existing / exited in turn; s2 overlaps s1 on even profiles.
-      rows.push([p, s1, ['realized', 'existing', 'exited'][i % 3]!]);
-      if (i % 2 === 0) rows.push([p, s2, 'existing']);
-      rows.push([p, other, 'realized']);
+      const m: Record<string, [string, string]> = {
+        [s1]: [['realized', 'existing', 'exited'][i % 3]!, now],
+        [other]: ['realized', now],
+      };
+      if (i % 2 === 0) m[s2] = ['existing', now];
+      return m;
     });
     await ds.query(
-      `INSERT INTO segment_memberships (profile_id, segment_id, org_id, sandbox_name, status, last_qualification_time)
-       SELECT p, s, $4, 'prod', st, now()
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS r(p, s, st)`,
+      `INSERT INTO profiles (id, org_id, sandbox_name, memberships)
+       SELECT p, $3, 'prod', m
+         FROM unnest($1::uuid[], $2::jsonb[]) AS r(p, m)`,
+      [profiles, memberships.map((m) => JSON.stringify(m)), orgId],
+    );
+    // A profile of the tenant in no segment, and one only in another.
+    await ds.query(
+      `INSERT INTO profiles (id, org_id, sandbox_name, memberships)
+       VALUES ($1, $3, 'prod', '{}'), ($2, $3, 'prod', $4::jsonb)`,
       [
-        rows.map((r) => r[0]),
-        rows.map((r) => r[1]),
-        rows.map((r) => r[2]),
+        randomUUID(),
+        randomUUID(),
         orgId,
+        JSON.stringify({ [other]: ['existing', now] }),
       ],
     );
     const expected = profiles
@@ -52,8 +61,6 @@ describe('backfill pages (members after a profile id)', () => {
     expect(
       await repo.membersAfter('OTHER@AdobeOrg', 'prod', [s1, s2], null, 40),
     ).toEqual([]);
-    await ds.query(`DELETE FROM segment_memberships WHERE org_id = $1`, [
-      orgId,
-    ]);
+    await ds.query(`DELETE FROM profiles WHERE org_id = $1`, [orgId]);
   });
 });

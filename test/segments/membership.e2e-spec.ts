@@ -340,11 +340,18 @@ describe('streaming segment membership', () => {
 
     // Retention: an exit older than MEMBERSHIP_RETENTION_DAYS (30) is purged.
     const ds = t.app.get(DataSource);
+    const old = new Date(Date.now() - 31 * 86_400_000).toISOString();
     await ds.query(
-      `UPDATE segment_memberships SET last_qualification_time = now() - interval '31 days' WHERE segment_id = $1`,
-      [seg.id],
+      `UPDATE profiles SET memberships = jsonb_set(memberships, ARRAY[$1], jsonb_build_array('exited', $2::text))
+        WHERE memberships ? $1`,
+      [seg.id, old],
     );
-    await worker.sweep();
+    expect(await t.app.get(SegmentJobsService).purge(30)).toMatchObject({
+      memberships: 1,
+    });
+    expect(await t.app.get(SegmentJobsService).purge(30)).toMatchObject({
+      memberships: 0,
+    });
     expect(await membershipOf(t, tn, 'v@x.io', seg.id)).toBeUndefined();
   });
 });
