@@ -42,7 +42,7 @@ import {
 } from '../src/runner/runner.repository.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
-import { freePort, startScratchDatabase } from './support.js';
+import { freePort, procCpuMs, startScratchDatabase } from './support.js';
 const num = (name: string, def: number): number =>
   Number(process.env[name] ?? def);
 const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
@@ -94,47 +94,6 @@ interface CpuSample {
   node: number;
   postgres: number;
   emulator: number;
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-
-/** utime + stime of a process from /proc, in ms (0 when it is gone). */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * The postmaster, its live backends, and the backends that already exited
- * (their time is in the postmaster's cutime/cstime once it reaped them).
- */
-function postgresCpuMs(postmaster: number): number {
-  let total = 0;
-  try {
-    const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total +=
-      (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
-  } catch {
-    return 0;
-  }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === postmaster)
-        total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return total;
 }
 
 function cpuDelta(a: CpuSample, b: CpuSample, per: number): CpuSample {
@@ -244,12 +203,9 @@ async function startHarness(): Promise<Harness> {
     adminPort,
     cpu: () => {
       const own = process.cpuUsage();
-      const postmaster = Number(
-        readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
-      );
       return {
         node: (own.user + own.system) / 1000,
-        postgres: postgresCpuMs(postmaster),
+        postgres: db.cpuMs(),
         emulator: emulator.pid ? procCpuMs(emulator.pid) : 0,
       };
     },

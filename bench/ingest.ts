@@ -12,7 +12,7 @@ import {
 } from '../src/profiles/profile-ingest.service.js';
 import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
 import { SegmentCatalog } from '../src/segments/segment-catalog.js';
-import { startScratchDatabase } from './support.js';
+import { printTopStatements, startScratchDatabase } from './support.js';
 const PROFILES = 100_000;
 const BATCH = 1000;
 const SINGLE_SAMPLES = 1000;
@@ -126,11 +126,14 @@ export async function runIngestBench(
       );
     }
     const ingest = new ProfileIngestService(ds, new SegmentCatalog());
+    await printTopStatements(ds, 'setup');
 
     process.stdout.write(
       `ingesting ${total} profiles against ${SEGMENTS.length} segments, ${concurrency} batches in flight...\n`,
     );
     const started = process.hrtime.bigint();
+    const nodeCpuBefore = process.cpuUsage();
+    const pgCpuBefore = db.cpuMs();
     let accepted = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -153,6 +156,13 @@ export async function runIngestBench(
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const nodeCpu = process.cpuUsage(nodeCpuBefore);
+    // CPU per 1,000 profiles: steadier than profiles/s on a shared VM.
+    const cpuMsPer1000 = {
+      node: Math.round(((nodeCpu.user + nodeCpu.system) / 1000 / total) * 1000),
+      postgres: Math.round(((db.cpuMs() - pgCpuBefore) / total) * 1000),
+    };
+    await printTopStatements(ds, 'create phase');
     const perSecond = accepted / seconds;
 
     // Updates of existing profiles (merge, diff, membership transitions).
@@ -192,6 +202,7 @@ export async function runIngestBench(
       accepted,
       seconds: Number(seconds.toFixed(2)),
       profilesPerSecond: Math.round(perSecond),
+      cpuMsPer1000Profiles: cpuMsPer1000,
       updates: {
         profiles: UPDATES,
         profilesPerSecond: Math.round(UPDATES / updateSeconds),
@@ -211,6 +222,10 @@ export async function runIngestBench(
       [
         'create throughput',
         `${result.profilesPerSecond} profiles/s (${result.seconds} s)`,
+      ],
+      [
+        'CPU per 1,000 new',
+        `Node ${cpuMsPer1000.node} ms, PostgreSQL ${cpuMsPer1000.postgres} ms`,
       ],
       ['update throughput', `${result.updates.profilesPerSecond} profiles/s`],
       ['single record p50', `${result.singleRecordLatencyMs.p50} ms`],

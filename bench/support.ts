@@ -1,4 +1,10 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +25,62 @@ export function freePort(): Promise<number> {
   });
 }
 
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime of a process from /proc, in ms (0 when it is gone). */
+export function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The postmaster, its live backends, and the backends that already exited
+ * (their time is in the postmaster's cutime/cstime once it reaped them).
+ */
+function postgresCpuMs(postmaster: number): number {
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total +=
+      (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === postmaster)
+        total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 export interface ScratchDatabase {
   url: string;
   /** The server's data directory (holds postmaster.pid). */
   dataDir: string;
+  /** CPU time (ms) the server has used so far, its backends included. */
+  cpuMs(): number;
   /** Stops the server and deletes its data. */
   remove(): Promise<void>;
 }
+
+/**
+ * BENCH_PG_STATEMENTS=1: the scratch server loads pg_stat_statements, and
+ * benchmarks print where PostgreSQL's time went (`printTopStatements`).
+ */
+const STATEMENTS = process.env.BENCH_PG_STATEMENTS === '1';
 
 /** A throwaway embedded PostgreSQL for one benchmark run. */
 export async function startScratchDatabase(): Promise<ScratchDatabase> {
@@ -36,14 +91,48 @@ export async function startScratchDatabase(): Promise<ScratchDatabase> {
     dataDir,
     port: await freePort(),
     persistent: false,
+    postgresFlags: STATEMENTS
+      ? ['-c', 'shared_preload_libraries=pg_stat_statements']
+      : [],
   });
   const url = await db.start();
   return {
     url,
     dataDir,
+    cpuMs: () =>
+      postgresCpuMs(
+        Number(
+          readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+        ),
+      ),
     remove: async () => {
       await db.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** With BENCH_PG_STATEMENTS=1: the statements that took the most time, and the WAL written. */
+export async function printTopStatements(
+  ds: { query(sql: string): Promise<unknown> },
+  heading: string,
+): Promise<void> {
+  if (!STATEMENTS) return;
+  await ds.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const rows = (await ds.query(
+    `SELECT calls, round(total_exec_time)::int AS ms, rows,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8`,
+  )) as Record<string, unknown>[];
+  const [wal] = (await ds.query(
+    `SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal_bytes FROM pg_stat_wal`,
+  )) as Record<string, unknown>[];
+  process.stdout.write(`\n${heading}: PostgreSQL time by statement\n`);
+  for (const r of rows) {
+    process.stdout.write(
+      `${String(r.ms).padStart(8)} ms ${String(r.calls).padStart(6)} calls ${String(r.rows).padStart(9)} rows  ${String(r.query)}\n`,
+    );
+  }
+  process.stdout.write(`WAL: ${JSON.stringify(wal)}\n`);
+  await ds.query('SELECT pg_stat_statements_reset()');
 }

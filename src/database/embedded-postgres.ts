@@ -10,6 +10,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   persistent?: boolean;
+  /** Extra server settings, e.g. `['-c', 'shared_preload_libraries=pg_stat_statements']`. */
+  postgresFlags?: string[];
   onLog?: (line: string) => void;
 }
 
@@ -55,6 +57,7 @@ export class EmbeddedDatabase {
       persistent: this.options.persistent ?? true,
       // Running as root (CI, containers) needs an unprivileged OS user for postgres.
       createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: this.options.postgresFlags ?? [],
       onLog: this.options.onLog ?? (() => undefined),
       onError: this.options.onLog ?? (() => undefined),
     });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import { DomainError, ErrorCode, validationFailed } from '../common/errors.js';
 import type { StoredMemberships } from '../segments/membership-status.js';
 import {
@@ -177,8 +177,8 @@ export class ProfileIngestService {
 
   /**
    * One batch in the caller's transaction. Concurrency: stored profiles are
-   * locked FOR UPDATE (in id order) before they are read; a new identity is
-   * inserted with ON CONFLICT DO NOTHING and a lost race retries the batch.
+   * locked FOR UPDATE (in id order) before they are read; a new identity
+   * claimed concurrently by another batch (a unique violation) retries the batch.
    */
   async ingestBatch(
     m: Queryable,
@@ -506,22 +506,30 @@ export class ProfileIngestService {
       inserts.sort((a, b) =>
         a.ns === b.ns ? (a.id < b.id ? -1 : 1) : a.ns < b.ns ? -1 : 1,
       );
-      const rows = (await m.query(
-        `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
-         SELECT $1, $2, r.ns, r.id, r.p
-           FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)
-         ON CONFLICT DO NOTHING
-         RETURNING 1`,
-        [
-          tenant.orgId,
-          tenant.sandboxName,
-          inserts.map((r) => r.ns),
-          inserts.map((r) => r.id),
-          inserts.map((r) => r.p),
-        ],
-      )) as unknown[];
-      if (rows.length !== inserts.length) {
-        throw new RetryableConflict('a new identity was claimed concurrently');
+      // A plain INSERT: the lookup found none of these identities, so only a
+      // concurrent batch can have claimed one since; its unique violation
+      // retries this batch (ON CONFLICT DO NOTHING would pay a speculative
+      // insertion for every row to handle that rare race).
+      try {
+        await m.query(
+          `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+           SELECT $1, $2, r.ns, r.id, r.p
+             FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)`,
+          [
+            tenant.orgId,
+            tenant.sandboxName,
+            inserts.map((r) => r.ns),
+            inserts.map((r) => r.id),
+            inserts.map((r) => r.p),
+          ],
+        );
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new RetryableConflict(
+            'a new identity was claimed concurrently',
+          );
+        }
+        throw err;
       }
     }
     if (moves.length) {
@@ -557,6 +565,13 @@ export function timeOrderedUuid(ms: number): string {
   const t = ms.toString(16).padStart(12, '0');
   const r = randomUUID();
   return `${t.slice(0, 8)}-${t.slice(8)}-7${r.slice(15)}`;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (
+    err instanceof QueryFailedError &&
+    (err.driverError as { code?: string } | undefined)?.code === '23505'
+  );
 }
 
 function distinctKeys(keys: IdentityKey[]): IdentityKey[] {
