@@ -1,4 +1,6 @@
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProfileIngestService } from '../../src/profiles/profile-ingest.service.js';
 import {
   createTenant,
   createTestApp,
@@ -433,5 +435,57 @@ describe('profile ingestion, merge rules and identity stitching', () => {
       (await lookup(t, a, 'shared@x.io', 'email'))[idA]?.entity,
     ).toMatchObject({ owner: 'a' });
     expect(await allChanges(t, b)).toHaveLength(1);
+  });
+
+  it('creates one profile when concurrent batches bring the same new identities', async () => {
+    const tn = await createTenant(t);
+    const ref = { orgId: tn.orgId, sandboxName: tn.sandbox };
+    const svc = t.app.get(ProfileIngestService);
+    const shared = Array.from({ length: 40 }, (_, i) => `race${i}@x.io`);
+    // Six batches race to create the same 40 profiles (each also brings an
+    // identity of its own): the losers of each race retry and merge.
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, (_, b) =>
+        svc.ingestRecords(
+          ref,
+          shared.map((mail, i) => ({
+            index: i,
+            value: {
+              identityMap: {
+                email: [{ id: mail }],
+                ecid: [{ id: `ecid-${b}-${i}` }],
+              },
+              [`from${b}`]: true,
+            },
+          })),
+        ),
+      ),
+    );
+    for (const r of runs) expect(r.rejected).toBe(0);
+    const ds = t.app.get(DataSource);
+    const owners = (await ds.query(
+      `SELECT identity, profile_id FROM profile_identities
+        WHERE org_id = $1 AND sandbox_name = $2 AND namespace = 'email'`,
+      [tn.orgId, tn.sandbox],
+    )) as { identity: string; profile_id: string }[];
+    expect(owners.map((o) => o.identity).sort()).toEqual([...shared].sort());
+    const [{ n }] = (await ds.query(
+      `SELECT count(*)::int AS n FROM profiles WHERE org_id = $1 AND sandbox_name = $2`,
+      [tn.orgId, tn.sandbox],
+    )) as [{ n: number }];
+    expect(n).toBe(shared.length);
+    // Every batch's record ended on the profile that owns the email.
+    const ownerOf = new Map(owners.map((o) => [o.identity, o.profile_id]));
+    for (const r of runs) {
+      r.results.forEach((res, i) =>
+        expect(res.profileId).toBe(ownerOf.get(shared[i] as string)),
+      );
+    }
+    const [{ ecids }] = (await ds.query(
+      `SELECT count(*)::int AS ecids FROM profile_identities
+        WHERE org_id = $1 AND sandbox_name = $2 AND namespace = 'ecid'`,
+      [tn.orgId, tn.sandbox],
+    )) as [{ ecids: number }];
+    expect(ecids).toBe(6 * shared.length);
   });
 });
