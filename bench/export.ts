@@ -42,7 +42,12 @@ import {
 } from '../src/runner/runner.repository.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
-import { freePort, procCpuMs, startScratchDatabase } from './support.js';
+import {
+  freePort,
+  procCpuMs,
+  startProfiler,
+  startScratchDatabase,
+} from './support.js';
 const num = (name: string, def: number): number =>
   Number(process.env[name] ?? def);
 const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
@@ -456,26 +461,6 @@ async function measureExport(
     (sizes[0]?.bytes ?? 0) / Math.max(1, sizes[0]?.records ?? 0),
   );
   return { seconds, events: docs.length, cpuMsPer1000, bytesPerEvent };
-}
-
-/** `BENCH_CPU_PROFILE=<dir>` writes a V8 CPU profile of each export measurement there. */
-async function startProfiler(): Promise<{
-  stop(name: string): Promise<void>;
-} | null> {
-  const dir = process.env.BENCH_CPU_PROFILE;
-  if (!dir) return null;
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return {
-    stop: async (name) => {
-      const { profile } = await session.post('Profiler.stop');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
 }
 
 /** The box's ceiling: read the same change rows and profiles as the runner, send prebuilt payloads with the SDK. */

@@ -12,7 +12,11 @@ import {
 } from '../src/profiles/profile-ingest.service.js';
 import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
 import { SegmentCatalog } from '../src/segments/segment-catalog.js';
-import { printTopStatements, startScratchDatabase } from './support.js';
+import {
+  printTopStatements,
+  startProfiler,
+  startScratchDatabase,
+} from './support.js';
 const PROFILES = 100_000;
 const BATCH = 1000;
 const SINGLE_SAMPLES = 1000;
@@ -131,6 +135,7 @@ export async function runIngestBench(
     process.stdout.write(
       `ingesting ${total} profiles against ${SEGMENTS.length} segments, ${concurrency} batches in flight...\n`,
     );
+    const profiler = await startProfiler();
     const started = process.hrtime.bigint();
     const nodeCpuBefore = process.cpuUsage();
     const pgCpuBefore = db.cpuMs();
@@ -156,6 +161,7 @@ export async function runIngestBench(
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await profiler?.stop('ingest-create');
     const nodeCpu = process.cpuUsage(nodeCpuBefore);
     // CPU per 1,000 profiles: steadier than profiles/s on a shared VM.
     const cpuMsPer1000 = {

@@ -1,11 +1,14 @@
 import {
   chmodSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
@@ -91,9 +94,12 @@ export async function startScratchDatabase(): Promise<ScratchDatabase> {
     dataDir,
     port: await freePort(),
     persistent: false,
-    postgresFlags: STATEMENTS
-      ? ['-c', 'shared_preload_libraries=pg_stat_statements']
-      : [],
+    postgresFlags: [
+      ...(STATEMENTS
+        ? ['-c', 'shared_preload_libraries=pg_stat_statements']
+        : []),
+      ...(process.env.XPGFLAGS ? process.env.XPGFLAGS.split(' ') : []),
+    ],
   });
   const url = await db.start();
   return {
@@ -135,4 +141,24 @@ export async function printTopStatements(
   }
   process.stdout.write(`WAL: ${JSON.stringify(wal)}\n`);
   await ds.query('SELECT pg_stat_statements_reset()');
+}
+
+/** `BENCH_CPU_PROFILE=<dir>` writes a V8 CPU profile of each measured phase there. */
+export async function startProfiler(): Promise<{
+  stop(name: string): Promise<void>;
+} | null> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async (name) => {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
