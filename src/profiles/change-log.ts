@@ -59,10 +59,20 @@ export async function appendChanges(
 ): Promise<number> {
   const kept = rows.filter(hasChange);
   if (kept.length === 0) return 0;
+  // A batch's rows share one Date: format it once, not once per row.
+  let lastDate: Date | undefined;
+  let lastIso = '';
+  const iso = (d: Date): string => {
+    if (d !== lastDate) {
+      lastDate = d;
+      lastIso = d.toISOString();
+    }
+    return lastIso;
+  };
   const payload = kept.map((r, seq) => ({
     seq,
     profile_id: r.profileId,
-    changed_at: r.changedAt.toISOString(),
+    changed_at: iso(r.changedAt),
     changed_paths: r.changedPaths,
     identities_changed: r.identitiesChanged,
     membership_changes: r.membershipChanges,

@@ -179,7 +179,10 @@ function checkAttributes(value: unknown, path: string, depth: number): void {
     return;
   }
   if (!isPlainObject(value)) return;
-  for (const [key, child] of Object.entries(value)) {
+  // for…in, not Object.entries: no [key, value] array per attribute (this
+  // runs over every attribute of every ingested record).
+  for (const key in value) {
+    const child = value[key];
     // Dotted keys would make change-log paths ambiguous; __proto__ would
     // poison the merged object.
     if (
@@ -218,8 +221,13 @@ export function mergeAttributes(
   base: JsonObject,
   patch: JsonObject,
 ): JsonObject {
+  // Into nothing (a new profile, a new sub-object): the patch itself, unless
+  // it holds a null or an empty object to drop. Fragments are never mutated,
+  // so sharing them is safe, and the common case copies nothing.
+  if (isEmpty(base) && isClean(patch)) return patch;
   const out: JsonObject = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
+  for (const key in patch) {
+    const value = patch[key];
     if (value === null || value === undefined) {
       delete out[key];
     } else if (isPlainObject(value)) {
@@ -235,6 +243,23 @@ export function mergeAttributes(
     }
   }
   return out;
+}
+
+function isEmpty(o: JsonObject): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** No null or undefined value and no empty object anywhere under `o` (arrays are values). */
+function isClean(o: JsonObject): boolean {
+  let any = false;
+  for (const key in o) {
+    any = true;
+    const v = o[key];
+    if (v === null || v === undefined) return false;
+    if (isPlainObject(v) && !isClean(v)) return false;
+  }
+  return any;
 }
 
 /** Union of identity maps; for an id already present, flags given in `add` win. */
@@ -280,8 +305,8 @@ export function leafPaths(value: unknown, prefix = ''): string[] {
 function collectLeaves(value: unknown, path: string, out: Set<string>): void {
   if (value === undefined) return;
   if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) {
-      collectLeaves(v, path ? `${path}.${k}` : k, out);
+    for (const k in value) {
+      collectLeaves(value[k], path ? `${path}.${k}` : k, out);
     }
     return;
   }
