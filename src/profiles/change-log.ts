@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Tenant } from '../common/request-context.js';
 import type { MembershipStatus } from '../segments/membership-status.js';
+import { boolChars, jsonLines } from './json-lines.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
@@ -62,36 +63,40 @@ export async function appendChanges(
   // A batch's rows share one Date: format it once, not once per row.
   let lastDate: Date | undefined;
   let lastIso = '';
-  const iso = (d: Date): string => {
-    if (d !== lastDate) {
-      lastDate = d;
-      lastIso = d.toISOString();
+  const times = kept.map((r) => {
+    if (r.changedAt !== lastDate) {
+      lastDate = r.changedAt;
+      lastIso = lastDate.toISOString();
     }
     return lastIso;
-  };
-  const payload = kept.map((r, seq) => ({
-    seq,
-    profile_id: r.profileId,
-    changed_at: iso(r.changedAt),
-    changed_paths: r.changedPaths,
-    identities_changed: r.identitiesChanged,
-    membership_changes: r.membershipChanges,
-    deleted: r.deleted,
-    snapshot: r.snapshot,
-  }));
+  });
+  // Rows keep array order: WITH ORDINALITY, then ORDER BY (ids follow it).
   await q.query(
     `INSERT INTO profile_changes
        (org_id, sandbox_name, profile_id, changed_at, changed_paths,
         identities_changed, membership_changes, deleted, snapshot)
-     SELECT $1, $2, r.profile_id, r.changed_at,
-            r.changed_paths, r.identities_changed, r.membership_changes, r.deleted,
-            NULLIF(r.snapshot, 'null'::jsonb)
-       FROM jsonb_to_recordset($3::jsonb) AS r(
-              seq int, profile_id uuid, changed_at timestamptz,
-              changed_paths jsonb, identities_changed boolean,
-              membership_changes jsonb, deleted boolean, snapshot jsonb)
-      ORDER BY r.seq`,
-    [tenant.orgId, tenant.sandboxName, JSON.stringify(payload)],
+     SELECT $1, $2, r.p, r.t, r.cp::jsonb, r.ic, r.mc::jsonb, r.d,
+            NULLIF(r.s::jsonb, 'null'::jsonb)
+       FROM unnest(string_to_array($3, ',')::uuid[],
+                   string_to_array($4, ',')::timestamptz[],
+                   string_to_array($5, E'\n'),
+                   string_to_array($6, NULL)::boolean[],
+                   string_to_array($7, E'\n'),
+                   string_to_array($8, NULL)::boolean[],
+                   string_to_array($9, E'\n'))
+            WITH ORDINALITY AS r(p, t, cp, ic, mc, d, s, n)
+      ORDER BY r.n`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      kept.map((r) => r.profileId).join(','),
+      times.join(','),
+      jsonLines(kept.map((r) => r.changedPaths)),
+      boolChars(kept.map((r) => r.identitiesChanged)),
+      jsonLines(kept.map((r) => r.membershipChanges)),
+      boolChars(kept.map((r) => r.deleted)),
+      jsonLines(kept.map((r) => r.snapshot)),
+    ],
   );
   return kept.length;
 }

@@ -31,6 +31,7 @@ import {
   normalizeFragment,
   unionIdentityMaps,
 } from './profile-merge.js';
+import { jsonLines } from './json-lines.js';
 import { RetryableConflict, withTransaction } from './transaction.js';
 
 /** Most fragments in one `{"profiles": [...]}` request. */
@@ -436,19 +437,16 @@ export class ProfileIngestService {
     if (created.length) {
       await m.query(
         `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
-         SELECT r.id, $1, $2, r.a, r.i, r.m, $4, $4
-           FROM jsonb_to_recordset($3::jsonb) AS r(id uuid, a jsonb, i jsonb, m jsonb)`,
+         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, $7, $7
+           FROM unnest(string_to_array($3, ',')::uuid[], string_to_array($4, E'\n'),
+                       string_to_array($5, E'\n'), string_to_array($6, E'\n')) AS r(id, a, i, m)`,
         [
           tenant.orgId,
           tenant.sandboxName,
-          JSON.stringify(
-            created.map((p) => ({
-              id: p.id,
-              a: p.attributes,
-              i: p.identityMap,
-              m: p.memberships,
-            })),
-          ),
+          created.map((p) => p.id).join(','),
+          jsonLines(created.map((p) => p.attributes)),
+          jsonLines(created.map((p) => p.identityMap)),
+          jsonLines(created.map((p) => p.memberships)),
           nowIso,
         ],
       );
