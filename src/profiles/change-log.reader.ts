@@ -4,6 +4,7 @@ import type {
   MembershipChange,
   ProfileSnapshot,
   Queryable,
+  StoredMembershipChange,
   TenantRef,
 } from './change-log.js';
 
@@ -35,7 +36,7 @@ interface ChangeRow {
   changed_at_ms: number;
   changed_paths: string[];
   identities_changed: boolean;
-  membership_changes: MembershipChange[];
+  membership_changes: StoredMembershipChange[];
   deleted: boolean;
   snapshot: ProfileSnapshot | null;
 }
@@ -99,7 +100,11 @@ export async function readChanges(
     changedAt: new Date(r.changed_at_ms),
     changedPaths: r.changed_paths,
     identitiesChanged: r.identities_changed,
-    membershipChanges: r.membership_changes,
+    membershipChanges: r.membership_changes.map(([segmentId, from, to]) => ({
+      segmentId,
+      from,
+      to,
+    })),
     deleted: r.deleted,
     snapshot: r.snapshot,
   }));

@@ -18,6 +18,17 @@ export interface MembershipChange {
 }
 
 /**
+ * How `profile_changes.membership_changes` stores a MembershipChange:
+ * `[segmentId, from, to]` (a row per profile can hold one per segment; the
+ * array form is about a third smaller than the object).
+ */
+export type StoredMembershipChange = [
+  string,
+  MembershipChange['from'],
+  MembershipChange['to'],
+];
+
+/**
  * `profile_changes.snapshot`: the profile as it was, for rows whose profile
  * row no longer exists (deleted, or absorbed by a merge into `mergedInto`).
  */
@@ -93,7 +104,15 @@ export async function appendChanges(
       times.join(','),
       jsonLines(kept.map((r) => r.changedPaths)),
       boolChars(kept.map((r) => r.identitiesChanged)),
-      jsonLines(kept.map((r) => r.membershipChanges)),
+      jsonLines(
+        kept.map((r) =>
+          r.membershipChanges.map((c): StoredMembershipChange => [
+            c.segmentId,
+            c.from,
+            c.to,
+          ]),
+        ),
+      ),
       boolChars(kept.map((r) => r.deleted)),
       jsonLines(kept.map((r) => r.snapshot)),
     ],
