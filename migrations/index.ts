@@ -5,6 +5,7 @@ import { ChangeNotify1764400000000 } from './1764400000000-ChangeNotify.js';
 import { RateLimits1764470000000 } from './1764470000000-RateLimits.js';
 import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInProfileOrder.js';
 import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsOnProfiles.js';
+import { IdentityIndexByKeyOnly1764700000000 } from './1764700000000-IdentityIndexByKeyOnly.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -15,4 +16,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   RateLimits1764470000000,
   MembersInProfileOrder1764500000000,
   MembershipsOnProfiles1764600000000,
+  IdentityIndexByKeyOnly1764700000000,
 ];

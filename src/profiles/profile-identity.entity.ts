@@ -1,8 +1,11 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** Identity graph: each (namespace, id) of a tenant belongs to exactly one profile. */
+/**
+ * Identity graph: each (namespace, id) of a tenant belongs to exactly one
+ * profile, and a profile owns exactly the identities of its identityMap (so
+ * no index by profile: a delete goes by those keys).
+ */
 @Entity({ name: 'profile_identities' })
-@Index('ix_profile_identities_profile', ['profileId'])
 export class ProfileIdentityEntity {
   @PrimaryColumn({ type: 'text' })
   orgId: string;

@@ -11,7 +11,7 @@ import type {
 } from './dto/profile-entity.dto.js';
 import { lookupOwners } from './profile-ingest.service.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
-import { identityKeyString, leafPaths } from './profile-merge.js';
+import { identityKeyString, identityKeys, leafPaths } from './profile-merge.js';
 import {
   type ProfileState,
   loadProfileStates,
@@ -64,9 +64,14 @@ export class ProfilesService {
         },
       ]);
       const params = [tenant.orgId, tenant.sandboxName, row.id];
+      // By primary key: the profile owns exactly its identityMap's identities.
+      const keys = identityKeys(row.identity_map);
       await m.query(
-        `DELETE FROM profile_identities WHERE org_id = $1 AND sandbox_name = $2 AND profile_id = $3`,
-        params,
+        `DELETE FROM profile_identities
+          WHERE (org_id, sandbox_name, namespace, identity) IN (
+                  SELECT $1, $2, k.ns, k.id FROM unnest($4::text[], $5::text[]) AS k(ns, id))
+            AND profile_id = $3`,
+        [...params, keys.map((k) => k.namespace), keys.map((k) => k.id)],
       );
       await m.query(
         `DELETE FROM profiles WHERE org_id = $1 AND sandbox_name = $2 AND id = $3`,

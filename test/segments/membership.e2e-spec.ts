@@ -112,7 +112,7 @@ describe('streaming segment membership', () => {
     );
     const r = await ingest(t, tn, [
       {
-        identityMap: email('d@x.io'),
+        identityMap: { ...email('d@x.io'), ecid: [{ id: 'ecid-d' }] },
         homeAddress: { countryCode: 'US' },
         loyalty: { tier: 'gold' },
         person: { name: 'D' },
@@ -155,6 +155,12 @@ describe('streaming segment membership', () => {
       .expect(200);
     await lookup(t, tn, 'd@x.io', 'email', 404);
     expect(await t.app.get(ProfileStateReader).load(ref, [id])).toEqual([]);
+    // Its identities went with it: the same email is a new profile now.
+    expect(
+      await t.app
+        .get(DataSource)
+        .query(`SELECT 1 FROM profile_identities WHERE profile_id = $1`, [id]),
+    ).toEqual([]);
     const last = (await allChanges(t, tn)).pop();
     expect(last).toMatchObject({
       profileId: id,
@@ -167,7 +173,7 @@ describe('streaming segment membership', () => {
           loyalty: { tier: 'gold' },
           person: { name: 'D' },
         },
-        identityMap: { email: [{ id: 'd@x.io' }] },
+        identityMap: { email: [{ id: 'd@x.io' }], ecid: [{ id: 'ecid-d' }] },
       },
     });
     expect(last?.membershipChanges).toEqual(
