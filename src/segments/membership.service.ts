@@ -6,7 +6,12 @@ import type {
   TenantRef,
 } from '../profiles/change-log.js';
 import type { JsonObject } from '../profiles/profile-merge.js';
-import { type StoredMemberships, isActive } from './membership-status.js';
+import {
+  type MembershipStatus,
+  type StoredMembership,
+  type StoredMemberships,
+  isActive,
+} from './membership-status.js';
 import { evaluatePql } from './pql/index.js';
 import type { CompiledSegment } from './segment-catalog.js';
 
@@ -36,26 +41,56 @@ export function membershipTransitions(
 ): Transitions {
   let patch: StoredMemberships | null = null;
   const changes: MembershipChange[] = [];
+  const set = statesAt(nowIso);
   for (const segment of segments) {
     const member = evaluatePql(segment.node, doc, now);
     const prev = current?.[segment.id];
     const wasMember = isActive(prev);
     if (member && !wasMember) {
-      (patch ??= {})[segment.id] = ['realized', nowIso];
+      (patch ??= {})[segment.id] = set.realized;
       changes.push({
         segmentId: segment.id,
         from: prev?.[0] ?? null,
         to: 'realized',
       });
     } else if (member && prev?.[0] === 'realized') {
-      (patch ??= {})[segment.id] = ['existing', nowIso];
+      (patch ??= {})[segment.id] = set.existing;
     } else if (!member && prev && wasMember) {
-      (patch ??= {})[segment.id] = ['exited', nowIso];
+      (patch ??= {})[segment.id] = set.exited;
       changes.push({ segmentId: segment.id, from: prev[0], to: 'exited' });
     }
   }
   const next = patch ? { ...current, ...patch } : (current ?? {});
   return { next, patch, changes };
+}
+
+/**
+ * The three `[status, nowIso]` entries of one evaluation time, frozen and
+ * shared by every membership a batch sets (one batch sets ~10 per profile).
+ */
+let lastStates: {
+  iso: string;
+  realized: StoredMembership;
+  existing: StoredMembership;
+  exited: StoredMembership;
+} = {
+  iso: '',
+  realized: ['realized', ''],
+  existing: ['existing', ''],
+  exited: ['exited', ''],
+};
+function statesAt(iso: string): typeof lastStates {
+  if (lastStates.iso !== iso) {
+    const entry = (status: MembershipStatus): StoredMembership =>
+      Object.freeze([status, iso]) as unknown as StoredMembership;
+    lastStates = {
+      iso,
+      realized: entry('realized'),
+      existing: entry('existing'),
+      exited: entry('exited'),
+    };
+  }
+  return lastStates;
 }
 
 /** Exits of every active membership: for a deleted or absorbed profile. */
