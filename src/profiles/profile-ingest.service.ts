@@ -216,13 +216,14 @@ export class ProfileIngestService {
     let seq = 0;
     const pending: { result: RecordResult; target: WorkProfile }[] = [];
     for (const item of items) {
-      const found = [
-        ...new Set(
-          item.fragment.identities
-            .map((k) => owner.get(identityKeyString(k)))
-            .filter((id): id is string => id !== undefined),
-        ),
-      ].map((id) => work.get(id) as WorkProfile);
+      // The distinct profiles owning the record's identities (usually none or one).
+      const found: WorkProfile[] = [];
+      for (const k of item.fragment.identities) {
+        const id = owner.get(identityKeyString(k));
+        if (id === undefined) continue;
+        const p = work.get(id) as WorkProfile;
+        if (!found.includes(p)) found.push(p);
+      }
       let target: WorkProfile;
       const created = found.length === 0;
       const merged: string[] = [];

@@ -267,6 +267,9 @@ export function unionIdentityMaps(
   base: IdentityMap,
   add: IdentityMap,
 ): IdentityMap {
+  // Into nothing (a new profile): `add` is a normalized, de-duplicated map
+  // that is never mutated, so it is the union as it is.
+  if (isEmpty(base)) return add;
   const out: IdentityMap = {};
   for (const [ns, entries] of Object.entries(base)) {
     out[ns] = entries.map((e) => ({ ...e }));
