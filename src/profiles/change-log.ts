@@ -69,8 +69,27 @@ export async function appendChanges(
   tenant: TenantRef,
   rows: ChangeRowInput[],
 ): Promise<number> {
+  const insert = changeInsert(rows, 3);
+  if (!insert) return 0;
+  await q.query(insert.sql, [
+    tenant.orgId,
+    tenant.sandboxName,
+    ...insert.params,
+  ]);
+  return insert.count;
+}
+
+/**
+ * appendChanges as SQL, for a caller that sends it with other writes in one
+ * statement: `$1`/`$2` are the tenant, its own parameters start at `$first`.
+ * Null when no row has a change.
+ */
+export function changeInsert(
+  rows: ChangeRowInput[],
+  first: number,
+): { sql: string; params: string[]; count: number } | null {
   const kept = rows.filter(hasChange);
-  if (kept.length === 0) return 0;
+  if (kept.length === 0) return null;
   // A batch's rows share one Date: format it once, not once per row.
   let lastDate: Date | undefined;
   let lastIso = '';
@@ -81,25 +100,25 @@ export async function appendChanges(
     }
     return lastIso;
   });
-  // Rows keep array order: WITH ORDINALITY, then ORDER BY (ids follow it).
-  await q.query(
-    `INSERT INTO profile_changes
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    count: kept.length,
+    // Rows keep array order: WITH ORDINALITY, then ORDER BY (ids follow it).
+    sql: `INSERT INTO profile_changes
        (org_id, sandbox_name, profile_id, changed_at, changed_paths,
         identities_changed, membership_changes, deleted, snapshot)
      SELECT $1, $2, r.p, r.t, r.cp::jsonb, r.ic, r.mc::jsonb, r.d,
             NULLIF(r.s::jsonb, 'null'::jsonb)
-       FROM unnest(string_to_array($3, ',')::uuid[],
-                   string_to_array($4, ',')::timestamptz[],
-                   string_to_array($5, E'\n'),
-                   string_to_array($6, NULL)::boolean[],
-                   string_to_array($7, E'\n'),
-                   string_to_array($8, NULL)::boolean[],
-                   string_to_array($9, E'\n'))
+       FROM unnest(string_to_array(${$(0)}, ',')::uuid[],
+                   string_to_array(${$(1)}, ',')::timestamptz[],
+                   string_to_array(${$(2)}, E'\\n'),
+                   string_to_array(${$(3)}, NULL)::boolean[],
+                   string_to_array(${$(4)}, E'\\n'),
+                   string_to_array(${$(5)}, NULL)::boolean[],
+                   string_to_array(${$(6)}, E'\\n'))
             WITH ORDINALITY AS r(p, t, cp, ic, mc, d, s, n)
       ORDER BY r.n`,
-    [
-      tenant.orgId,
-      tenant.sandboxName,
+    params: [
       kept.map((r) => r.profileId).join(','),
       times.join(','),
       jsonLines(kept.map((r) => r.changedPaths)),
@@ -116,6 +135,5 @@ export async function appendChanges(
       boolChars(kept.map((r) => r.deleted)),
       jsonLines(kept.map((r) => r.snapshot)),
     ],
-  );
-  return kept.length;
+  };
 }

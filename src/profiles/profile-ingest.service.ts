@@ -13,6 +13,7 @@ import {
   type Queryable,
   type TenantRef,
   appendChanges,
+  changeInsert,
 } from './change-log.js';
 import {
   FragmentError,
@@ -359,6 +360,27 @@ export class ProfileIngestService {
       });
     }
 
+    const identities = identityWrites(survivors, originalOwner);
+    if (
+      updated.length === 0 &&
+      absorbed.length === 0 &&
+      identities.moves.length === 0
+    ) {
+      // Only new profiles (a bulk load's usual batch): their rows, identities
+      // and change rows go in one statement — one round trip, not three.
+      await this.insertNewOnly(
+        m,
+        tenant,
+        created,
+        identities.inserts,
+        changes,
+        nowIso,
+      );
+      return pending.map(({ result, target }) => ({
+        ...result,
+        profileId: survivorOf(target).id,
+      }));
+    }
     await this.writeProfiles(m, tenant, created, updated, nowIso);
     if (absorbed.length) {
       const ids = absorbed.map((p) => p.id);
@@ -368,7 +390,7 @@ export class ProfileIngestService {
         [tenant.orgId, tenant.sandboxName, ids],
       );
     }
-    await this.writeIdentities(m, tenant, survivors, originalOwner);
+    await this.writeIdentities(m, tenant, identities);
     await appendChanges(m, tenant, changes);
 
     return pending.map(({ result, target }) => ({
@@ -436,21 +458,12 @@ export class ProfileIngestService {
     nowIso: string,
   ): Promise<void> {
     if (created.length) {
-      await m.query(
-        `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
-         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, $7, $7
-           FROM unnest(string_to_array($3, ',')::uuid[], string_to_array($4, E'\n'),
-                       string_to_array($5, E'\n'), string_to_array($6, E'\n')) AS r(id, a, i, m)`,
-        [
-          tenant.orgId,
-          tenant.sandboxName,
-          created.map((p) => p.id).join(','),
-          jsonLines(created.map((p) => p.attributes)),
-          jsonLines(created.map((p) => p.identityMap)),
-          jsonLines(created.map((p) => p.memberships)),
-          nowIso,
-        ],
-      );
+      const insert = newProfilesInsert(created, nowIso, 3);
+      await m.query(insert.sql, [
+        tenant.orgId,
+        tenant.sandboxName,
+        ...insert.params,
+      ]);
     }
     if (updated.length) {
       // `id = ANY` probes the primary key whatever the statistics say (an
@@ -481,55 +494,49 @@ export class ProfileIngestService {
     }
   }
 
+  /**
+   * All of a batch's writes when it only creates profiles, as one statement
+   * of data-modifying CTEs (PostgreSQL runs each exactly once).
+   */
+  private async insertNewOnly(
+    m: Queryable,
+    tenant: TenantRef,
+    created: WorkProfile[],
+    inserts: IdentityRow[],
+    changes: ChangeRowInput[],
+    nowIso: string,
+  ): Promise<void> {
+    const parts: string[] = [];
+    const params: unknown[] = [tenant.orgId, tenant.sandboxName];
+    const add = (insert: { sql: string; params: unknown[] }): void => {
+      parts.push(insert.sql);
+      params.push(...insert.params);
+    };
+    if (created.length)
+      add(newProfilesInsert(created, nowIso, params.length + 1));
+    if (inserts.length) add(identityInsert(inserts, params.length + 1));
+    const logged = changeInsert(changes, params.length + 1);
+    if (logged) add(logged);
+    if (parts.length === 0) return;
+    const last = parts.pop() as string;
+    const sql = parts.length
+      ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(', ')} ${last}`
+      : last;
+    await insertClaimingIdentities(m, sql, params);
+  }
+
   private async writeIdentities(
     m: Queryable,
     tenant: TenantRef,
-    survivors: WorkProfile[],
-    originalOwner: Map<string, string>,
+    { inserts, moves }: { inserts: IdentityRow[]; moves: IdentityRow[] },
   ): Promise<void> {
-    const inserts: { ns: string; id: string; p: string }[] = [];
-    const moves: { ns: string; id: string; p: string }[] = [];
-    for (const p of survivors) {
-      for (const k of identityKeys(p.identityMap)) {
-        const before = originalOwner.get(identityKeyString(k));
-        if (before === p.id) continue;
-        (before === undefined ? inserts : moves).push({
-          ns: k.namespace,
-          id: k.id,
-          p: p.id,
-        });
-      }
-    }
     if (inserts.length) {
-      // Sorted so concurrent batches take index locks in the same order.
-      inserts.sort((a, b) =>
-        a.ns === b.ns ? (a.id < b.id ? -1 : 1) : a.ns < b.ns ? -1 : 1,
-      );
-      // A plain INSERT: the lookup found none of these identities, so only a
-      // concurrent batch can have claimed one since; its unique violation
-      // retries this batch (ON CONFLICT DO NOTHING would pay a speculative
-      // insertion for every row to handle that rare race).
-      try {
-        await m.query(
-          `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
-           SELECT $1, $2, r.ns, r.id, r.p
-             FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)`,
-          [
-            tenant.orgId,
-            tenant.sandboxName,
-            inserts.map((r) => r.ns),
-            inserts.map((r) => r.id),
-            inserts.map((r) => r.p),
-          ],
-        );
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new RetryableConflict(
-            'a new identity was claimed concurrently',
-          );
-        }
-        throw err;
-      }
+      const insert = identityInsert(inserts, 3);
+      await insertClaimingIdentities(m, insert.sql, [
+        tenant.orgId,
+        tenant.sandboxName,
+        ...insert.params,
+      ]);
     }
     if (moves.length) {
       // An upsert finds each row by primary key; UPDATE … FROM a record set
@@ -564,6 +571,98 @@ export function timeOrderedUuid(ms: number): string {
   const t = ms.toString(16).padStart(12, '0');
   const r = randomUUID();
   return `${t.slice(0, 8)}-${t.slice(8)}-7${r.slice(15)}`;
+}
+
+interface IdentityRow {
+  ns: string;
+  id: string;
+  p: string;
+}
+
+/** Identities to insert (nobody owned them) and to move (another profile did). */
+function identityWrites(
+  survivors: WorkProfile[],
+  originalOwner: Map<string, string>,
+): { inserts: IdentityRow[]; moves: IdentityRow[] } {
+  const inserts: IdentityRow[] = [];
+  const moves: IdentityRow[] = [];
+  for (const p of survivors) {
+    for (const k of identityKeys(p.identityMap)) {
+      const before = originalOwner.get(identityKeyString(k));
+      if (before === p.id) continue;
+      (before === undefined ? inserts : moves).push({
+        ns: k.namespace,
+        id: k.id,
+        p: p.id,
+      });
+    }
+  }
+  // Sorted so concurrent batches take index locks in the same order.
+  inserts.sort((a, b) =>
+    a.ns === b.ns ? (a.id < b.id ? -1 : 1) : a.ns < b.ns ? -1 : 1,
+  );
+  return { inserts, moves };
+}
+
+/** New profile rows as SQL: `$1`/`$2` the tenant, its parameters from `$first`. */
+function newProfilesInsert(
+  created: WorkProfile[],
+  nowIso: string,
+  first: number,
+): { sql: string; params: string[] } {
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, ${$(4)}::timestamptz, ${$(4)}::timestamptz
+           FROM unnest(string_to_array(${$(0)}, ',')::uuid[], string_to_array(${$(1)}, E'\\n'),
+                       string_to_array(${$(2)}, E'\\n'), string_to_array(${$(3)}, E'\\n')) AS r(id, a, i, m)`,
+    params: [
+      created.map((p) => p.id).join(','),
+      jsonLines(created.map((p) => p.attributes)),
+      jsonLines(created.map((p) => p.identityMap)),
+      jsonLines(created.map((p) => p.memberships)),
+      nowIso,
+    ],
+  };
+}
+
+/**
+ * New identities as a plain INSERT: the lookup found none of them, so only a
+ * concurrent batch can have claimed one since, and its unique violation
+ * retries this batch (ON CONFLICT DO NOTHING would pay a speculative
+ * insertion for every row to handle that rare race).
+ */
+function identityInsert(
+  rows: IdentityRow[],
+  first: number,
+): { sql: string; params: string[][] } {
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+         SELECT $1, $2, r.ns, r.id, r.p
+           FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::uuid[]) AS r(ns, id, p)`,
+    params: [
+      rows.map((r) => r.ns),
+      rows.map((r) => r.id),
+      rows.map((r) => r.p),
+    ],
+  };
+}
+
+/** Runs a statement that inserts identities; a unique violation retries the batch. */
+async function insertClaimingIdentities(
+  m: Queryable,
+  sql: string,
+  params: unknown[],
+): Promise<void> {
+  try {
+    await m.query(sql, params);
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new RetryableConflict('a new identity was claimed concurrently');
+    }
+    throw err;
+  }
 }
 
 function isUniqueViolation(err: unknown): boolean {
