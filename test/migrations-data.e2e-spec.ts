@@ -62,7 +62,7 @@ describe('migration MembershipsOnProfiles (data)', () => {
     );
     await before.destroy();
 
-    const after = source(MIGRATIONS);
+    const after = source(MIGRATIONS.slice(0, upTo + 1));
     await after.initialize();
     try {
       await after.runMigrations({ transaction: 'each' });
