@@ -131,6 +131,9 @@ export async function markMembershipsExisting(
          FROM profiles
         WHERE id = ANY($1::uuid[]) AND memberships ?| $2::text[]
           AND ($3::text IS NULL OR (org_id = $3 AND sandbox_name = $4))
+          -- Rows with nothing to change (already existing) are not locked.
+          AND EXISTS (SELECT 1 FROM unnest($2::text[]) s
+                       WHERE memberships->s->>0 = 'realized')
         ORDER BY id
           FOR UPDATE),
      updated AS (
