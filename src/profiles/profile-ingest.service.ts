@@ -563,7 +563,7 @@ export class ProfileIngestService {
 /**
  * A UUIDv7 (RFC 9562): the 48-bit millisecond time, then random bits. New
  * profiles then append at the right edge of the profile-keyed indexes
- * (profiles, memberships, identities by profile) instead of dirtying a random
+ * (the profiles primary key and tenant index) instead of dirtying a random
  * leaf page each. Built on randomUUID's buffered entropy: the `uuid` package's
  * v7 asks the OS for random bytes on every call, ~10 µs each here.
  */
