@@ -361,17 +361,15 @@ export class ProfileIngestService {
     }
 
     const identities = identityWrites(survivors, originalOwner);
-    if (
-      updated.length === 0 &&
-      absorbed.length === 0 &&
-      identities.moves.length === 0
-    ) {
-      // Only new profiles (a bulk load's usual batch): their rows, identities
-      // and change rows go in one statement — one round trip, not three.
-      await this.insertNewOnly(
+    if (absorbed.length === 0 && identities.moves.length === 0) {
+      // No merge (nearly every batch): profiles, identities and change rows
+      // go in one statement — one round trip instead of three or four, so
+      // PostgreSQL does not wait for Node between them.
+      await this.writeInOneStatement(
         m,
         tenant,
         created,
+        updated,
         identities.inserts,
         changes,
         nowIso,
@@ -466,42 +464,25 @@ export class ProfileIngestService {
       ]);
     }
     if (updated.length) {
-      // `id = ANY` probes the primary key whatever the statistics say (an
-      // UPDATE … FROM a record set was planned as a scan of every profile
-      // on a freshly loaded table); each row picks its values by id.
-      const byId: Record<string, unknown> = {};
-      for (const { profile: p, touched } of updated) {
-        byId[p.id] = touched
-          ? { a: p.attributes, i: p.identityMap, m: p.memberships, u: true }
-          : { m: p.memberships, u: false };
-      }
-      await m.query(
-        `UPDATE profiles p
-            SET (attributes, identity_map, memberships, updated_at) = (
-                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
-                         CASE WHEN r.u THEN $5::timestamptz ELSE p.updated_at END
-                    FROM jsonb_to_record($4::jsonb -> p.id::text)
-                         AS r(a jsonb, i jsonb, m jsonb, u boolean))
-          WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])`,
-        [
-          tenant.orgId,
-          tenant.sandboxName,
-          Object.keys(byId),
-          JSON.stringify(byId),
-          nowIso,
-        ],
-      );
+      const update = storedProfilesUpdate(updated, nowIso, 3);
+      await m.query(update.sql, [
+        tenant.orgId,
+        tenant.sandboxName,
+        ...update.params,
+      ]);
     }
   }
 
   /**
-   * All of a batch's writes when it only creates profiles, as one statement
-   * of data-modifying CTEs (PostgreSQL runs each exactly once).
+   * All of a batch's writes when it merges nothing (no profile absorbed, no
+   * identity moved), as one statement of data-modifying CTEs: PostgreSQL
+   * runs each exactly once, and they touch different rows.
    */
-  private async insertNewOnly(
+  private async writeInOneStatement(
     m: Queryable,
     tenant: TenantRef,
     created: WorkProfile[],
+    updated: StoredUpdate[],
     inserts: IdentityRow[],
     changes: ChangeRowInput[],
     nowIso: string,
@@ -514,6 +495,8 @@ export class ProfileIngestService {
     };
     if (created.length)
       add(newProfilesInsert(created, nowIso, params.length + 1));
+    if (updated.length)
+      add(storedProfilesUpdate(updated, nowIso, params.length + 1));
     if (inserts.length) add(identityInsert(inserts, params.length + 1));
     const logged = changeInsert(changes, params.length + 1);
     if (logged) add(logged);
@@ -623,6 +606,37 @@ function newProfilesInsert(
       jsonLines(created.map((p) => p.memberships)),
       nowIso,
     ],
+  };
+}
+
+/**
+ * Stored (locked) profiles rewritten by primary key: `id = ANY` probes it
+ * whatever the statistics say (an UPDATE … FROM a record set was planned as
+ * a scan of every profile on a freshly loaded table); each row picks its
+ * values by id. `updated_at` (merge precedence) moves only when attributes
+ * or identities changed.
+ */
+function storedProfilesUpdate(
+  updated: StoredUpdate[],
+  nowIso: string,
+  first: number,
+): { sql: string; params: unknown[] } {
+  const byId: Record<string, unknown> = {};
+  for (const { profile: p, touched } of updated) {
+    byId[p.id] = touched
+      ? { a: p.attributes, i: p.identityMap, m: p.memberships, u: true }
+      : { m: p.memberships, u: false };
+  }
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `UPDATE profiles p
+            SET (attributes, identity_map, memberships, updated_at) = (
+                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
+                         CASE WHEN r.u THEN ${$(2)}::timestamptz ELSE p.updated_at END
+                    FROM jsonb_to_record(${$(1)}::jsonb -> p.id::text)
+                         AS r(a jsonb, i jsonb, m jsonb, u boolean))
+          WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY(${$(0)}::uuid[])`,
+    params: [Object.keys(byId), JSON.stringify(byId), nowIso],
   };
 }
 
