@@ -12,7 +12,6 @@ import {
   type ChangeRowInput,
   type Queryable,
   type TenantRef,
-  appendChanges,
   changeInsert,
 } from './change-log.js';
 import {
@@ -346,9 +345,10 @@ export class ProfileIngestService {
         nowIso,
       );
       p.memberships = t.next;
-      const touched = paths.length > 0 || identitiesChanged;
+      const dataChanged = paths.length > 0 || identitiesChanged;
       if (p.isNew) created.push(p);
-      else if (touched || t.patch) updated.push({ profile: p, touched });
+      else if (dataChanged || t.patch)
+        updated.push({ profile: p, touched: dataChanged });
       changes.push({
         profileId: p.id,
         changedAt: now,
@@ -360,37 +360,14 @@ export class ProfileIngestService {
       });
     }
 
-    const identities = identityWrites(survivors, originalOwner);
-    if (absorbed.length === 0 && identities.moves.length === 0) {
-      // No merge (nearly every batch): profiles, identities and change rows
-      // go in one statement — one round trip instead of three or four, so
-      // PostgreSQL does not wait for Node between them.
-      await this.writeInOneStatement(
-        m,
-        tenant,
-        created,
-        updated,
-        identities.inserts,
-        changes,
-        nowIso,
-      );
-      return pending.map(({ result, target }) => ({
-        ...result,
-        profileId: survivorOf(target).id,
-      }));
-    }
-    await this.writeProfiles(m, tenant, created, updated, nowIso);
-    if (absorbed.length) {
-      const ids = absorbed.map((p) => p.id);
-      await m.query(
-        `DELETE FROM profiles
-          WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
-        [tenant.orgId, tenant.sandboxName, ids],
-      );
-    }
-    await this.writeIdentities(m, tenant, identities);
-    await appendChanges(m, tenant, changes);
-
+    await this.writeBatch(m, tenant, {
+      created,
+      updated,
+      absorbed: absorbed.map((p) => p.id),
+      identities: identityWrites(survivors, originalOwner),
+      changes,
+      nowIso,
+    });
     return pending.map(({ result, target }) => ({
       ...result,
       profileId: survivorOf(target).id,
@@ -443,102 +420,54 @@ export class ProfileIngestService {
   }
 
   /**
-   * New profiles are one INSERT (fresh ids cannot clash, so no ON CONFLICT
-   * speculative insertion). Stored ones — locked by this transaction — are
-   * updated by primary key; `updated_at` (merge precedence) moves only when
-   * attributes or identities changed, not for a membership-only update.
+   * All of a batch's writes as one statement of data-modifying CTEs: one
+   * round trip, so PostgreSQL does not wait for Node between them (with a
+   * statement per table it sat idle while Node worked on another batch).
+   * PostgreSQL runs each part exactly once; no two parts touch the same row
+   * (new and stored profiles, absorbed ones; unowned and moved identities).
    */
-  private async writeProfiles(
+  private async writeBatch(
     m: Queryable,
     tenant: TenantRef,
-    created: WorkProfile[],
-    updated: StoredUpdate[],
-    nowIso: string,
+    batch: {
+      created: WorkProfile[];
+      updated: StoredUpdate[];
+      absorbed: string[];
+      identities: { inserts: IdentityRow[]; moves: IdentityRow[] };
+      changes: ChangeRowInput[];
+      nowIso: string;
+    },
   ): Promise<void> {
-    if (created.length) {
-      const insert = newProfilesInsert(created, nowIso, 3);
-      await m.query(insert.sql, [
-        tenant.orgId,
-        tenant.sandboxName,
-        ...insert.params,
-      ]);
-    }
-    if (updated.length) {
-      const update = storedProfilesUpdate(updated, nowIso, 3);
-      await m.query(update.sql, [
-        tenant.orgId,
-        tenant.sandboxName,
-        ...update.params,
-      ]);
-    }
-  }
-
-  /**
-   * All of a batch's writes when it merges nothing (no profile absorbed, no
-   * identity moved), as one statement of data-modifying CTEs: PostgreSQL
-   * runs each exactly once, and they touch different rows.
-   */
-  private async writeInOneStatement(
-    m: Queryable,
-    tenant: TenantRef,
-    created: WorkProfile[],
-    updated: StoredUpdate[],
-    inserts: IdentityRow[],
-    changes: ChangeRowInput[],
-    nowIso: string,
-  ): Promise<void> {
+    const { created, updated, absorbed, identities, changes, nowIso } = batch;
     const parts: string[] = [];
     const params: unknown[] = [tenant.orgId, tenant.sandboxName];
-    const add = (insert: { sql: string; params: unknown[] }): void => {
-      parts.push(insert.sql);
-      params.push(...insert.params);
+    const add = (part: { sql: string; params: unknown[] }): void => {
+      parts.push(part.sql);
+      params.push(...part.params);
     };
-    if (created.length)
-      add(newProfilesInsert(created, nowIso, params.length + 1));
-    if (updated.length)
-      add(storedProfilesUpdate(updated, nowIso, params.length + 1));
-    if (inserts.length) add(identityInsert(inserts, params.length + 1));
-    const logged = changeInsert(changes, params.length + 1);
+    const next = (): number => params.length + 1;
+    if (created.length) add(newProfilesInsert(created, nowIso, next()));
+    if (updated.length) add(storedProfilesUpdate(updated, nowIso, next()));
+    if (absorbed.length) add(absorbedProfilesDelete(absorbed, next()));
+    if (identities.inserts.length)
+      add(identityInsert(identities.inserts, next()));
+    if (identities.moves.length) add(identityMove(identities.moves, next()));
+    const logged = changeInsert(changes, next());
     if (logged) add(logged);
-    if (parts.length === 0) return;
-    const last = parts.pop() as string;
+    const last = parts.pop();
+    if (last === undefined) return;
     const sql = parts.length
       ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(', ')} ${last}`
       : last;
-    await insertClaimingIdentities(m, sql, params);
-  }
-
-  private async writeIdentities(
-    m: Queryable,
-    tenant: TenantRef,
-    { inserts, moves }: { inserts: IdentityRow[]; moves: IdentityRow[] },
-  ): Promise<void> {
-    if (inserts.length) {
-      const insert = identityInsert(inserts, 3);
-      await insertClaimingIdentities(m, insert.sql, [
-        tenant.orgId,
-        tenant.sandboxName,
-        ...insert.params,
-      ]);
-    }
-    if (moves.length) {
-      // An upsert finds each row by primary key; UPDATE … FROM a record set
-      // was planned as a hash of every identity of the tenant under cold
-      // statistics. (The previous owners are locked, so the rows exist.)
-      await m.query(
-        `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
-         SELECT $1, $2, r.ns, r.id, r.p
-           FROM unnest($3::text[], $4::text[], $5::uuid[]) AS r(ns, id, p)
-         ON CONFLICT (org_id, sandbox_name, namespace, identity)
-           DO UPDATE SET profile_id = EXCLUDED.profile_id`,
-        [
-          tenant.orgId,
-          tenant.sandboxName,
-          moves.map((r) => r.ns),
-          moves.map((r) => r.id),
-          moves.map((r) => r.p),
-        ],
-      );
+    try {
+      await m.query(sql, params);
+    } catch (err) {
+      // Only the plain identity INSERT can violate a unique key: another
+      // batch claimed one of these identities since the lookup.
+      if (isUniqueViolation(err)) {
+        throw new RetryableConflict('a new identity was claimed concurrently');
+      }
+      throw err;
     }
   }
 }
@@ -640,6 +569,36 @@ function storedProfilesUpdate(
   };
 }
 
+/** Absorbed (merged) profiles: their rows go; their change rows keep a snapshot. */
+function absorbedProfilesDelete(
+  ids: string[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  return {
+    sql: `DELETE FROM profiles
+           WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($${first}::uuid[])`,
+    params: [ids],
+  };
+}
+
+/**
+ * Identities that move to the surviving profile of a merge: an upsert finds
+ * each row by primary key (UPDATE … FROM a record set was planned as a hash
+ * of every identity of the tenant under cold statistics). The previous
+ * owners are locked, so the rows exist.
+ */
+function identityMove(
+  rows: IdentityRow[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  return identityRows(
+    rows,
+    first,
+    `ON CONFLICT (org_id, sandbox_name, namespace, identity)
+           DO UPDATE SET profile_id = EXCLUDED.profile_id`,
+  );
+}
+
 /**
  * New identities as a plain INSERT: the lookup found none of them, so only a
  * concurrent batch can have claimed one since, and its unique violation
@@ -649,34 +608,27 @@ function storedProfilesUpdate(
 function identityInsert(
   rows: IdentityRow[],
   first: number,
-): { sql: string; params: string[][] } {
+): { sql: string; params: unknown[] } {
+  return identityRows(rows, first, '');
+}
+
+function identityRows(
+  rows: IdentityRow[],
+  first: number,
+  onConflict: string,
+): { sql: string; params: unknown[] } {
   const $ = (k: number): string => `$${first + k}`;
   return {
     sql: `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
          SELECT $1, $2, r.ns, r.id, r.p
-           FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::uuid[]) AS r(ns, id, p)`,
+           FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::uuid[]) AS r(ns, id, p)
+         ${onConflict}`,
     params: [
       rows.map((r) => r.ns),
       rows.map((r) => r.id),
       rows.map((r) => r.p),
     ],
   };
-}
-
-/** Runs a statement that inserts identities; a unique violation retries the batch. */
-async function insertClaimingIdentities(
-  m: Queryable,
-  sql: string,
-  params: unknown[],
-): Promise<void> {
-  try {
-    await m.query(sql, params);
-  } catch (err) {
-    if (isUniqueViolation(err)) {
-      throw new RetryableConflict('a new identity was claimed concurrently');
-    }
-    throw err;
-  }
 }
 
 function isUniqueViolation(err: unknown): boolean {

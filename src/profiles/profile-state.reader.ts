@@ -76,7 +76,7 @@ export async function loadProfileStates(
 }
 
 /** The stored `[status, time]` pairs as `{status, lastQualificationTime}`. */
-export function membershipViews(
+function membershipViews(
   stored: StoredMemberships,
 ): Record<string, MembershipView> {
   const out: Record<string, MembershipView> = {};

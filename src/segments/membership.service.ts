@@ -160,21 +160,6 @@ export async function markMembershipsExisting(
 export class MembershipService {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** profile id → its memberships, for the profiles that exist. */
-  async load(
-    q: Queryable,
-    tenant: TenantRef,
-    profileIds: string[],
-  ): Promise<Map<string, StoredMemberships>> {
-    if (profileIds.length === 0) return new Map();
-    const rows = (await q.query(
-      `SELECT id, memberships FROM profiles
-        WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
-      [tenant.orgId, tenant.sandboxName, profileIds],
-    )) as { id: string; memberships: StoredMemberships }[];
-    return new Map(rows.map((r) => [r.id, r.memberships]));
-  }
-
   /**
    * Merges each profile's patch into its stored memberships (entries of
    * other segments are kept). The caller holds the profiles' row locks.
