@@ -43,6 +43,7 @@ import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import {
   freePort,
+  printTopStatements,
   procCpuMs,
   startProfiler,
   startScratchDatabase,
@@ -439,6 +440,7 @@ async function measureExport(
   // The flow's backfill may already have exported existing members to this hub.
   const before = await publishedOn(h, hub);
   await ingest(h, docs);
+  await printTopStatements(h.ds, 'ingest before the export');
   const profiler = await startProfiler();
   const started = performance.now();
   const cpuBefore = h.cpu();
@@ -448,6 +450,7 @@ async function measureExport(
   const seconds = (performance.now() - started) / 1000;
   await profiler?.stop(hub);
   const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  await printTopStatements(h.ds, `export to ${hub}`);
   // Later measurements must not pay for this flow exporting their changes too.
   await setFlowState(h, flowId, 'disable');
   const sizes = (await h.ds.query(
@@ -502,6 +505,7 @@ async function measureCeiling(
     );
     return changes;
   };
+  await printTopStatements(h.ds, 'before the ceiling');
   const profiler = await startProfiler();
   const started = performance.now();
   const cpuBefore = h.cpu();
@@ -543,6 +547,7 @@ async function measureCeiling(
   }
   await next.catch(() => undefined);
   await profiler?.stop(hub);
+  await printTopStatements(h.ds, 'ceiling');
   const seconds = (performance.now() - started) / 1000;
   await producer.close();
   return {

@@ -75,15 +75,18 @@ export async function readChanges(
   const rows = (await q.query(
     // The time as epoch ms: a number is far cheaper for the driver than its
     // timestamptz parser (paths are stored as jsonb for the same reason).
-    `SELECT id::text AS id, tx_id::text AS tx_id, profile_id,
+    // ORDER BY names the table's columns: a bare `tx_id, id` would mean the
+    // text-cast output columns, sorting "100000" before "99999" (a cursor
+    // past rows never returned) and every remaining row on every read.
+    `SELECT c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
             (extract(epoch FROM changed_at) * 1000)::float8 AS changed_at_ms,
             changed_paths, identities_changed,
             membership_changes, deleted, snapshot
-       FROM profile_changes
-      WHERE org_id = $1 AND sandbox_name = $2
-        AND (tx_id, id) > ($3::xid8, $4::bigint)
-        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY tx_id, id
+       FROM profile_changes c
+      WHERE c.org_id = $1 AND c.sandbox_name = $2
+        AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
+        AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY c.tx_id, c.id
       LIMIT $5`,
     [
       tenant.orgId,

@@ -89,6 +89,48 @@ describe('change log ordering guarantee', () => {
     expect(page3).toEqual([]);
   });
 
+  it('pages in numeric (tx_id, id) order when ids gain a digit', async () => {
+    const tenant = await createTenant(t);
+    const ref = tenantRef(tenant);
+    const ds = t.app.get(DataSource);
+    // The next change ids straddle a power of ten (…98, …99, 1…00, …): in
+    // text order "100000" sorts before "99998", and a reader that ordered by
+    // the text form would put its cursor past rows it never returned.
+    const [{ next }] = (await ds.query(
+      `SELECT nextval('profile_changes_id_seq')::text AS next`,
+    )) as [{ next: string }];
+    const boundary = 10n ** BigInt(next.length + 1);
+    await ds.query(`SELECT setval('profile_changes_id_seq', $1::bigint)`, [
+      (boundary - 3n).toString(),
+    ]);
+    const written = await t.app.get(ProfileIngestService).ingestRecords(
+      ref,
+      Array.from({ length: 6 }, (_, i) => ({
+        index: i,
+        value: { identityMap: email(`digit-${i}@x.io`) },
+      })),
+    );
+    await waitVisible(t, tenant);
+    const reader = t.app.get(ChangeLogReader);
+    const seen: { id: string; profileId: string }[] = [];
+    let after: { txId: string; id: string } | null = null;
+    for (let page = 0; page < 10; page++) {
+      const rows = await reader.read(ref, after, 2);
+      if (rows.length === 0) break;
+      seen.push(...rows.map((r) => ({ id: r.id, profileId: r.profileId })));
+      const last = rows[rows.length - 1] as { txId: string; id: string };
+      after = { txId: last.txId, id: last.id };
+    }
+    expect(seen.map((r) => BigInt(r.id) >= boundary - 2n)).toEqual(
+      Array(6).fill(true),
+    );
+    const ids = seen.map((r) => BigInt(r.id));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(seen.map((r) => r.profileId).sort()).toEqual(
+      written.results.map((r) => r.profileId).sort(),
+    );
+  });
+
   it('works with a plain EntityManager and an uncommitted change stays invisible to others', async () => {
     const tenant = await createTenant(t);
     const ref = tenantRef(tenant);
