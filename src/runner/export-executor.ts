@@ -22,7 +22,7 @@ import {
   triggersOf,
 } from './mapping.js';
 import type { StepOutcome } from './run-metrics.js';
-import type { FlowCursorEntity } from './flow-cursor.entity.js';
+import { FlowCursorEntity } from './flow-cursor.entity.js';
 import { type Position, RunnerRepository } from './runner.repository.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
@@ -76,6 +76,14 @@ export function messageIdOf(...parts: string[]): string {
 @Injectable()
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
+  /**
+   * Per flow, the commit of the last published step while it is still in
+   * flight, and the cursor as it will be once it lands (see step()).
+   */
+  private readonly pendingCommits = new Map<
+    string,
+    { done: Promise<boolean>; next: FlowCursorEntity }
+  >();
   /** At most one read-ahead batch per flow (see prefetch). */
   private readonly prefetched = new Map<
     string,
@@ -171,6 +179,7 @@ export class ExportExecutor {
         (await this.takePrefetched(flow.id, position, mapping, batchSize)) ??
         (await this.prepareChanges(flow, mapping, position, batchSize));
       if (batch.changeCount === 0) {
+        if (!(await this.settle(flow.id))) return 'lost';
         if (
           added.length ||
           JSON.stringify(stored) !== JSON.stringify(mapping)
@@ -324,6 +333,8 @@ export class ExportExecutor {
       outcome.output = 0;
       outcome.error = { code: e.code, message: e.message };
       outcome.at = Date.now();
+      // The previous step's commit lands first: its position is not in doubt.
+      if (!(await this.settle(flow.id))) return 'lost';
       const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
       this.metrics.recordRetry(flow.id, e.code);
       this.logger.warn(
@@ -344,7 +355,9 @@ export class ExportExecutor {
     outcome.output = targets.length
       ? Math.round(outcome.output / targets.length)
       : 0;
-    const committed = await this.commit(
+    // Commits land in step order: this one waits for the previous step's.
+    if (!(await this.settle(flow.id))) return 'lost';
+    const done = this.commit(
       owner,
       flow,
       cursor,
@@ -354,12 +367,49 @@ export class ExportExecutor {
       exportedProfiles,
       outcome,
     );
-    timings.commit = Date.now() - outcome.at;
     this.logger.debug(
       `flow ${flow.id}: ${candidates.length} candidates, ${outcome.output} sent; ms ${JSON.stringify(timings)}`,
     );
-    if (!committed) return 'lost';
-    return more ? 'more' : 'idle';
+    if (more) {
+      // The next step builds and publishes while Postgres commits this one
+      // (the hub has acknowledged it, so only the position is in flight).
+      // Its own commit waits for this one, and a lost lease stops it there;
+      // what it published meanwhile is a duplicate with the same messageIds.
+      done.catch(() => undefined); // awaited by settle(); no unhandled rejection meanwhile
+      this.pendingCommits.set(flow.id, {
+        done,
+        next: Object.assign(new FlowCursorEntity(), cursor, {
+          lastTxId: nextPosition.txId,
+          lastChangeId: nextPosition.id,
+          mapping: mapping as unknown as Record<string, unknown>,
+          backfill: nextBackfill as unknown as Record<string, unknown> | null,
+          failures: 0,
+          lastError: null,
+          lastSuccessAt: new Date(),
+        }),
+      });
+      return 'more';
+    }
+    return (await done) ? 'idle' : 'lost';
+  }
+
+  /**
+   * The flow's cursor as it will be when its commit in flight lands, or null
+   * when no commit is in flight (read the stored cursor then).
+   */
+  pendingCursor(flowId: string): FlowCursorEntity | null {
+    return this.pendingCommits.get(flowId)?.next ?? null;
+  }
+
+  /**
+   * Waits for the flow's commit in flight, if any: false when it found the
+   * lease lost (another replica owns the flow now). Rejects if it failed.
+   */
+  async settle(flowId: string): Promise<boolean> {
+    const pending = this.pendingCommits.get(flowId);
+    if (!pending) return true;
+    this.pendingCommits.delete(flowId);
+    return pending.done;
   }
 
   /** Current state of the candidates (a deleted profile's comes from its change row). */

@@ -168,7 +168,11 @@ export class RunnerScheduler
           this.env.RUNNER_BATCH_SIZE,
           (n) => this.backoff(n),
         );
-        if (result !== 'more' || this.stopped || Date.now() > sliceEnd) return;
+        if (result !== 'more' || this.stopped || Date.now() > sliceEnd) {
+          // A step's commit may still be in flight: it lands before the lease goes.
+          await this.executor.settle(cursor.flowId);
+          return;
+        }
         if (
           !(await this.repo.renew(
             this.owner,
@@ -177,7 +181,9 @@ export class RunnerScheduler
           ))
         )
           return;
-        const fresh = await this.repo.reload(cursor.flowId);
+        const fresh =
+          this.executor.pendingCursor(cursor.flowId) ??
+          (await this.repo.reload(cursor.flowId));
         if (!fresh) return;
         cursor = fresh;
       }
@@ -199,6 +205,8 @@ export class RunnerScheduler
         )
         .catch(() => undefined);
     } finally {
+      // After a failure the commit in flight still lands (or fails) first.
+      await this.executor.settle(cursor.flowId).catch(() => undefined);
       clearInterval(heartbeat);
       await this.repo.release(this.owner, cursor.flowId).catch(() => undefined);
     }
