@@ -45,7 +45,7 @@ export function procCpuMs(pid: number): number {
  * The postmaster, its live backends, and the backends that already exited
  * (their time is in the postmaster's cutime/cstime once it reaped them).
  */
-function postgresCpuMs(postmaster: number): number {
+export function postgresCpuMs(postmaster: number): number {
   let total = 0;
   try {
     const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8');

@@ -4,7 +4,7 @@ import {
   RetryMode,
 } from '@azure/event-hubs';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { scrub } from '../logging/logger.js';
 import { connectionStringFor, type EventHubsCredentials } from './endpoint.js';
 
@@ -74,7 +74,8 @@ export function partitioner(partitionIds: string[]): (key: string) => string {
     (a, b) => Number(a) - Number(b) || a.localeCompare(b),
   );
   return (key) => {
-    const h = createHash('sha1').update(key).digest().readUInt32BE(0);
+    // One-shot hash: no Hash object per key (same digest as createHash).
+    const h = hash('sha1', key, 'buffer').readUInt32BE(0);
     return sorted[h % sorted.length] as string;
   };
 }

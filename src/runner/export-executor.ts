@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { In, Repository } from 'typeorm';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { ConnectionsService } from '../connections/connections.service.js';
@@ -61,7 +61,8 @@ function prefetchKey(
 
 /** Deterministic UUID-shaped id from the parts of an export. */
 export function messageIdOf(...parts: string[]): string {
-  const b = createHash('sha256').update(parts.join('|')).digest();
+  // One-shot hash: no Hash object per message (same digest as createHash).
+  const b = hash('sha256', parts.join('|'), 'buffer');
   // Shaped as an RFC 9562 version-5-style UUID: version and variant bits set.
   b[6] = ((b[6] as number) & 0x0f) | 0x50;
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
@@ -191,7 +192,7 @@ export class ExportExecutor {
             position,
             mapping,
             null,
-            [],
+            { profileIds: [], versions: [], segmentIds: [] },
             null,
           );
         }
@@ -236,7 +237,11 @@ export class ExportExecutor {
       flow.sandboxName,
       mapping.segmentIds,
     );
-    const exportedProfiles: string[] = [];
+    const exportedMemberships = {
+      profileIds: [] as string[],
+      versions: [] as string[],
+      segmentIds: mapping.segmentIds,
+    };
     for (const c of candidates) {
       const state = c.deletedState ?? states.get(c.profileId);
       for (const id of mapping.segmentIds) {
@@ -247,10 +252,18 @@ export class ExportExecutor {
         outcome.skipped++;
         continue;
       }
-      exportedProfiles.push(c.profileId);
+      let realized = false;
       for (const id of mapping.segmentIds) {
-        if (state.memberships[id])
-          outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
+        const m = state.memberships[id];
+        if (!m) continue;
+        outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
+        if (m.status === 'realized') realized = true;
+      }
+      // Only rows showing a `realized` membership are written at commit, and
+      // only if nothing wrote them since they were read (state.version).
+      if (realized && state.version !== undefined) {
+        exportedMemberships.profileIds.push(c.profileId);
+        exportedMemberships.versions.push(state.version);
       }
       for (const t of targets) {
         let body: Record<string, unknown>;
@@ -364,7 +377,7 @@ export class ExportExecutor {
       nextPosition,
       mapping,
       nextBackfill,
-      exportedProfiles,
+      exportedMemberships,
       outcome,
     );
     this.logger.debug(
@@ -546,7 +559,11 @@ export class ExportExecutor {
     position: Position,
     mapping: FlowMapping,
     backfill: Backfill | null,
-    exportedProfiles: string[],
+    exportedMemberships: {
+      profileIds: string[];
+      versions: string[];
+      segmentIds: string[];
+    },
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
@@ -559,10 +576,7 @@ export class ExportExecutor {
       position,
       mapping: mapping as unknown as Record<string, unknown>,
       backfill: backfill as unknown as Record<string, unknown> | null,
-      exportedMemberships: {
-        profileIds: exportedProfiles,
-        segmentIds: mapping.segmentIds,
-      },
+      exportedMemberships,
       outcome,
     });
   }

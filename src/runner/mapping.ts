@@ -98,6 +98,8 @@ export interface MembershipState {
 
 export interface ProfileState {
   profileId: string;
+  /** The row's version (`xmin`) when it was read; absent for a deleted profile. */
+  version?: string;
   attributes: Record<string, unknown>;
   identityMap: Record<string, unknown>;
   memberships: Record<string, MembershipState>;

@@ -131,7 +131,8 @@ export class RunnerRepository {
   /**
    * What an export needs of the given profiles (deleted ones are absent):
    * attributes, identityMap and the memberships of the mapped segments only,
-   * with `lastQualificationTime` in the message's second precision.
+   * with `lastQualificationTime` in the message's second precision, and the
+   * row's version (`xmin`) for the commit's `existing` update.
    */
   async loadProfiles(
     orgId: string,
@@ -142,12 +143,13 @@ export class RunnerRepository {
     const out = new Map<string, ProfileState>();
     if (profileIds.length === 0) return out;
     const rows = (await this.ds.query(
-      `SELECT id::text AS id, attributes, identity_map, memberships
+      `SELECT id::text AS id, xmin::text AS version, attributes, identity_map, memberships
          FROM profiles
         WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
       [orgId, sandboxName, profileIds],
     )) as {
       id: string;
+      version: string;
       attributes: Record<string, unknown>;
       identity_map: Record<string, unknown>;
       memberships: StoredMemberships;
@@ -165,6 +167,7 @@ export class RunnerRepository {
       }
       out.set(r.id, {
         profileId: r.id,
+        version: r.version,
         attributes: r.attributes,
         identityMap: r.identity_map,
         memberships,
@@ -290,32 +293,45 @@ export class RunnerRepository {
     position: Position;
     mapping: Record<string, unknown>;
     backfill: Record<string, unknown> | null;
-    exportedMemberships: { profileIds: string[]; segmentIds: string[] };
+    /** Exported profiles showing a `realized` membership, with their row versions as read. */
+    exportedMemberships: {
+      profileIds: string[];
+      versions: string[];
+      segmentIds: string[];
+    };
     outcome: StepOutcome | null;
   }): Promise<boolean> {
-    return this.ds.transaction(async (em) => {
-      const res = (await em.query(
-        `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
-                failures = 0, last_error = NULL, last_success_at = now(), updated_at = now()
-         WHERE flow_id = $1 AND lease_owner = $2 RETURNING flow_id`,
-        [
-          input.flowId,
-          input.owner,
-          input.position.txId,
-          input.position.id,
-          JSON.stringify(input.mapping),
-          input.backfill ? JSON.stringify(input.backfill) : null,
-        ],
-      )) as unknown[];
-      if (rowsOf(res).length === 0) return false;
-      const { profileIds, segmentIds } = input.exportedMemberships;
-      if (profileIds.length && segmentIds.length) {
+    try {
+      return await this.ds.transaction(async (em) => {
+        const { profileIds, versions, segmentIds } = input.exportedMemberships;
         // By primary key only: the profile ids come from this tenant's own changes.
-        await markMembershipsExisting(em, profileIds, segmentIds);
-      }
-      if (input.outcome) await this.recordRun(em, input, input.outcome);
-      return true;
-    });
+        await markMembershipsExisting(em, profileIds, segmentIds, {
+          versions,
+        });
+        // The flow's row is locked last and briefly: the scheduler's lease
+        // renewal for the step already running does not wait on this one.
+        const res = (await em.query(
+          `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
+                  failures = 0, last_error = NULL, last_success_at = now(), updated_at = now()
+           WHERE flow_id = $1 AND lease_owner = $2 RETURNING flow_id`,
+          [
+            input.flowId,
+            input.owner,
+            input.position.txId,
+            input.position.id,
+            JSON.stringify(input.mapping),
+            input.backfill ? JSON.stringify(input.backfill) : null,
+          ],
+        )) as unknown[];
+        if (rowsOf(res).length === 0) throw new LeaseLost();
+        if (input.outcome) await this.recordRun(em, input, input.outcome);
+        return true;
+      });
+    } catch (err) {
+      // Another replica owns the flow now: nothing of this step is kept.
+      if (err instanceof LeaseLost) return false;
+      throw err;
+    }
   }
 
   /** An unexpected error: keep the position, retry after `delayMs`. */
@@ -395,6 +411,9 @@ export class RunnerRepository {
     );
   }
 }
+
+/** Rolls back a step's commit when the flow's lease has moved on. */
+class LeaseLost extends Error {}
 
 /** `ds.query` returns `[rows, count]` for UPDATE … RETURNING and plain rows otherwise. */
 function rowsOf(res: unknown[]): unknown[] {

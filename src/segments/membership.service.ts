@@ -112,8 +112,13 @@ export function exitAll(
 
 /**
  * Marks `realized` memberships of the given segments `existing` (the runner,
- * once an export has shown them). The rows are locked in id order first —
- * the order ingestion locks profiles in — so the two cannot deadlock.
+ * once the hub acknowledged an export that showed them). With `versions`
+ * (each profile row's `xmin` when the export read it, aligned with
+ * `profileIds`), a row written since is left alone: whatever wrote it
+ * evaluated the profile again — it already turned a still-held `realized`
+ * into `existing`, or the profile exited, or it qualified again and that new
+ * `realized` has not been exported yet. The rows are locked in id order
+ * first — the order ingestion locks profiles in — so the two cannot deadlock.
  * lastQualificationTime stays the time the profile qualified. Returns the
  * number of memberships changed.
  */
@@ -121,21 +126,24 @@ export async function markMembershipsExisting(
   q: Queryable,
   profileIds: string[],
   segmentIds: string[],
-  tenant?: TenantRef,
+  options: { versions?: string[]; tenant?: TenantRef } = {},
 ): Promise<number> {
   if (profileIds.length === 0 || segmentIds.length === 0) return 0;
+  const { versions, tenant } = options;
   const rows = (await q.query(
     `WITH locked AS (
-       SELECT id, (SELECT count(*)::int FROM unnest($2::text[]) s
-                    WHERE memberships->s->>0 = 'realized') AS n
-         FROM profiles
-        WHERE id = ANY($1::uuid[]) AND memberships ?| $2::text[]
-          AND ($3::text IS NULL OR (org_id = $3 AND sandbox_name = $4))
+       SELECT p.id, (SELECT count(*)::int FROM unnest($2::text[]) s
+                      WHERE p.memberships->s->>0 = 'realized') AS n
+         FROM profiles p
+        WHERE p.id = ANY($1::uuid[]) AND p.memberships ?| $2::text[]
+          -- A key lookup per row, not a join: its plan cannot go wrong.
+          AND ($5::jsonb IS NULL OR $5::jsonb->>(p.id::text) = p.xmin::text)
+          AND ($3::text IS NULL OR (p.org_id = $3 AND p.sandbox_name = $4))
           -- Rows with nothing to change (already existing) are not locked.
           AND EXISTS (SELECT 1 FROM unnest($2::text[]) s
-                       WHERE memberships->s->>0 = 'realized')
-        ORDER BY id
-          FOR UPDATE),
+                       WHERE p.memberships->s->>0 = 'realized')
+        ORDER BY p.id
+          FOR UPDATE OF p),
      updated AS (
        UPDATE profiles p
           SET memberships = p.memberships || (
@@ -150,6 +158,11 @@ export async function markMembershipsExisting(
       segmentIds,
       tenant?.orgId ?? null,
       tenant?.sandboxName ?? null,
+      versions
+        ? JSON.stringify(
+            Object.fromEntries(profileIds.map((id, i) => [id, versions[i]])),
+          )
+        : null,
     ],
   )) as { n: number }[];
   return rows[0]?.n ?? 0;
@@ -223,6 +236,6 @@ export class MembershipService {
     segmentIds: string[],
     q: Queryable = this.dataSource,
   ): Promise<number> {
-    return markMembershipsExisting(q, [profileId], segmentIds, tenant);
+    return markMembershipsExisting(q, [profileId], segmentIds, { tenant });
   }
 }

@@ -1,7 +1,10 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileStateReader } from '../../src/profiles/profile-state.reader.js';
-import { MembershipService } from '../../src/segments/membership.service.js';
+import {
+  MembershipService,
+  markMembershipsExisting,
+} from '../../src/segments/membership.service.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import {
@@ -215,6 +218,47 @@ describe('streaming segment membership', () => {
       changedPaths: ['name'],
       membershipChanges: [{ segmentId: seg.id, from: null, to: 'realized' }],
     });
+  });
+
+  it('an export marks `existing` only rows nothing wrote since it read them', async () => {
+    const tn = await createTenant(t);
+    const us = await createSegment(
+      t,
+      tn,
+      'US',
+      'homeAddress.countryCode = "US"',
+    );
+    const ds = t.app.get(DataSource);
+    const stored = async (id: string): Promise<[[string, string], string]> => {
+      const [row] = (await ds.query(
+        `SELECT memberships->$2 AS m, xmin::text AS version FROM profiles WHERE id = $1`,
+        [id, us.id],
+      )) as { m: [string, string]; version: string }[];
+      return [row?.m as [string, string], row?.version as string];
+    };
+    const doc = (countryCode: string) => ({
+      identityMap: email('requalify@x.io'),
+      homeAddress: { countryCode },
+    });
+    const id = (await ingest(t, tn, [doc('US')])).results[0]
+      ?.profileId as string;
+    // What an export read: realized, at this row version. Then, before its
+    // commit, the profile exits and qualifies again.
+    const [[, firstTime], readVersion] = await stored(id);
+    await ingest(t, tn, [doc('CA')]);
+    await new Promise((r) => setTimeout(r, 5));
+    await ingest(t, tn, [doc('US')]);
+    const [[status, secondTime], newVersion] = await stored(id);
+    expect(status).toBe('realized');
+    expect(secondTime).not.toBe(firstTime);
+    const mark = (version: string) =>
+      markMembershipsExisting(ds, [id], [us.id], { versions: [version] });
+    // The new qualification was never exported: it stays `realized`.
+    expect(await mark(readVersion)).toBe(0);
+    expect((await stored(id))[0]).toEqual(['realized', secondTime]);
+    // An export that read the current row marks it.
+    expect(await mark(newVersion)).toBe(1);
+    expect((await stored(id))[0]).toEqual(['existing', secondTime]);
   });
 
   it('evaluates a new segment over existing profiles in the background, resumable after a crash', async () => {
