@@ -183,6 +183,8 @@ const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** ISO-8601 UTC without milliseconds, as in the product page's example. */
 export function isoSeconds(iso: string): string {
+  // Already in the message's form (the runner's reader formats it so).
+  if (iso.length === 20 && iso[10] === 'T' && iso[19] === 'Z') return iso;
   // The store already writes UTC with a `Z`: cut the fraction without a Date.
   if (UTC_ISO.test(iso)) return `${iso.slice(0, 19)}Z`;
   return `${new Date(iso).toISOString().slice(0, 19)}Z`;

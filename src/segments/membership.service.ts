@@ -158,14 +158,23 @@ export async function markMembershipsExisting(
       segmentIds,
       tenant?.orgId ?? null,
       tenant?.sandboxName ?? null,
-      versions
-        ? JSON.stringify(
-            Object.fromEntries(profileIds.map((id, i) => [id, versions[i]])),
-          )
-        : null,
+      versions ? versionsJson(profileIds, versions) : null,
     ],
   )) as { n: number }[];
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * `{"<profile id>": "<xmin>", …}`. Concatenated: uuids and transaction ids
+ * need no escaping, and a batch's object is built for every export step.
+ */
+function versionsJson(profileIds: string[], versions: string[]): string {
+  let out = '{';
+  for (let i = 0; i < profileIds.length; i++) {
+    if (i) out += ',';
+    out += `"${profileIds[i]}":"${versions[i]}"`;
+  }
+  return `${out}}`;
 }
 
 /** Loading, writing and the runner's `markExisting` for segment memberships. */
