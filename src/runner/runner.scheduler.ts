@@ -76,7 +76,7 @@ export class RunnerScheduler
       return;
     }
     this.ticking = true;
-    void this.tick()
+    this.ticked = this.tick()
       .catch((err: unknown) =>
         this.logger.error({ err }, `runner tick failed: ${String(err)}`),
       )
@@ -88,6 +88,9 @@ export class RunnerScheduler
         }
       });
   }
+
+  /** The tick in progress (claims, cursors): stop() waits for it too. */
+  private ticked?: Promise<void>;
 
   private async tick(): Promise<void> {
     await this.repo.ensureCursors();
@@ -101,6 +104,8 @@ export class RunnerScheduler
       false,
       [...this.active.keys()],
     );
+    // Stopped meanwhile: launch nothing; stop() releases every lease of this owner.
+    if (this.stopped) return;
     healthy.forEach((c) => this.launch(c, false));
     free -= healthy.length;
     // Failing flows (a wrong key, an unreachable namespace) may wait a long
@@ -120,6 +125,7 @@ export class RunnerScheduler
       true,
       [...this.active.keys()],
     );
+    if (this.stopped) return;
     failing.forEach((c) => this.launch(c, true));
   }
 
@@ -249,10 +255,15 @@ export class RunnerScheduler
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     await Promise.race([
-      Promise.allSettled([
-        ...[...this.active.values()].map((a) => a.work),
-        this.purging,
-      ]),
+      (async () => {
+        // A tick in progress may still launch flows (stopped is set, so it
+        // launches nothing new); then the flows' steps finish.
+        await this.ticked?.catch(() => undefined);
+        await Promise.allSettled([
+          ...[...this.active.values()].map((a) => a.work),
+          this.purging,
+        ]);
+      })(),
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
