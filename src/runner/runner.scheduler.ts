@@ -202,6 +202,9 @@ export class RunnerScheduler
         { flowId: cursor.flowId },
         `flow ${cursor.flowId} step failed: ${message}`,
       );
+      // A commit still in flight lands first: its `failures = 0` must not
+      // overwrite the failure recorded here.
+      await this.executor.settle(cursor.flowId).catch(() => undefined);
       await this.repo
         .defer(
           this.owner,
@@ -211,7 +214,7 @@ export class RunnerScheduler
         )
         .catch(() => undefined);
     } finally {
-      // After a failure the commit in flight still lands (or fails) first.
+      // Whatever ended the slice, the commit in flight lands (or fails) before the lease goes.
       await this.executor.settle(cursor.flowId).catch(() => undefined);
       clearInterval(heartbeat);
       await this.repo.release(this.owner, cursor.flowId).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
 import {
@@ -127,6 +128,26 @@ describe('runner replicas', () => {
     }
     expect(await stopReplica(a)).toBe(0);
     expect(await stopReplica(b)).toBe(0);
+    // Every step's commit landed, the last ones too (a step commits while the
+    // next one publishes): each cursor is at or past its tenant's last change
+    // (a first backfill starts at the log's horizon), and every exported
+    // `realized` membership is now `existing`.
+    const ds = t.app.get(DataSource);
+    for (const f of flows) {
+      const [row] = (await ds.query(
+        `SELECT (SELECT (c.last_tx_id::xid8, c.last_change_id) >= (p.tx_id, p.id)
+                   FROM flow_cursors c WHERE c.org_id = $1 AND c.sandbox_name = $2) AS passed,
+                (SELECT count(*)::int FROM profiles q
+                  WHERE q.org_id = $1 AND q.sandbox_name = $2
+                    AND q.memberships::text LIKE '%"realized"%') AS realized
+           FROM profile_changes p
+          WHERE p.org_id = $1 AND p.sandbox_name = $2
+          ORDER BY p.tx_id DESC, p.id DESC LIMIT 1`,
+        [f.tenant.orgId, f.tenant.sandbox],
+      )) as { passed: boolean; realized: number }[];
+      expect(row?.passed).toBe(true);
+      expect(row?.realized).toBe(0);
+    }
   });
   it('SIGTERM: the replica exits 0 and releases its flow at once, so another replica resumes it', async () => {
     const { collector, emails } = await flowWithMembers(3000);
