@@ -136,8 +136,9 @@ export async function markMembershipsExisting(
                       WHERE p.memberships->s->>0 = 'realized') AS n
          FROM profiles p
         WHERE p.id = ANY($1::uuid[]) AND p.memberships ?| $2::text[]
-          -- A key lookup per row, not a join: its plan cannot go wrong.
-          AND ($5::jsonb IS NULL OR $5::jsonb->>(p.id::text) = p.xmin::text)
+          -- A key lookup per row, not a join: its plan cannot go wrong. The
+          -- sub-select parses the object once, whatever the plan.
+          AND ((SELECT $5::jsonb) IS NULL OR (SELECT $5::jsonb)->>(p.id::text) = p.xmin::text)
           AND ($3::text IS NULL OR (p.org_id = $3 AND p.sandbox_name = $4))
           -- Rows with nothing to change (already existing) are not locked.
           AND EXISTS (SELECT 1 FROM unnest($2::text[]) s
