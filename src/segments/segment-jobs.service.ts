@@ -151,7 +151,7 @@ export class SegmentJobsService {
                      WHERE NOT (e.value->>0 = 'exited' AND e.value->>1 < $1))
              FROM due WHERE p.id = due.id
            RETURNING p.id)
-         SELECT (SELECT id::text FROM page ORDER BY id DESC LIMIT 1) AS last,
+         SELECT (SELECT page.id::text FROM page ORDER BY page.id DESC LIMIT 1) AS last,
                 (SELECT count(*)::int FROM page) AS seen,
                 (SELECT COALESCE(sum(page.n), 0)::int
                    FROM purged JOIN page USING (id)) AS n`,
