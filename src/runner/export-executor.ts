@@ -23,7 +23,11 @@ import {
 } from './mapping.js';
 import type { StepOutcome } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
-import { type Position, RunnerRepository } from './runner.repository.js';
+import {
+  type ExportedMemberships,
+  type Position,
+  RunnerRepository,
+} from './runner.repository.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -237,9 +241,9 @@ export class ExportExecutor {
       flow.sandboxName,
       mapping.segmentIds,
     );
-    const exportedMemberships = {
-      profileIds: [] as string[],
-      versions: [] as string[],
+    const exportedMemberships: ExportedMemberships = {
+      profileIds: [],
+      versions: [],
       segmentIds: mapping.segmentIds,
     };
     for (const c of candidates) {
@@ -559,11 +563,7 @@ export class ExportExecutor {
     position: Position,
     mapping: FlowMapping,
     backfill: Backfill | null,
-    exportedMemberships: {
-      profileIds: string[];
-      versions: string[];
-      segmentIds: string[];
-    },
+    exportedMemberships: ExportedMemberships,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({

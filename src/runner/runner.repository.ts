@@ -19,6 +19,16 @@ export interface Position {
   id: string;
 }
 
+/**
+ * Exported profiles that showed a `realized` membership of `segmentIds`,
+ * with their row versions (`xmin`) as the export read them.
+ */
+export interface ExportedMemberships {
+  profileIds: string[];
+  versions: string[];
+  segmentIds: string[];
+}
+
 const EMPTY_MAPPING = {
   segmentIds: [],
   attributePaths: [],
@@ -293,12 +303,7 @@ export class RunnerRepository {
     position: Position;
     mapping: Record<string, unknown>;
     backfill: Record<string, unknown> | null;
-    /** Exported profiles showing a `realized` membership, with their row versions as read. */
-    exportedMemberships: {
-      profileIds: string[];
-      versions: string[];
-      segmentIds: string[];
-    };
+    exportedMemberships: ExportedMemberships;
     outcome: StepOutcome | null;
   }): Promise<boolean> {
     try {

@@ -40,6 +40,8 @@ export class RunnerScheduler
     { work: Promise<void>; failing: boolean }
   >();
   private ticking = false;
+  /** The tick in progress (claims, cursors): stop() waits for it too. */
+  private ticked?: Promise<void>;
   private nextPurgeAt = 0;
   private purging?: Promise<void>;
   private again = false;
@@ -88,9 +90,6 @@ export class RunnerScheduler
         }
       });
   }
-
-  /** The tick in progress (claims, cursors): stop() waits for it too. */
-  private ticked?: Promise<void>;
 
   private async tick(): Promise<void> {
     await this.repo.ensureCursors();
