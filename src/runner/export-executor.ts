@@ -347,9 +347,23 @@ export class ExportExecutor {
         err instanceof PublishError
           ? err
           : new PublishError('PUBLISH_FAILED', String(err), true);
-      outcome.output = 0;
-      outcome.error = { code: e.code, message: e.message };
-      outcome.at = Date.now();
+      // A failed attempt counts no records: the step is retried from the
+      // same position, and the attempt that lands counts them once (else an
+      // outage of N retries showed N times the input in the run).
+      const attempt: StepOutcome = {
+        ...outcome,
+        input: 0,
+        skipped: 0,
+        output: 0,
+        failed: 0,
+        outputBytes: 0,
+        inputBytes: 0,
+        segmentInput: {},
+        segmentOutput: {},
+        failures: [],
+        error: { code: e.code, message: e.message },
+        at: Date.now(),
+      };
       // The previous step's commit lands first: its position is not in doubt.
       if (!(await this.settle(flow.id))) return 'lost';
       const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
@@ -362,7 +376,7 @@ export class ExportExecutor {
         ...runContext,
         delayMs: delay,
         error: `${e.code}: ${e.message}`,
-        outcome,
+        outcome: attempt,
       });
       return 'failed';
     }

@@ -390,6 +390,36 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       .get(`${FS}/connections/${flow.baseConnectionId}/test`)
       .set(tenant.headers)
       .expect(200, { result: true });
+    // The failed attempts counted no records: the run shows the profile once.
+    await caughtUp(flow.flowId);
+    const runs = await t.http
+      .get(`${FS}/runs?property=flowId==${flow.flowId}`)
+      .set(tenant.headers)
+      .expect(200);
+    type Counted = {
+      metrics: {
+        recordSummary: {
+          inputRecordCount: number;
+          outputRecordCount: number;
+          sourceSummaries: {
+            entitySummaries: { id: string; inputRecordCount: number }[];
+          }[];
+        };
+      };
+    };
+    const items = (runs.body as { items: Counted[] }).items;
+    const total = (f: (r: Counted) => number) =>
+      items.reduce((n, r) => n + f(r), 0);
+    expect(total((r) => r.metrics.recordSummary.inputRecordCount)).toBe(1);
+    expect(total((r) => r.metrics.recordSummary.outputRecordCount)).toBe(1);
+    expect(
+      total(
+        (r) =>
+          r.metrics.recordSummary.sourceSummaries[0]?.entitySummaries.find(
+            (e) => e.id === `segment:${segmentId}`,
+          )?.inputRecordCount ?? 0,
+      ),
+    ).toBe(1);
   });
 
   it('retries injected server-busy and dropped connections without loss; duplicates keep their messageId', async () => {
