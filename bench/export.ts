@@ -467,9 +467,9 @@ async function measureRound(
   scheduler: RunnerScheduler,
   label: string,
 ): Promise<Measured> {
-  // A new flow's backfill rewrote its members' rows once (realized →
-  // existing; ~600,000 rows on the 1,000,000-profile store): vacuum now, as
-  // after the bulk load, or autovacuum's catch-up runs during the measurement.
+  // The fill and earlier rounds' ingestion left dead rows and stale
+  // statistics: vacuum now, as after a bulk load, or autovacuum's catch-up
+  // runs during the measurement.
   await h.ds.query('VACUUM ANALYZE profiles');
   // And start quiescent: the fill's gigabytes of WAL are not flushed by a
   // checkpoint in the middle of a one-second measurement.

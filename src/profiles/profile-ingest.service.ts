@@ -310,6 +310,11 @@ export class ProfileIngestService {
 
     const segments = await this.catalog.forTenant(m, tenant);
     const nowIso = now.toISOString();
+    // Stamps the `realized` memberships this batch sets: an export whose
+    // position passes this transaction has seen them (StoredMembership).
+    const [{ tx } = { tx: '0' }] = (await m.query(
+      'SELECT pg_current_xact_id()::text AS tx',
+    )) as { tx: string }[];
 
     const changes: ChangeRowInput[] = [];
     for (const p of absorbed) {
@@ -343,6 +348,7 @@ export class ProfileIngestService {
         p.memberships,
         now,
         nowIso,
+        tx,
       );
       p.memberships = t.next;
       const dataChanged = paths.length > 0 || identitiesChanged;

@@ -4,6 +4,7 @@ import type {
   MembershipStatus,
   StoredMemberships,
 } from '../segments/membership-status.js';
+import { realizationsSeen } from '../segments/membership.service.js';
 import type { Queryable, TenantRef } from './change-log.js';
 import type { IdentityMap, JsonObject } from './profile-merge.js';
 
@@ -59,6 +60,13 @@ export async function loadProfileStates(
     memberships: StoredMemberships;
   }[];
   const byId = new Map(rows.map((r) => [r.id, r]));
+  // `realized` until an export has seen it (CONTRACT A7); exports do not
+  // write the row, so that is read from the flows' positions.
+  const seen = rows.some((r) =>
+    Object.values(r.memberships).some((m) => m[0] === 'realized'),
+  )
+    ? await realizationsSeen(q, tenant, [...byId.keys()])
+    : new Map<string, Set<string>>();
   const out: ProfileState[] = [];
   for (const id of profileIds) {
     const r = byId.get(id);
@@ -67,7 +75,7 @@ export async function loadProfileStates(
       profileId: r.id,
       attributes: r.attributes,
       identityMap: r.identity_map,
-      memberships: membershipViews(r.memberships),
+      memberships: membershipViews(r.memberships, seen.get(r.id)),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     });
@@ -75,15 +83,20 @@ export async function loadProfileStates(
   return out;
 }
 
-/** The stored `[status, time]` pairs as `{status, lastQualificationTime}`. */
+/** The stored entries as `{status, lastQualificationTime}`. */
 function membershipViews(
   stored: StoredMemberships,
+  seen: Set<string> | undefined,
 ): Record<string, MembershipView> {
   const out: Record<string, MembershipView> = {};
   for (const [segmentId, [status, lastQualificationTime]] of Object.entries(
     stored,
   )) {
-    out[segmentId] = { status, lastQualificationTime };
+    out[segmentId] = {
+      status:
+        status === 'realized' && seen?.has(segmentId) ? 'existing' : status,
+      lastQualificationTime,
+    };
   }
   return out;
 }

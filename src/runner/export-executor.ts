@@ -21,13 +21,10 @@ import {
   type ProfileState,
   triggersOf,
 } from './mapping.js';
+import { compareTxIds } from '../segments/membership-status.js';
 import type { StepOutcome } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
-import {
-  type ExportedMemberships,
-  type Position,
-  RunnerRepository,
-} from './runner.repository.js';
+import { type Position, RunnerRepository } from './runner.repository.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -43,6 +40,8 @@ interface Candidate {
   triggers: Set<string>;
   justExited: Set<string>;
   deletedState?: ProfileState;
+  /** The transaction of the profile's first change in the batch (absent in a backfill). */
+  firstTx?: string;
 }
 
 interface PreparedBatch {
@@ -189,16 +188,7 @@ export class ExportExecutor {
           added.length ||
           JSON.stringify(stored) !== JSON.stringify(mapping)
         ) {
-          await this.commit(
-            owner,
-            flow,
-            cursor,
-            position,
-            mapping,
-            null,
-            { profileIds: [], versions: [], segmentIds: [] },
-            null,
-          );
+          await this.commit(owner, flow, cursor, position, mapping, null, null);
         }
         return 'idle';
       }
@@ -229,6 +219,7 @@ export class ExportExecutor {
     };
     const states =
       preloaded ?? (await this.loadStates(flow, mapping, candidates));
+    if (backfill) await this.showSeenAsExisting(flow, states);
     timings.load = Date.now() - started;
     const targets = await this.targets.find({
       where: { id: In(flow.targetConnectionIds) },
@@ -241,11 +232,6 @@ export class ExportExecutor {
       flow.sandboxName,
       mapping.segmentIds,
     );
-    const exportedMemberships: ExportedMemberships = {
-      profileIds: [],
-      versions: [],
-      segmentIds: mapping.segmentIds,
-    };
     for (const c of candidates) {
       const state = c.deletedState ?? states.get(c.profileId);
       for (const id of mapping.segmentIds) {
@@ -256,18 +242,12 @@ export class ExportExecutor {
         outcome.skipped++;
         continue;
       }
-      let realized = false;
       for (const id of mapping.segmentIds) {
         const m = state.memberships[id];
         if (!m) continue;
         outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
-        if (m.status === 'realized') realized = true;
-      }
-      // Only rows showing a `realized` membership are written at commit, and
-      // only if nothing wrote them since they were read (state.version).
-      if (realized && state.version !== undefined) {
-        exportedMemberships.profileIds.push(c.profileId);
-        exportedMemberships.versions.push(state.version);
+        if (m.realizedTx !== undefined && c.firstTx !== undefined)
+          showAsSeenFrom(m, position, c.firstTx);
       }
       for (const t of targets) {
         let body: Record<string, unknown>;
@@ -395,7 +375,6 @@ export class ExportExecutor {
       nextPosition,
       mapping,
       nextBackfill,
-      exportedMemberships,
       outcome,
     );
     this.logger.debug(
@@ -441,6 +420,29 @@ export class ExportExecutor {
     if (!pending) return true;
     this.pendingCommits.delete(flowId);
     return pending.done;
+  }
+
+  /**
+   * A backfill shows a `realized` membership as `existing` once another flow
+   * has exported it, as the profile store reports it (CONTRACT A7).
+   */
+  private async showSeenAsExisting(
+    flow: FlowEntity,
+    states: Map<string, ProfileState>,
+  ): Promise<void> {
+    const seen = await this.repo.seenByOtherFlows(
+      flow.orgId,
+      flow.sandboxName,
+      [...states.keys()],
+      flow.id,
+    );
+    for (const [profileId, segmentIds] of seen) {
+      const memberships = states.get(profileId)?.memberships ?? {};
+      for (const id of segmentIds) {
+        const m = memberships[id];
+        if (m?.status === 'realized') m.status = 'existing';
+      }
+    }
   }
 
   /** Current state of the candidates (a deleted profile's comes from its change row). */
@@ -540,6 +542,7 @@ export class ExportExecutor {
           exportKey: '',
           triggers: new Set(),
           justExited: new Set(),
+          firstTx: ch.txId,
         };
         byProfile.set(ch.profileId, c);
       }
@@ -577,7 +580,6 @@ export class ExportExecutor {
     position: Position,
     mapping: FlowMapping,
     backfill: Backfill | null,
-    exportedMemberships: ExportedMemberships,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
@@ -590,7 +592,6 @@ export class ExportExecutor {
       position,
       mapping: mapping as unknown as Record<string, unknown>,
       backfill: backfill as unknown as Record<string, unknown> | null,
-      exportedMemberships,
       outcome,
     });
   }
@@ -601,4 +602,24 @@ function addFailure(outcome: StepOutcome, code: string, message: string): void {
   const f = outcome.failures.find((x) => x.code === code);
   if (f) f.count++;
   else outcome.failures.push({ code, message, count: 1 });
+}
+
+/**
+ * A change export shows `realized` only to the first export of the flow that
+ * reaches the qualification: its position before this batch (`from`) is not
+ * yet past the transaction that set it. Position inside that transaction:
+ * the qualification is ahead only if the profile's first change in the batch
+ * is from it (rows are read in transaction order). Each flow decides for
+ * itself, so every destination sees the qualification as `realized` once,
+ * whichever flow exports first.
+ */
+function showAsSeenFrom(
+  m: { status: string; realizedTx?: string },
+  from: Position,
+  firstTx: string,
+): void {
+  const realizedTx = m.realizedTx as string;
+  const order = compareTxIds(from.txId, realizedTx);
+  if (order > 0 || (order === 0 && firstTx !== realizedTx))
+    m.status = 'existing';
 }

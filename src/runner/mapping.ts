@@ -94,12 +94,12 @@ export interface MembershipState {
   status: MembershipStatus;
   /** ISO-8601 UTC, as the profile store reports it. */
   lastQualificationTime: string;
+  /** For `realized`: the transaction that set it (xid8 as text). */
+  realizedTx?: string;
 }
 
 export interface ProfileState {
   profileId: string;
-  /** The row's version (`xmin`) when it was read; absent for a deleted profile. */
-  version?: string;
   attributes: Record<string, unknown>;
   identityMap: Record<string, unknown>;
   memberships: Record<string, MembershipState>;

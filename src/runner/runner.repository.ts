@@ -5,7 +5,7 @@ import { newVersion } from '../common/etag.js';
 import { RunEntity } from '../runs/run.entity.js';
 import { readChanges } from '../profiles/change-log.reader.js';
 import type { StoredMemberships } from '../segments/membership-status.js';
-import { markMembershipsExisting } from '../segments/membership.service.js';
+import { realizationsSeen } from '../segments/membership.service.js';
 import type { ProfileChange, ProfileState, SegmentInfo } from './mapping.js';
 import {
   accumulate,
@@ -17,16 +17,6 @@ import { FlowCursorEntity } from './flow-cursor.entity.js';
 export interface Position {
   txId: string;
   id: string;
-}
-
-/**
- * Exported profiles that showed a `realized` membership of `segmentIds`,
- * with their row versions (`xmin`) as the export read them.
- */
-export interface ExportedMemberships {
-  profileIds: string[];
-  versions: string[];
-  segmentIds: string[];
 }
 
 const EMPTY_MAPPING = {
@@ -142,7 +132,7 @@ export class RunnerRepository {
    * What an export needs of the given profiles (deleted ones are absent):
    * attributes, identityMap and the memberships of the mapped segments only,
    * with `lastQualificationTime` in the message's second precision, and the
-   * row's version (`xmin`) for the commit's `existing` update.
+   * transaction that set a `realized` one (see StoredMembership).
    */
   async loadProfiles(
     orgId: string,
@@ -153,13 +143,12 @@ export class RunnerRepository {
     const out = new Map<string, ProfileState>();
     if (profileIds.length === 0) return out;
     const rows = (await this.ds.query(
-      `SELECT id::text AS id, xmin::text AS version, attributes, identity_map, memberships
+      `SELECT id::text AS id, attributes, identity_map, memberships
          FROM profiles
         WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
       [orgId, sandboxName, profileIds],
     )) as {
       id: string;
-      version: string;
       attributes: Record<string, unknown>;
       identity_map: Record<string, unknown>;
       memberships: StoredMemberships;
@@ -173,11 +162,12 @@ export class RunnerRepository {
           memberships[segmentId] = {
             status: m[0],
             lastQualificationTime: `${m[1].slice(0, 19)}Z`,
+            // Entries from before the id was stored count as seen.
+            ...(m[0] === 'realized' ? { realizedTx: m[2] ?? '0' } : {}),
           };
       }
       out.set(r.id, {
         profileId: r.id,
-        version: r.version,
         attributes: r.attributes,
         identityMap: r.identity_map,
         memberships,
@@ -232,6 +222,21 @@ export class RunnerRepository {
       `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`,
     )) as { tx: string }[];
     return { txId: rows[0]?.tx ?? '0', id: '0' };
+  }
+
+  /** `realized` memberships of these profiles that another flow has exported (see realizationsSeen). */
+  seenByOtherFlows(
+    orgId: string,
+    sandboxName: string,
+    profileIds: string[],
+    flowId: string,
+  ): Promise<Map<string, Set<string>>> {
+    return realizationsSeen(
+      this.ds,
+      { orgId, sandboxName },
+      profileIds,
+      flowId,
+    );
   }
 
   /** Next page of current members of the given segments, for a backfill. */
@@ -290,8 +295,9 @@ export class RunnerRepository {
 
   /**
    * After the hub acknowledged a step: advance the position (only if we still
-   * hold the lease), mark exported `realized` memberships as `existing`, and add
-   * the step to the hour's run, all in one transaction.
+   * hold the lease) and add the step to the hour's run, in one transaction.
+   * Profile rows are not written: the position is what turns the `realized`
+   * memberships the step showed into `existing` (see realizationsSeen).
    */
   async commitStep(input: {
     owner: string;
@@ -303,18 +309,10 @@ export class RunnerRepository {
     position: Position;
     mapping: Record<string, unknown>;
     backfill: Record<string, unknown> | null;
-    exportedMemberships: ExportedMemberships;
     outcome: StepOutcome | null;
   }): Promise<boolean> {
     try {
       return await this.ds.transaction(async (em) => {
-        const { profileIds, versions, segmentIds } = input.exportedMemberships;
-        // By primary key only: the profile ids come from this tenant's own changes.
-        await markMembershipsExisting(em, profileIds, segmentIds, {
-          versions,
-        });
-        // The flow's row is locked last and briefly: the scheduler's lease
-        // renewal for the step already running does not wait on this one.
         const res = (await em.query(
           `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
                   failures = 0, last_error = NULL, last_success_at = now(), updated_at = now()

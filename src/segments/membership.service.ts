@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type {
   MembershipChange,
   Queryable,
@@ -7,7 +6,6 @@ import type {
 } from '../profiles/change-log.js';
 import type { JsonObject } from '../profiles/profile-merge.js';
 import {
-  type MembershipStatus,
   type StoredMembership,
   type StoredMemberships,
   isActive,
@@ -29,8 +27,9 @@ export interface Transitions {
  * entering → `realized`; still a member on a later evaluation → `existing`;
  * leaving → `exited`; re-entering → `realized`. `lastQualificationTime` is
  * the time of the evaluation that set the current status (`nowIso`, the
- * batch's time formatted once). Only entering and leaving are changes for
- * the change log (realized → existing is not).
+ * batch's time formatted once); a `realized` entry also keeps `txId`, the
+ * evaluating transaction's id (see StoredMembership). Only entering and
+ * leaving are changes for the change log (realized → existing is not).
  */
 export function membershipTransitions(
   doc: JsonObject,
@@ -38,10 +37,11 @@ export function membershipTransitions(
   current: StoredMemberships | undefined,
   now: Date,
   nowIso: string,
+  txId: string,
 ): Transitions {
   let patch: StoredMemberships | null = null;
   const changes: MembershipChange[] = [];
-  const set = statesAt(nowIso);
+  const set = statesAt(nowIso, txId);
   for (const segment of segments) {
     const member = evaluatePql(segment.node, doc, now);
     const prev = current?.[segment.id];
@@ -65,29 +65,32 @@ export function membershipTransitions(
 }
 
 /**
- * The three `[status, nowIso]` entries of one evaluation time, frozen and
+ * The three entries of one evaluation (time and transaction), frozen and
  * shared by every membership a batch sets (one batch sets ~10 per profile).
  */
 let lastStates: {
   iso: string;
+  txId: string;
   realized: StoredMembership;
   existing: StoredMembership;
   exited: StoredMembership;
 } = {
   iso: '',
+  txId: '',
   realized: ['realized', ''],
   existing: ['existing', ''],
   exited: ['exited', ''],
 };
-function statesAt(iso: string): typeof lastStates {
-  if (lastStates.iso !== iso) {
-    const entry = (status: MembershipStatus): StoredMembership =>
-      Object.freeze([status, iso]) as unknown as StoredMembership;
+function statesAt(iso: string, txId: string): typeof lastStates {
+  if (lastStates.iso !== iso || lastStates.txId !== txId) {
+    const entry = (...e: StoredMembership): StoredMembership =>
+      Object.freeze(e) as unknown as StoredMembership;
     lastStates = {
       iso,
-      realized: entry('realized'),
-      existing: entry('existing'),
-      exited: entry('exited'),
+      txId,
+      realized: entry('realized', iso, txId),
+      existing: entry('existing', iso),
+      exited: entry('exited', iso),
     };
   }
   return lastStates;
@@ -111,78 +114,53 @@ export function exitAll(
 }
 
 /**
- * Marks `realized` memberships of the given segments `existing` (the runner,
- * once the hub acknowledged an export that showed them). With `versions`
- * (each profile row's `xmin` when the export read it, aligned with
- * `profileIds`), a row written since is left alone: whatever wrote it
- * evaluated the profile again — it already turned a still-held `realized`
- * into `existing`, or the profile exited, or it qualified again and that new
- * `realized` has not been exported yet. The rows are locked in id order
- * first — the order ingestion locks profiles in — so the two cannot deadlock.
- * lastQualificationTime stays the time the profile qualified. Returns the
- * number of memberships changed.
+ * Which `realized` memberships of these profiles an export has already seen
+ * (CONTRACT A7: `existing` from then on), without the export writing the
+ * profile row: a flow mapping the segment whose change-log position is past
+ * the change that announced the qualification (the entry's transaction id,
+ * see StoredMembership) has exported it. Position equal to that transaction
+ * means "past it" only if no change row of the profile in it is still ahead.
+ * A flow still backfilling the segment has not necessarily reached the
+ * profile, so it does not count; `excludeFlowId` leaves one flow out (a
+ * backfill asks about the other flows). Returns profile id → segment ids.
  */
-export async function markMembershipsExisting(
+export async function realizationsSeen(
   q: Queryable,
+  tenant: TenantRef,
   profileIds: string[],
-  segmentIds: string[],
-  options: { versions?: string[]; tenant?: TenantRef } = {},
-): Promise<number> {
-  if (profileIds.length === 0 || segmentIds.length === 0) return 0;
-  const { versions, tenant } = options;
+  excludeFlowId: string | null = null,
+): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (profileIds.length === 0) return out;
   const rows = (await q.query(
-    `WITH locked AS (
-       SELECT p.id, (SELECT count(*)::int FROM unnest($2::text[]) s
-                      WHERE p.memberships->s->>0 = 'realized') AS n
-         FROM profiles p
-        WHERE p.id = ANY($1::uuid[]) AND p.memberships ?| $2::text[]
-          -- A key lookup per row, not a join: its plan cannot go wrong. The
-          -- sub-select parses the object once, whatever the plan.
-          AND ((SELECT $5::jsonb) IS NULL OR (SELECT $5::jsonb)->>(p.id::text) = p.xmin::text)
-          AND ($3::text IS NULL OR (p.org_id = $3 AND p.sandbox_name = $4))
-          -- Rows with nothing to change (already existing) are not locked.
-          AND EXISTS (SELECT 1 FROM unnest($2::text[]) s
-                       WHERE p.memberships->s->>0 = 'realized')
-        ORDER BY p.id
-          FOR UPDATE OF p),
-     updated AS (
-       UPDATE profiles p
-          SET memberships = p.memberships || (
-                SELECT jsonb_object_agg(s, jsonb_build_array('existing', p.memberships->s->1))
-                  FROM unnest($2::text[]) s WHERE p.memberships->s->>0 = 'realized')
-         FROM locked l
-        WHERE p.id = l.id AND l.n > 0
-       RETURNING l.n)
-     SELECT COALESCE(sum(n), 0)::int AS n FROM updated`,
-    [
-      profileIds,
-      segmentIds,
-      tenant?.orgId ?? null,
-      tenant?.sandboxName ?? null,
-      versions ? versionsJson(profileIds, versions) : null,
-    ],
-  )) as { n: number }[];
-  return rows[0]?.n ?? 0;
+    `SELECT p.id::text AS profile_id, array_agg(s.key) AS segment_ids
+       FROM profiles p
+      CROSS JOIN LATERAL jsonb_each(p.memberships) s
+      CROSS JOIN LATERAL (SELECT COALESCE(s.value->>2, '0')::xid8 AS tx) r
+      WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY($3::uuid[])
+        AND s.value->>0 = 'realized'
+        AND EXISTS (
+          SELECT 1 FROM flow_cursors c
+           WHERE c.org_id = $1 AND c.sandbox_name = $2
+             AND ($4::uuid IS NULL OR c.flow_id <> $4::uuid)
+             AND c.mapping->'segmentIds' ? s.key
+             AND NOT COALESCE(c.backfill->'segmentIds' ? s.key, false)
+             AND (c.last_tx_id::xid8 > r.tx
+                  OR (c.last_tx_id::xid8 = r.tx AND NOT EXISTS (
+                        SELECT 1 FROM profile_changes pc
+                         WHERE pc.org_id = $1 AND pc.sandbox_name = $2
+                           AND pc.tx_id = r.tx AND pc.id > c.last_change_id
+                           AND pc.profile_id = p.id))))
+      GROUP BY p.id`,
+    [tenant.orgId, tenant.sandboxName, profileIds, excludeFlowId],
+  )) as { profile_id: string; segment_ids: string[] }[];
+  for (const r of rows) out.set(r.profile_id, new Set(r.segment_ids));
+  return out;
 }
 
-/**
- * `{"<profile id>": "<xmin>", …}`. Concatenated: uuids and transaction ids
- * need no escaping, and a batch's object is built for every export step.
- */
-function versionsJson(profileIds: string[], versions: string[]): string {
-  let out = '{';
-  for (let i = 0; i < profileIds.length; i++) {
-    if (i) out += ',';
-    out += `"${profileIds[i]}":"${versions[i]}"`;
-  }
-  return `${out}}`;
-}
-
-/** Loading, writing and the runner's `markExisting` for segment memberships. */
+/** Loading and writing segment memberships. */
 @Injectable()
 export class MembershipService {
-  constructor(private readonly dataSource: DataSource) {}
-
   /**
    * Merges each profile's patch into its stored memberships (entries of
    * other segments are kept). The caller holds the profiles' row locks.
@@ -221,31 +199,25 @@ export class MembershipService {
     }[],
     segments: CompiledSegment[],
     now: Date,
+    txId: string,
   ): Promise<Map<string, MembershipChange[]>> {
     const out = new Map<string, MembershipChange[]>();
     if (docs.length === 0 || segments.length === 0) return out;
     const nowIso = now.toISOString();
     const patches = new Map<string, StoredMemberships>();
     for (const { profileId, doc, memberships } of docs) {
-      const t = membershipTransitions(doc, segments, memberships, now, nowIso);
+      const t = membershipTransitions(
+        doc,
+        segments,
+        memberships,
+        now,
+        nowIso,
+        txId,
+      );
       if (t.patch) patches.set(profileId, t.patch);
       if (t.changes.length) out.set(profileId, t.changes);
     }
     await this.patch(q, tenant, patches);
     return out;
-  }
-
-  /**
-   * Called once an export has shown `realized` memberships: they become
-   * `existing`. Not a change (no change-log row). Returns the number of
-   * memberships updated.
-   */
-  markExisting(
-    tenant: TenantRef,
-    profileId: string,
-    segmentIds: string[],
-    q: Queryable = this.dataSource,
-  ): Promise<number> {
-    return markMembershipsExisting(q, [profileId], segmentIds, { tenant });
   }
 }

@@ -217,11 +217,13 @@ export class SegmentJobsService {
   ): Promise<BatchOutcome> {
     return withTransaction(this.dataSource, async (m) => {
       const [job] = (await m.query(
+        // The transaction's id stamps the `realized` memberships it sets
+        // (locking the job row assigns one anyway).
         `SELECT id, org_id, sandbox_name, segment_id, expression_version, status,
-                cursor, lease_owner
+                cursor, lease_owner, pg_current_xact_id()::text AS tx
            FROM segment_jobs WHERE id = $1 FOR UPDATE`,
         [jobId],
-      )) as JobRow[];
+      )) as (JobRow & { tx: string })[];
       if (!job || job.status !== 'running' || job.lease_owner !== owner)
         return 'lost';
       const tenant = { orgId: job.org_id, sandboxName: job.sandbox_name };
@@ -263,6 +265,7 @@ export class SegmentJobsService {
         })),
         [segment],
         now,
+        job.tx,
       );
       const rows: ChangeRowInput[] = [];
       let entered = 0;

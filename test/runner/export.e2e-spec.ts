@@ -18,6 +18,7 @@ import {
   ingest,
   patchFlow,
 } from '../helpers/flows.js';
+import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import { HubCollector } from '../helpers/hub.js';
 
 const FS = '/data/foundation/flowservice';
@@ -279,6 +280,116 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     await collector.waitFor(() => collector.unique().length === 2);
     await caughtUp(flow.flowId);
     expect(collector.unique()).toHaveLength(2);
+  });
+
+  it('each flow shows a qualification as realized once, whichever exports first; the profile store then says existing', async () => {
+    const { tenant, hub, collector, segmentId } = await setup();
+    const hubB = `${hub}-b`;
+    emulator.addHub({ name: hubB, partitionCount: 2 });
+    const collectorB = new HubCollector(emulator.connectionString(hubB), hubB);
+    collectors.push(collectorB);
+    collectorB.start();
+    const attributes = ['personalEmail.address', 'person.name.firstName'];
+    const later = await createSegment(
+      t,
+      tenant,
+      `Later ${hub}`,
+      'person.name.lastName = "Smith"',
+    );
+    const flowA = await flowFor(tenant, hub, [segmentId, later], attributes);
+    const flowB = await flowFor(tenant, hubB, [segmentId, later], attributes);
+    await caughtUp(flowA.flowId);
+    await caughtUp(flowB.flowId);
+    const action = (flowId: string, op: string) =>
+      t.http
+        .post(`${FS}/flows/${flowId}/action?op=${op}`)
+        .set(tenant.headers)
+        .expect(200);
+    const statusIn = (
+      e: { body: Record<string, unknown> } | undefined,
+      id = segmentId,
+    ) =>
+      (
+        e?.body.segmentMembership as
+          { ups: Record<string, { status: string }> } | undefined
+      )?.ups[id]?.status;
+    const storeStatus = async () => {
+      const res = await t.http
+        .get('/data/core/ups/access/entities')
+        .query({
+          'schema.name': '_xdm.context.profile',
+          entityId: 'once@x.com',
+          entityIdNS: 'email',
+        })
+        .set(tenant.headers)
+        .expect(200);
+      const entity = Object.values(
+        res.body as Record<string, { entity: Record<string, unknown> }>,
+      )[0]?.entity as {
+        segmentMembership: { ups: Record<string, { status: string }> };
+      };
+      return entity.segmentMembership.ups[segmentId]?.status;
+    };
+
+    await action(flowB.flowId, 'disable');
+    await ingest(t, tenant, [profile('once@x.com', 'gold')]);
+    expect(await storeStatus()).toBe('realized');
+    await collector.waitFor((ev) => ev.length === 1);
+    await caughtUp(flowA.flowId);
+    expect(statusIn(collector.events[0])).toBe('realized');
+    // Flow A has exported it: the profile store reports it as existing.
+    expect(await storeStatus()).toBe('existing');
+    // Flow B had not: its first message of the qualification says realized too.
+    await action(flowB.flowId, 'enable');
+    await collectorB.waitFor((ev) => ev.length === 1);
+    await caughtUp(flowB.flowId);
+    expect(statusIn(collectorB.events[0])).toBe('realized');
+    // A new flow's backfill reports the store's view: seen, so existing.
+    const hubC = `${hub}-c`;
+    emulator.addHub({ name: hubC, partitionCount: 1 });
+    const collectorC = new HubCollector(emulator.connectionString(hubC), hubC);
+    collectors.push(collectorC);
+    collectorC.start();
+    const flowC = await flowFor(tenant, hubC, [segmentId], attributes);
+    await collectorC.waitFor((ev) => ev.length === 1);
+    await caughtUp(flowC.flowId);
+    expect(statusIn(collectorC.events[0])).toBe('existing');
+    // A background evaluation lets the profile enter the other segment: the
+    // export shows that one realized, and the first one, already exported
+    // by each flow (though still stored as realized), existing.
+    await t.http
+      .patch(`/data/core/ups/segment/definitions/${later}`)
+      .set(tenant.headers)
+      .send({
+        name: `Later ${hub}`,
+        expression: {
+          type: 'PQL',
+          format: 'pql/text',
+          value: 'person.name.lastName = "Doe"',
+        },
+      })
+      .expect(200);
+    await t.app.get(SegmentWorker).runOnce({
+      tenant: { orgId: tenant.orgId, sandboxName: tenant.sandbox },
+    });
+    await collector.waitFor((ev) => ev.length === 2);
+    await collectorB.waitFor((ev) => ev.length === 2);
+    for (const e of [collector.events[1], collectorB.events[1]]) {
+      expect(statusIn(e, later)).toBe('realized');
+      expect(statusIn(e)).toBe('existing');
+    }
+    // A later change of a mapped attribute: existing everywhere.
+    await ingest(t, tenant, [
+      profile('once@x.com', 'gold', {
+        person: { name: { firstName: 'Renamed', lastName: 'Doe' } },
+      }),
+    ]);
+    await collector.waitFor((ev) => ev.length === 3);
+    await collectorB.waitFor((ev) => ev.length === 3);
+    for (const e of [collector.events[2], collectorB.events[2]]) {
+      expect(statusIn(e)).toBe('existing');
+      expect(statusIn(e, later)).toBe('existing');
+    }
   });
 
   it('backfills the members of a segment added to an existing flow', async () => {

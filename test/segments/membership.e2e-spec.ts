@@ -1,10 +1,6 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileStateReader } from '../../src/profiles/profile-state.reader.js';
-import {
-  MembershipService,
-  markMembershipsExisting,
-} from '../../src/segments/membership.service.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import {
@@ -98,7 +94,7 @@ describe('streaming segment membership', () => {
     ]);
   });
 
-  it('markExisting is not a change; the state reader returns memberships; delete exits every segment', async () => {
+  it('an export seeing a qualification makes it existing without writing the profile; the state reader returns memberships; delete exits every segment', async () => {
     const tn = await createTenant(t);
     const ref = tenantRef(tn);
     const us = await createSegment(
@@ -122,14 +118,59 @@ describe('streaming segment membership', () => {
       },
     ]);
     const id = r.results[0]?.profileId as string;
+    const ds = t.app.get(DataSource);
+    const storedRow = async () =>
+      (
+        (await ds.query(
+          `SELECT memberships, xmin::text AS version FROM profiles WHERE id = $1`,
+          [id],
+        )) as unknown[]
+      )[0];
+    const row = await storedRow();
     const before = (await allChanges(t, tn)).length;
+    // The change that announced the qualification, and a flow mapping US
+    // positioned just before it (the runner is off in this app).
+    const [change] = (await ds.query(
+      `SELECT tx_id::text AS tx, id::text AS id FROM profile_changes WHERE profile_id = $1 ORDER BY id DESC LIMIT 1`,
+      [id],
+    )) as { tx: string; id: string }[];
+    // The stored entry names the transaction that set it.
     expect(
-      await t.app.get(MembershipService).markExisting(ref, id, [us.id]),
-    ).toBe(1);
-    expect(
-      await t.app.get(MembershipService).markExisting(ref, id, [us.id]),
-    ).toBe(0);
-    expect(await allChanges(t, tn)).toHaveLength(before);
+      (row as { memberships: Record<string, string[]> }).memberships[us.id],
+    ).toEqual(['realized', expect.stringMatching(/Z$/), change?.tx]);
+    const flowId = crypto.randomUUID();
+    await ds.query(
+      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, now())`,
+      [
+        flowId,
+        ref.orgId,
+        ref.sandboxName,
+        change?.tx,
+        String(BigInt(change?.id ?? '1') - 1n),
+        JSON.stringify({ segmentIds: [us.id], attributes: [] }),
+      ],
+    );
+    const statusOf = async (segmentId: string) =>
+      (await t.app.get(ProfileStateReader).load(ref, [id]))[0]?.memberships[
+        segmentId
+      ]?.status;
+    expect(await statusOf(us.id)).toBe('realized');
+    // A flow still backfilling US has not necessarily reached the profile.
+    await ds.query(
+      `UPDATE flow_cursors SET last_change_id = $2, backfill = $3::jsonb WHERE flow_id = $1`,
+      [
+        flowId,
+        change?.id,
+        JSON.stringify({ segmentIds: [us.id], afterProfileId: null }),
+      ],
+    );
+    expect(await statusOf(us.id)).toBe('realized');
+    // Past the change: exported, so `existing`. VIP is mapped by no flow.
+    await ds.query(
+      `UPDATE flow_cursors SET backfill = NULL WHERE flow_id = $1`,
+      [flowId],
+    );
 
     const [state] = await t.app
       .get(ProfileStateReader)
@@ -146,6 +187,10 @@ describe('streaming segment membership', () => {
         [vip.id]: { status: 'realized' },
       },
     });
+    // Nothing was written for it: not the profile row, not the change log.
+    expect(await storedRow()).toEqual(row);
+    expect(await allChanges(t, tn)).toHaveLength(before);
+    await ds.query(`DELETE FROM flow_cursors WHERE flow_id = $1`, [flowId]);
 
     await t.http
       .delete('/data/core/ups/access/entities')
@@ -181,7 +226,8 @@ describe('streaming segment membership', () => {
     });
     expect(last?.membershipChanges).toEqual(
       [
-        { segmentId: us.id, from: 'existing', to: 'exited' },
+        // The stored status: the export did not write the row.
+        { segmentId: us.id, from: 'realized', to: 'exited' },
         { segmentId: vip.id, from: 'realized', to: 'exited' },
       ].sort((a, b) => (a.segmentId < b.segmentId ? -1 : 1)),
     );
@@ -218,47 +264,6 @@ describe('streaming segment membership', () => {
       changedPaths: ['name'],
       membershipChanges: [{ segmentId: seg.id, from: null, to: 'realized' }],
     });
-  });
-
-  it('an export marks `existing` only rows nothing wrote since it read them', async () => {
-    const tn = await createTenant(t);
-    const us = await createSegment(
-      t,
-      tn,
-      'US',
-      'homeAddress.countryCode = "US"',
-    );
-    const ds = t.app.get(DataSource);
-    const stored = async (id: string): Promise<[[string, string], string]> => {
-      const [row] = (await ds.query(
-        `SELECT memberships->$2 AS m, xmin::text AS version FROM profiles WHERE id = $1`,
-        [id, us.id],
-      )) as { m: [string, string]; version: string }[];
-      return [row?.m as [string, string], row?.version as string];
-    };
-    const doc = (countryCode: string) => ({
-      identityMap: email('requalify@x.io'),
-      homeAddress: { countryCode },
-    });
-    const id = (await ingest(t, tn, [doc('US')])).results[0]
-      ?.profileId as string;
-    // What an export read: realized, at this row version. Then, before its
-    // commit, the profile exits and qualifies again.
-    const [[, firstTime], readVersion] = await stored(id);
-    await ingest(t, tn, [doc('CA')]);
-    await new Promise((r) => setTimeout(r, 5));
-    await ingest(t, tn, [doc('US')]);
-    const [[status, secondTime], newVersion] = await stored(id);
-    expect(status).toBe('realized');
-    expect(secondTime).not.toBe(firstTime);
-    const mark = (version: string) =>
-      markMembershipsExisting(ds, [id], [us.id], { versions: [version] });
-    // The new qualification was never exported: it stays `realized`.
-    expect(await mark(readVersion)).toBe(0);
-    expect((await stored(id))[0]).toEqual(['realized', secondTime]);
-    // An export that read the current row marks it.
-    expect(await mark(newVersion)).toBe(1);
-    expect((await stored(id))[0]).toEqual(['existing', secondTime]);
   });
 
   it('evaluates a new segment over existing profiles in the background, resumable after a crash', async () => {
