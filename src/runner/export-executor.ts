@@ -22,7 +22,7 @@ import {
   triggersOf,
 } from './mapping.js';
 import { compareTxIds } from '../segments/membership-status.js';
-import type { StepOutcome } from './run-metrics.js';
+import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import { type Position, RunnerRepository } from './runner.repository.js';
 
@@ -204,18 +204,12 @@ export class ExportExecutor {
     const started = Date.now();
     const timings: Record<string, number> = { select: started - stepStart };
     const outcome: StepOutcome = {
-      sourceConnectionId: flow.sourceConnectionIds[0] ?? '',
-      targetConnectionIds: flow.targetConnectionIds,
+      ...emptyOutcome(
+        flow.sourceConnectionIds[0] ?? '',
+        flow.targetConnectionIds,
+        started,
+      ),
       input: candidates.length,
-      skipped: 0,
-      output: 0,
-      failed: 0,
-      outputBytes: 0,
-      inputBytes: 0,
-      segmentInput: {},
-      segmentOutput: {},
-      failures: [],
-      at: started,
     };
     const states =
       preloaded ?? (await this.loadStates(flow, mapping, candidates));
@@ -331,18 +325,12 @@ export class ExportExecutor {
       // same position, and the attempt that lands counts them once (else an
       // outage of N retries showed N times the input in the run).
       const attempt: StepOutcome = {
-        ...outcome,
-        input: 0,
-        skipped: 0,
-        output: 0,
-        failed: 0,
-        outputBytes: 0,
-        inputBytes: 0,
-        segmentInput: {},
-        segmentOutput: {},
-        failures: [],
+        ...emptyOutcome(
+          outcome.sourceConnectionId,
+          outcome.targetConnectionIds,
+          Date.now(),
+        ),
         error: { code: e.code, message: e.message },
-        at: Date.now(),
       };
       // The previous step's commit lands first: its position is not in doubt.
       if (!(await this.settle(flow.id))) return 'lost';

@@ -23,6 +23,28 @@ export interface StepOutcome {
   at: number;
 }
 
+/** An outcome that counts nothing yet: a step's start, or a failed attempt. */
+export function emptyOutcome(
+  sourceConnectionId: string,
+  targetConnectionIds: string[],
+  at: number,
+): StepOutcome {
+  return {
+    sourceConnectionId,
+    targetConnectionIds,
+    input: 0,
+    skipped: 0,
+    output: 0,
+    failed: 0,
+    outputBytes: 0,
+    inputBytes: 0,
+    segmentInput: {},
+    segmentOutput: {},
+    failures: [],
+    at,
+  };
+}
+
 interface EntitySummary {
   id: string;
   inputRecordCount?: number;
