@@ -6,6 +6,7 @@ import { RateLimits1764470000000 } from './1764470000000-RateLimits.js';
 import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInProfileOrder.js';
 import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsOnProfiles.js';
 import { IdentityIndexByKeyOnly1764700000000 } from './1764700000000-IdentityIndexByKeyOnly.js';
+import { DeletedFlowPositions1764800000000 } from './1764800000000-DeletedFlowPositions.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   MembersInProfileOrder1764500000000,
   MembershipsOnProfiles1764600000000,
   IdentityIndexByKeyOnly1764700000000,
+  DeletedFlowPositions1764800000000,
 ];

@@ -57,6 +57,13 @@ export class FlowCursorEntity {
   @Column({ type: 'timestamptz', nullable: true })
   lastSuccessAt: Date | null;
 
+  /**
+   * Set when the flow was deleted: the cursor stays as a record of what the
+   * flow exported (see realizationsSeen); nothing claims it any more.
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  deletedAt: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -45,9 +45,12 @@ export class RunnerRepository {
        ON CONFLICT (flow_id) DO NOTHING`,
       [JSON.stringify(EMPTY_MAPPING)],
     );
-    // A deleted flow's cursor goes with it (claims join flows, so it is never picked up meanwhile).
+    // A deleted flow's cursor stays, marked: its position still tells the
+    // profile lookup which qualifications that flow exported. Claims join
+    // flows, so it is never picked up; the purge ignores it.
     await this.ds.query(
-      `DELETE FROM flow_cursors c WHERE NOT EXISTS (SELECT 1 FROM flows f WHERE f.id = c.flow_id)`,
+      `UPDATE flow_cursors c SET deleted_at = now(), lease_owner = NULL, lease_until = NULL
+        WHERE c.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.id = c.flow_id)`,
     );
   }
 
@@ -203,6 +206,7 @@ export class RunnerRepository {
                    AND NOT EXISTS (
                      SELECT 1 FROM flow_cursors k
                       WHERE k.org_id = c.org_id AND k.sandbox_name = c.sandbox_name
+                        AND k.deleted_at IS NULL
                         AND (k.last_tx_id::xid8, k.last_change_id) < (c.tx_id, c.id))
                  LIMIT $2))
              RETURNING 1)

@@ -34,11 +34,19 @@ describe('change-log purge', () => {
   async function cursorAt(
     tenant: TestTenant,
     position: { txId: string; id: string },
+    deleted = false,
   ): Promise<void> {
     await ds.query(
-      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at)
-       VALUES ($1, $2, $3, $4, $5, '{}'::jsonb, now())`,
-      [randomUUID(), tenant.orgId, tenant.sandbox, position.txId, position.id],
+      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at, deleted_at)
+       VALUES ($1, $2, $3, $4, $5, '{}'::jsonb, now(), CASE WHEN $6 THEN now() END)`,
+      [
+        randomUUID(),
+        tenant.orgId,
+        tenant.sandbox,
+        position.txId,
+        position.id,
+        deleted,
+      ],
     );
   }
 
@@ -61,6 +69,8 @@ describe('change-log purge', () => {
     // Two flows of tenant a: the slower one has exported a1 and a2.
     await cursorAt(a, a2!);
     await cursorAt(a, a3!);
+    // A deleted flow of tenant a (its cursor kept as a record) holds nothing back.
+    await cursorAt(a, { txId: '0', id: '0' }, true);
     // Tenant c's only flow has exported nothing yet.
     await cursorAt(c, { txId: '0', id: '0' });
     const repo = t.app.get(RunnerRepository);

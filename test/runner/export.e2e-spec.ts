@@ -119,6 +119,29 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     }
   }
 
+  /** The membership status the profile lookup reports. */
+  async function lookupStatus(
+    tenant: TestTenant,
+    email: string,
+    segmentId: string,
+  ): Promise<string | undefined> {
+    const res = await t.http
+      .get('/data/core/ups/access/entities')
+      .query({
+        'schema.name': '_xdm.context.profile',
+        entityId: email,
+        entityIdNS: 'email',
+      })
+      .set(tenant.headers)
+      .expect(200);
+    const entity = Object.values(
+      res.body as Record<string, { entity: Record<string, unknown> }>,
+    )[0]?.entity as {
+      segmentMembership: { ups: Record<string, { status: string }> };
+    };
+    return entity.segmentMembership.ups[segmentId]?.status;
+  }
+
   const profile = (
     email: string,
     tier: string,
@@ -313,23 +336,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
         e?.body.segmentMembership as
           { ups: Record<string, { status: string }> } | undefined
       )?.ups[id]?.status;
-    const storeStatus = async () => {
-      const res = await t.http
-        .get('/data/core/ups/access/entities')
-        .query({
-          'schema.name': '_xdm.context.profile',
-          entityId: 'once@x.com',
-          entityIdNS: 'email',
-        })
-        .set(tenant.headers)
-        .expect(200);
-      const entity = Object.values(
-        res.body as Record<string, { entity: Record<string, unknown> }>,
-      )[0]?.entity as {
-        segmentMembership: { ups: Record<string, { status: string }> };
-      };
-      return entity.segmentMembership.ups[segmentId]?.status;
-    };
+    const storeStatus = () => lookupStatus(tenant, 'once@x.com', segmentId);
 
     await action(flowB.flowId, 'disable');
     await ingest(t, tenant, [profile('once@x.com', 'gold')]);
@@ -390,6 +397,41 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       expect(statusIn(e)).toBe('existing');
       expect(statusIn(e, later)).toBe('existing');
     }
+  });
+
+  it('a deleted flow still counts as having exported: the lookup keeps saying existing', async () => {
+    const { tenant, hub, collector, segmentId } = await setup();
+    const flow = await flowFor(
+      tenant,
+      hub,
+      [segmentId],
+      ['personalEmail.address'],
+    );
+    await caughtUp(flow.flowId);
+    await ingest(t, tenant, [profile('gone@x.com', 'gold')]);
+    await collector.waitFor((ev) => ev.length === 1);
+    await caughtUp(flow.flowId);
+    expect(await lookupStatus(tenant, 'gone@x.com', segmentId)).toBe(
+      'existing',
+    );
+    await t.http
+      .delete(`${FS}/flows/${flow.flowId}`)
+      .set(tenant.headers)
+      .expect(202);
+    // The runner marks the cursor of a deleted flow instead of dropping it.
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const [row] = (await ds.query(
+        `SELECT deleted_at IS NOT NULL AS deleted FROM flow_cursors WHERE flow_id = $1`,
+        [flow.flowId],
+      )) as { deleted: boolean }[];
+      if (row?.deleted) break;
+      if (Date.now() > end) throw new Error('cursor not marked deleted');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await lookupStatus(tenant, 'gone@x.com', segmentId)).toBe(
+      'existing',
+    );
   });
 
   it('backfills the members of a segment added to an existing flow', async () => {
