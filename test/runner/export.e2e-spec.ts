@@ -338,9 +338,24 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       )?.ups[id]?.status;
     const storeStatus = () => lookupStatus(tenant, 'once@x.com', segmentId);
 
+    // The new segments' background evaluations are done: one running after
+    // the ingest would be a later evaluation and make the profile `existing`.
+    for (const end = Date.now() + 20_000; ; ) {
+      const [row] = (await ds.query(
+        `SELECT count(*)::int AS n FROM segment_jobs
+          WHERE org_id = $1 AND status IN ('queued', 'running')`,
+        [tenant.orgId],
+      )) as { n: number }[];
+      if (row?.n === 0) break;
+      if (Date.now() > end) throw new Error('segment jobs did not finish');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Both paused while the profile qualifies: no export has seen it yet.
+    await action(flowA.flowId, 'disable');
     await action(flowB.flowId, 'disable');
     await ingest(t, tenant, [profile('once@x.com', 'gold')]);
     expect(await storeStatus()).toBe('realized');
+    await action(flowA.flowId, 'enable');
     await collector.waitFor((ev) => ev.length === 1);
     await caughtUp(flowA.flowId);
     expect(statusIn(collector.events[0])).toBe('realized');
