@@ -340,7 +340,7 @@ describe('dataflow runner: exports through the local emulator, proven with the S
 
     // The new segments' background evaluations are done: one running after
     // the ingest would be a later evaluation and make the profile `existing`.
-    for (const end = Date.now() + 20_000; ; ) {
+    for (const end = Date.now() + 20_000; ;) {
       const [row] = (await ds.query(
         `SELECT count(*)::int AS n FROM segment_jobs
           WHERE org_id = $1 AND status IN ('queued', 'running')`,
