@@ -16,6 +16,7 @@ import {
   buildPayload,
   type FlowMapping,
   isEligible,
+  type MembershipState,
   mappingOf,
   type ProfileChange,
   type ProfileState,
@@ -241,7 +242,7 @@ export class ExportExecutor {
         if (!m) continue;
         outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
         if (m.realizedTx !== undefined && c.firstTx !== undefined)
-          showAsSeenFrom(m, position, c.firstTx);
+          showAsSeenFrom(m, m.realizedTx, position, c.firstTx);
       }
       for (const t of targets) {
         let body: Record<string, unknown>;
@@ -602,11 +603,11 @@ function addFailure(outcome: StepOutcome, code: string, message: string): void {
  * whichever flow exports first.
  */
 function showAsSeenFrom(
-  m: { status: string; realizedTx?: string },
+  m: MembershipState,
+  realizedTx: string,
   from: Position,
   firstTx: string,
 ): void {
-  const realizedTx = m.realizedTx as string;
   const order = compareTxIds(from.txId, realizedTx);
   if (order > 0 || (order === 0 && firstTx !== realizedTx))
     m.status = 'existing';
