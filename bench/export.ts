@@ -35,10 +35,8 @@ import { connectionStringFor } from '../src/event-hubs/endpoint.js';
 import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
-import {
-  type Position,
-  RunnerRepository,
-} from '../src/runner/runner.repository.js';
+import type { ChangePosition } from '../src/profile-store/change-log.js';
+import { RunnerRepository } from '../src/runner/runner.repository.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import {
@@ -543,11 +541,14 @@ async function measureCeiling(
     targetConnectionId: randomUUID(),
     trigger: 'segment',
   };
-  const read = async (after: Position) => {
-    const changes = await repo.readChanges(orgId, sandboxName, after, BATCH);
-    await repo.loadProfiles(
-      orgId,
-      sandboxName,
+  const read = async (after: ChangePosition) => {
+    const changes = await repo.readChanges(
+      { orgId, sandboxName },
+      after,
+      BATCH,
+    );
+    await repo.exportStates(
+      { orgId, sandboxName },
       changes.map((c) => c.profileId),
       segmentIds,
     );

@@ -7,9 +7,9 @@ import {
 } from '../src/database/data-source.js';
 import {
   type RawRecord,
-  ProfileIngestService,
   parseNdjsonLine,
-} from '../src/profiles/profile-ingest.service.js';
+} from '../src/profiles/ingest-body.js';
+import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
 import { SegmentCatalog } from '../src/segments/segment-catalog.js';
 import {

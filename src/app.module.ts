@@ -13,6 +13,7 @@ import { SecretBox } from './common/secret-box.js';
 import { createValidationPipe } from './common/validation.js';
 import { ENV, type Env } from './config/env.js';
 import { APP_SECRETS, type AppSecrets } from './config/secrets.js';
+import { ConnectionEdits } from './connections/connection-edits.js';
 import { ConnectionEntity } from './connections/connection.entity.js';
 import { ConnectionsController } from './connections/connections.controller.js';
 import { ConnectionsService } from './connections/connections.service.js';
@@ -104,6 +105,7 @@ export class AppModule {
         SecretBox,
         EventHubsProbe,
         CatalogService,
+        ConnectionEdits,
         ConnectionsService,
         SourceConnectionsService,
         TargetConnectionsService,
@@ -120,6 +122,7 @@ export class AppModule {
         TenancyService,
         SecretBox,
         ConnectionsService,
+        ConnectionEdits,
         TypeOrmModule,
       ],
     };

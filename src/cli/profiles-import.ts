@@ -4,11 +4,10 @@ import { createInterface } from 'node:readline';
 import type { DataSource } from 'typeorm';
 import { loadEnv } from '../config/env.js';
 import { DEFAULT_DEV_ORG_ID } from '../dev-client.js';
+import { type RawRecord, parseNdjsonLine } from '../profiles/ingest-body.js';
 import {
   DEFAULT_BATCH_SIZE,
   ProfileIngestService,
-  type RawRecord,
-  parseNdjsonLine,
 } from '../profiles/profile-ingest.service.js';
 import { SegmentCatalog } from '../segments/segment-catalog.js';
 

@@ -17,12 +17,12 @@ import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
 import { SecretBox } from '../common/secret-box.js';
-import { retryFlowsUsingConnection } from '../runner/retry-now.js';
 import { validateAs } from '../common/validation.js';
 import { EventHubsProbe } from '../event-hubs/event-hubs-probe.js';
 import type { EventHubsCredentials } from '../event-hubs/endpoint.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
   type ConnectionDto,
@@ -70,6 +70,7 @@ export class ConnectionsService {
     private readonly targets: Repository<TargetConnectionEntity>,
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
+    private readonly edits: ConnectionEdits,
   ) {}
 
   async create(tenant: Tenant, dto: CreateConnectionDto): Promise<CreatedDto> {
@@ -184,7 +185,7 @@ export class ConnectionsService {
           ...(auth as object),
         },
       );
-      await retryFlowsUsingConnection(em, row.id, 'base');
+      await this.edits.edited(em, row.id, 'base');
       return { id: row.id, etag: etagOf(version) };
     });
   }

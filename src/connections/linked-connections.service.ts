@@ -11,10 +11,10 @@ import { listDocuments } from '../common/listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
-import { retryFlowsUsingConnection } from '../runner/retry-now.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import type { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import { resolveConnectionSpec } from './connections.service.js';
 import {
@@ -42,6 +42,8 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
   constructor(
     private readonly repo: Repository<E>,
     private readonly kind: LinkedKind,
+    /** Told of edits (target connections: flows publishing through them retry at once). */
+    private readonly edits?: ConnectionEdits,
   ) {}
 
   async create(
@@ -170,8 +172,7 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
           updatedClient: tenant.clientId,
         } as never,
       );
-      if (this.kind.resource === 'targetConnections')
-        await retryFlowsUsingConnection(em, row.id, 'target');
+      await this.edits?.edited(em, row.id, 'target');
       return { id: row.id, etag: etagOf(version) };
     });
   }

@@ -7,8 +7,8 @@ import { FlowCursorEntity } from '../runner/flow-cursor.entity.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { SandboxEntity } from '../tenancy/sandbox.entity.js';
-import { ProfileIdentityEntity } from '../profiles/profile-identity.entity.js';
-import { ProfileEntity } from '../profiles/profile.entity.js';
+import { ProfileIdentityEntity } from '../profile-store/profile-identity.entity.js';
+import { ProfileEntity } from '../profile-store/profile.entity.js';
 import { SegmentDefinitionEntity } from '../segments/segment-definition.entity.js';
 import { SegmentJobEntity } from '../segments/segment-job.entity.js';
 

@@ -7,6 +7,7 @@ import {
   Registry,
 } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { firstChangeTimesAfter } from '../profile-store/change-log.js';
 
 /** Route label for requests no controller matched (404s, early middleware answers). */
 export const UNMATCHED_ROUTE = '<unmatched>';
@@ -162,25 +163,48 @@ export class MetricsService {
   }
 
   /**
-   * One query for every enabled flow: the first change after its cursor in
-   * change-log order (an index probe on ix_profile_changes_read per flow)
-   * and its last success. The first change in (tx_id, id) order is, up to
-   * concurrent transactions, the oldest one.
+   * Every enabled flow's lag: the age of the first change after its cursor
+   * in change-log order (an index probe on ix_profile_changes_read per flow;
+   * up to concurrent transactions, the oldest unexported change), and its
+   * last success.
    */
   private async refreshFlowGauges(): Promise<void> {
-    const rows = (await this.dataSource.query(
-      `SELECT c.flow_id::text AS flow_id,
+    const cursors = (await this.dataSource.query(
+      `SELECT c.flow_id::text AS flow_id, c.org_id, c.sandbox_name,
+              c.last_tx_id, c.last_change_id::text AS last_change_id,
               extract(epoch FROM c.last_success_at) AS last_success,
-              COALESCE(GREATEST(extract(epoch FROM now() - (
-                SELECT p.changed_at FROM profile_changes p
-                 WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                   AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id)
-                 ORDER BY p.tx_id, p.id
-                 LIMIT 1)), 0), 0) AS lag_seconds
+              extract(epoch FROM now()) AS now
          FROM flow_cursors c
          JOIN flows f ON f.id = c.flow_id
         WHERE f.state = 'enabled'`,
-    )) as FlowStatsRow[];
+    )) as {
+      flow_id: string;
+      org_id: string;
+      sandbox_name: string;
+      last_tx_id: string;
+      last_change_id: string;
+      last_success: number | string | null;
+      now: number | string;
+    }[];
+    const firstPending = await firstChangeTimesAfter(
+      this.dataSource,
+      cursors.map((c) => ({
+        key: c.flow_id,
+        orgId: c.org_id,
+        sandboxName: c.sandbox_name,
+        position: { txId: c.last_tx_id, id: c.last_change_id },
+      })),
+    );
+    const rows: FlowStatsRow[] = cursors.map((c) => {
+      const pending = firstPending.get(c.flow_id);
+      return {
+        flow_id: c.flow_id,
+        last_success: c.last_success,
+        lag_seconds: pending
+          ? Math.max(0, Number(c.now) - pending.getTime() / 1000)
+          : 0,
+      };
+    });
     // Reset so deleted or disabled flows disappear from the exposition.
     this.flowLag.reset();
     this.flowLastSuccess.reset();

@@ -5,23 +5,14 @@
  * The rules are documented with examples in docs/profiles.md.
  */
 
-export type JsonObject = Record<string, unknown>;
-
-export type AuthenticatedState = 'ambiguous' | 'authenticated' | 'loggedOut';
-
-export interface IdentityEntry {
-  id: string;
-  primary?: boolean;
-  authenticatedState?: AuthenticatedState;
-}
-
-/** XDM identityMap: lower-cased namespace → identities. */
-export type IdentityMap = Record<string, IdentityEntry[]>;
-
-export interface IdentityKey {
-  namespace: string;
-  id: string;
-}
+import {
+  type AuthenticatedState,
+  type IdentityEntry,
+  type IdentityKey,
+  type IdentityMap,
+  type JsonObject,
+  identityKeys,
+} from '../profile-store/profile-data.js';
 
 export interface NormalizedFragment {
   attributes: JsonObject;
@@ -197,19 +188,6 @@ function checkAttributes(value: unknown, path: string, depth: number): void {
     }
     checkAttributes(child, path ? `${path}.${key}` : key, depth + 1);
   }
-}
-
-export function identityKeys(map: IdentityMap): IdentityKey[] {
-  const out: IdentityKey[] = [];
-  for (const [namespace, entries] of Object.entries(map)) {
-    for (const e of entries) out.push({ namespace, id: e.id });
-  }
-  return out;
-}
-
-/** Stable string key of an identity (namespace and id cannot contain U+0000 in JSON text we accept). */
-export function identityKeyString(k: IdentityKey): string {
-  return `${k.namespace}\u0000${k.id}`;
 }
 
 /**

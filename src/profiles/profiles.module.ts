@@ -1,26 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ProfileStoreModule } from '../profile-store/profile-store.module.js';
 import { SegmentsModule } from '../segments/segments.module.js';
-import { ChangeLogReader } from './change-log.reader.js';
 import { ProfileIngestService } from './profile-ingest.service.js';
-import { ProfileStateReader } from './profile-state.reader.js';
 import { ProfilesController } from './profiles.controller.js';
 import { ProfilesService } from './profiles.service.js';
 
-/** Profile store, ingestion and identity stitching, and the change log readers. */
+/** The profile API: ingestion (identity stitching, evaluation) and lookup/delete. */
 @Module({
-  imports: [SegmentsModule],
+  imports: [ProfileStoreModule, SegmentsModule],
   controllers: [ProfilesController],
-  providers: [
-    ProfileIngestService,
-    ProfilesService,
-    ChangeLogReader,
-    ProfileStateReader,
-  ],
-  exports: [
-    ProfileIngestService,
-    ProfilesService,
-    ChangeLogReader,
-    ProfileStateReader,
-  ],
+  providers: [ProfileIngestService, ProfilesService],
+  exports: [ProfileIngestService, ProfilesService],
 })
 export class ProfilesModule {}

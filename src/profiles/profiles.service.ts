@@ -1,22 +1,34 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode, validationFailed } from '../common/errors.js';
-import type { StoredMemberships } from '../segments/membership-status.js';
-import { exitAll } from '../segments/membership.service.js';
-import { type Queryable, type TenantRef, appendChanges } from './change-log.js';
+import {
+  type Queryable,
+  type TenantRef,
+  withTransaction,
+} from '../database/transaction.js';
+import { markSeen } from '../memberships/seen.js';
+import { exitAll } from '../memberships/transitions.js';
+import { appendChanges } from '../profile-store/change-log.js';
+import { lookupOwners } from '../profile-store/ingest-writes.js';
+import { identityKeyString } from '../profile-store/profile-data.js';
+import {
+  type ProfileRow,
+  deleteProfile,
+  lockProfile,
+  profileExists,
+} from '../profile-store/profile-rows.js';
+import {
+  type StoredProfileState,
+  loadStates,
+  realizationsSeen,
+} from '../profile-store/profile-state.js';
+import { exportPositions } from '../runner/export-positions.js';
 import type { EntityQueryDto } from './dto/entity-query.dto.js';
 import type {
   ProfileDeletedDto,
   ProfileEntityDto,
 } from './dto/profile-entity.dto.js';
-import { lookupOwners } from './profile-ingest.service.js';
-import type { IdentityMap, JsonObject } from './profile-merge.js';
-import { identityKeyString, identityKeys, leafPaths } from './profile-merge.js';
-import {
-  type ProfileState,
-  loadProfileStates,
-} from './profile-state.reader.js';
-import { withTransaction } from './transaction.js';
+import { leafPaths } from './profile-merge.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -30,11 +42,33 @@ export class ProfilesService {
     query: EntityQueryDto,
   ): Promise<Record<string, ProfileEntityDto>> {
     const id = await this.resolve(this.dataSource, tenant, query);
-    const [state] = id
-      ? await loadProfileStates(this.dataSource, tenant, [id])
-      : [];
+    const [state] = id ? await this.states(tenant, [id]) : [];
     if (!state) throw profileNotFound(query);
     return { [state.profileId]: toEntityDto(state) };
+  }
+
+  /**
+   * Profiles as the lookup reports them: a `realized` membership is
+   * `existing` once an export has seen it (memberships/seen.ts), judged
+   * against the flows' positions only for profiles that hold one.
+   */
+  async states(
+    tenant: TenantRef,
+    profileIds: string[],
+  ): Promise<StoredProfileState[]> {
+    const states = await loadStates(this.dataSource, tenant, profileIds);
+    const anyRealized = states.some((s) =>
+      Object.values(s.memberships).some((m) => m.status === 'realized'),
+    );
+    if (!anyRealized) return states;
+    const seen = await realizationsSeen(
+      this.dataSource,
+      tenant,
+      states.map((s) => s.profileId),
+      await exportPositions(this.dataSource, tenant),
+    );
+    for (const s of states) markSeen(s.memberships, seen.get(s.profileId));
+    return states;
   }
 
   /**
@@ -63,20 +97,7 @@ export class ProfilesService {
           },
         },
       ]);
-      const params = [tenant.orgId, tenant.sandboxName, row.id];
-      // By primary key: the profile owns exactly its identityMap's identities.
-      const keys = identityKeys(row.identity_map);
-      await m.query(
-        `DELETE FROM profile_identities
-          WHERE (org_id, sandbox_name, namespace, identity) IN (
-                  SELECT $1, $2, k.ns, k.id FROM unnest($4::text[], $5::text[]) AS k(ns, id))
-            AND profile_id = $3`,
-        [...params, keys.map((k) => k.namespace), keys.map((k) => k.id)],
-      );
-      await m.query(
-        `DELETE FROM profiles WHERE org_id = $1 AND sandbox_name = $2 AND id = $3`,
-        params,
-      );
+      await deleteProfile(m, tenant, row);
       return { entityId: row.id, deleted: true };
     });
   }
@@ -86,27 +107,12 @@ export class ProfilesService {
     m: Queryable,
     tenant: TenantRef,
     query: EntityQueryDto,
-  ): Promise<{
-    id: string;
-    attributes: JsonObject;
-    identity_map: IdentityMap;
-    memberships: StoredMemberships;
-  }> {
+  ): Promise<ProfileRow> {
     for (let round = 0; round < 10; round++) {
       const id = await this.resolve(m, tenant, query);
       if (!id) throw profileNotFound(query);
-      const rows = (await m.query(
-        `SELECT id, attributes, identity_map, memberships FROM profiles
-          WHERE org_id = $1 AND sandbox_name = $2 AND id = $3 FOR UPDATE`,
-        [tenant.orgId, tenant.sandboxName, id],
-      )) as {
-        id: string;
-        attributes: JsonObject;
-        identity_map: IdentityMap;
-        memberships: StoredMemberships;
-      }[];
-      if (rows[0] && (await this.resolve(m, tenant, query)) === id)
-        return rows[0];
+      const row = await lockProfile(m, tenant, id);
+      if (row && (await this.resolve(m, tenant, query)) === id) return row;
     }
     throw profileNotFound(query);
   }
@@ -135,11 +141,7 @@ export class ProfilesService {
         ],
       );
     }
-    const rows = (await q.query(
-      `SELECT id FROM profiles WHERE org_id = $1 AND sandbox_name = $2 AND id = $3`,
-      [tenant.orgId, tenant.sandboxName, query.entityId],
-    )) as { id: string }[];
-    return rows[0]?.id;
+    return profileExists(q, tenant, query.entityId);
   }
 }
 
@@ -152,14 +154,21 @@ function profileNotFound(query: EntityQueryDto): DomainError {
 }
 
 /** Adobe's entity shape, with our memberships under `segmentMembership.ups`. */
-export function toEntityDto(state: ProfileState): ProfileEntityDto {
+export function toEntityDto(state: StoredProfileState): ProfileEntityDto {
+  const ups: Record<string, { status: string; lastQualificationTime: string }> =
+    {};
+  for (const [id, m] of Object.entries(state.memberships))
+    ups[id] = {
+      status: m.status,
+      lastQualificationTime: m.lastQualificationTime,
+    };
   return {
     entityId: state.profileId,
     sources: ['ups'],
     entity: {
       ...state.attributes,
       identityMap: state.identityMap,
-      segmentMembership: { ups: state.memberships },
+      segmentMembership: { ups },
     },
     lastModifiedAt: state.updatedAt.toISOString(),
   };

@@ -1,6 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { hash } from 'node:crypto';
 import { In, Repository } from 'typeorm';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { ConnectionsService } from '../connections/connections.service.js';
@@ -11,89 +10,51 @@ import {
 } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { ChangePosition } from '../profile-store/change-log.js';
+import type { ProfileState } from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
-import {
-  buildPayload,
-  type FlowMapping,
-  isEligible,
-  type MembershipState,
-  mappingOf,
-  type ProfileChange,
-  type ProfileState,
-  triggersOf,
-} from './mapping.js';
-import { compareTxIds } from '../segments/membership-status.js';
-import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
-import { type Position, RunnerRepository } from './runner.repository.js';
+import type { FlowMapping } from './mapping.js';
+import { addFailure, buildMessages } from './messages.js';
+import { type ChangeBatch, StepPipeline } from './pipeline.js';
+import { emptyOutcome, type StepOutcome } from './run-metrics.js';
+import { RunnerRepository } from './runner.repository.js';
+import { type Candidate, backfillCandidates, selectChanges } from './select.js';
+import { type Backfill, type StepPlan, planStep } from './step-plan.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
-interface Backfill {
-  segmentIds: string[];
-  afterProfileId: string | null;
-}
-
-interface Candidate {
-  profileId: string;
-  /** Seeds the messageId: the same export retried gets the same id. */
-  exportKey: string;
-  triggers: Set<string>;
-  justExited: Set<string>;
-  deletedState?: ProfileState;
-  /** The transaction of the profile's first change in the batch (absent in a backfill). */
-  firstTx?: string;
-}
-
-interface PreparedBatch {
-  changeCount: number;
-  nextPosition: Position;
+/** What a step read: the profiles to export and where the flow goes next. */
+interface StepInput {
   candidates: Candidate[];
   states: Map<string, ProfileState>;
+  nextPosition: ChangePosition;
+  nextBackfill: Backfill | null;
+  /** Another step is likely to find work right away. */
+  more: boolean;
 }
 
-/** A prefetched batch older than this is read again, so exports never carry old state for long. */
-const PREFETCH_MAX_AGE_MS = 10_000;
-
-function prefetchKey(
-  position: Position,
-  mapping: FlowMapping,
-  batchSize: number,
-): string {
-  return `${position.txId}:${position.id}:${batchSize}:${JSON.stringify(mapping)}`;
-}
-
-/** Deterministic UUID-shaped id from the parts of an export. */
-export function messageIdOf(...parts: string[]): string {
-  // One-shot hash: no Hash object per message (same digest as createHash).
-  const b = hash('sha256', parts.join('|'), 'buffer');
-  // Shaped as an RFC 9562 version-5-style UUID: version and variant bits set.
-  b[6] = ((b[6] as number) & 0x0f) | 0x50;
-  b[8] = ((b[8] as number) & 0x3f) | 0x80;
-  const h = b.toString('hex', 0, 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+/** The flow's identity in the hour's run. */
+interface RunContext {
+  owner: string;
+  flowId: string;
+  orgId: string;
+  sandboxName: string;
+  sandboxId: string;
+  flowSpecId: string;
 }
 
 /**
- * Executes one step of one claimed flow: a backfill page or a batch of the
- * change log, published to every target, then the position is committed.
+ * Executes one step of one claimed flow, in phases: plan (step-plan.ts) →
+ * read (a backfill page, or a batch of the change log with the profiles'
+ * states) → select (select.ts) → build (messages.ts) → publish to every
+ * target → commit the position and the run. Pipelining (a commit in flight
+ * while the next step runs, a prefetched batch) is StepPipeline's.
  */
 @Injectable()
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
-  /**
-   * Per flow, the commit of the last published step while it is still in
-   * flight, and the cursor as it will be once it lands (see step()).
-   */
-  private readonly pendingCommits = new Map<
-    string,
-    { done: Promise<boolean>; next: FlowCursorEntity }
-  >();
-  /** At most one read-ahead batch per flow (see prefetch). */
-  private readonly prefetched = new Map<
-    string,
-    { key: string; at: number; batch: Promise<PreparedBatch | null> }
-  >();
+  private readonly pipeline = new StepPipeline();
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -114,358 +75,168 @@ export class ExportExecutor {
     batchSize: number,
     backoffMs: (failures: number) => number,
   ): Promise<StepResult> {
-    const stepStart = Date.now();
+    const t0 = Date.now();
     const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
     if (!flow || flow.state !== 'enabled') return 'idle';
-    const mapping = mappingOf(flow.transformations);
-    const stored = cursor.mapping as unknown as FlowMapping;
-    let backfill = cursor.backfill as Backfill | null;
-    const added = mapping.segmentIds.filter(
-      (id) => !(stored.segmentIds ?? []).includes(id),
-    );
-    if (added.length) {
-      // A newly mapped segment exports its current members once (CONTRACT A8).
-      backfill = {
-        segmentIds: [
-          ...new Set([...(backfill?.segmentIds ?? []), ...added]),
-        ].sort(),
-        afterProfileId: null,
-      };
+    const plan = planStep(cursor, flow.transformations);
+    const input = await this.read(flow, plan, batchSize);
+    if (!input) {
+      if (!(await this.pipeline.settle(flow.id))) return 'lost';
+      if (plan.mappingChanged)
+        await this.commit(owner, flow, plan, plan.position, null, null);
+      return 'idle';
     }
-    if (backfill)
-      backfill = {
-        ...backfill,
-        segmentIds: backfill.segmentIds.filter((id) =>
-          mapping.segmentIds.includes(id),
-        ),
-      };
-    if (backfill && backfill.segmentIds.length === 0) backfill = null;
+    const t1 = Date.now();
 
-    const position: Position = {
-      txId: cursor.lastTxId,
-      id: cursor.lastChangeId,
-    };
-    let candidates: Candidate[];
-    let nextPosition = position;
-    let nextBackfill: Backfill | null = backfill;
-    let more: boolean;
-    let preloaded: Map<string, ProfileState> | null = null;
-    if (backfill) {
-      if (
-        backfill.afterProfileId === null &&
-        (stored.segmentIds ?? []).length === 0 &&
-        cursor.lastSuccessAt === null
-      ) {
-        // A flow's first backfill exports the current state of every member, so
-        // changes committed before it starts are already covered: skip them.
-        nextPosition = await this.repo.horizon();
-      }
-      const ids = await this.repo.membersAfter(
-        flow.orgId,
-        flow.sandboxName,
-        backfill.segmentIds,
-        backfill.afterProfileId,
-        batchSize,
-      );
-      const seed = `backfill:${backfill.segmentIds.join(',')}`;
-      candidates = ids.map((profileId) => ({
-        profileId,
-        exportKey: seed,
-        triggers: new Set(['backfill']),
-        justExited: new Set<string>(),
-      }));
-      nextBackfill =
-        ids.length < batchSize
-          ? null
-          : { ...backfill, afterProfileId: ids[ids.length - 1] ?? null };
-      more = true;
-    } else {
-      const batch =
-        (await this.takePrefetched(flow.id, position, mapping, batchSize)) ??
-        (await this.prepareChanges(flow, mapping, position, batchSize));
-      if (batch.changeCount === 0) {
-        if (!(await this.settle(flow.id))) return 'lost';
-        if (
-          added.length ||
-          JSON.stringify(stored) !== JSON.stringify(mapping)
-        ) {
-          await this.commit(owner, flow, cursor, position, mapping, null, null);
-        }
-        return 'idle';
-      }
-      nextPosition = batch.nextPosition;
-      candidates = batch.candidates;
-      preloaded = batch.states;
-      more = batch.changeCount === batchSize;
-      // Read the next batch while this one is built and published: Postgres
-      // and the hub then work at the same time instead of taking turns.
-      if (more) this.prefetch(flow, mapping, nextPosition, batchSize);
-    }
-
-    const started = Date.now();
-    const timings: Record<string, number> = { select: started - stepStart };
+    const targets = await this.targets.find({
+      where: { id: In(flow.targetConnectionIds) },
+    });
     const outcome: StepOutcome = {
       ...emptyOutcome(
         flow.sourceConnectionIds[0] ?? '',
         flow.targetConnectionIds,
-        started,
+        t1,
       ),
-      input: candidates.length,
+      input: input.candidates.length,
     };
-    const states =
-      preloaded ?? (await this.loadStates(flow, mapping, candidates));
-    if (backfill) await this.showSeenAsExisting(flow, states);
-    timings.load = Date.now() - started;
-    const targets = await this.targets.find({
-      where: { id: In(flow.targetConnectionIds) },
-    });
-    const events = new Map<string, OutboundEvent[]>(
-      targets.map((t) => [t.id, []]),
+    const events = buildMessages(
+      {
+        flow,
+        mapping: plan.mapping,
+        targets: targets.map((t) => ({
+          id: t.id,
+          includeSegmentNames: t.params.includeSegmentNames === true,
+          includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
+        })),
+        segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
+        candidates: input.candidates,
+        states: input.states,
+        from: plan.position,
+      },
+      outcome,
     );
-    const segments = await this.repo.segmentInfo(
-      flow.orgId,
-      flow.sandboxName,
-      mapping.segmentIds,
-    );
-    for (const c of candidates) {
-      const state = c.deletedState ?? states.get(c.profileId);
-      for (const id of mapping.segmentIds) {
-        if (state?.memberships[id])
-          outcome.segmentInput[id] = (outcome.segmentInput[id] ?? 0) + 1;
-      }
-      if (!state || !isEligible(state, mapping, c.justExited)) {
-        outcome.skipped++;
-        continue;
-      }
-      for (const id of mapping.segmentIds) {
-        const m = state.memberships[id];
-        if (!m) continue;
-        outcome.segmentOutput[id] = (outcome.segmentOutput[id] ?? 0) + 1;
-        if (m.realizedTx !== undefined && c.firstTx !== undefined)
-          showAsSeenFrom(m, m.realizedTx, position, c.firstTx);
-      }
-      for (const t of targets) {
-        let body: Record<string, unknown>;
-        try {
-          body = buildPayload(state, mapping, {
-            includeSegmentNames: t.params.includeSegmentNames === true,
-            includeSegmentTimestamps:
-              t.params.includeSegmentTimestamps === true,
-            segments,
-            mappingCreatedAt: flow.createdAt.getTime(),
-            mappingUpdatedAt: flow.updatedAt.getTime(),
-          });
-        } catch (err) {
-          // Not retryable: the same data would fail again. Record it and go on.
-          addFailure(
-            outcome,
-            'PAYLOAD_BUILD_FAILED',
-            `The message for profile ${c.profileId} could not be built: ${err instanceof Error ? err.message : String(err)}`,
-          );
-          continue;
-        }
-        events.get(t.id)?.push({
-          key: c.profileId,
-          body,
-          messageId: messageIdOf(flow.id, t.id, c.profileId, c.exportKey),
-          properties: {
-            flowId: flow.id,
-            profileId: c.profileId,
-            targetConnectionId: t.id,
-            trigger: [...c.triggers].sort().join(','),
-          },
-        });
-      }
-    }
+    const t2 = Date.now();
 
-    timings.build = Date.now() - started - (timings.load ?? 0);
-    const publishStart = Date.now();
-    const runContext = {
-      owner,
-      flowId: flow.id,
-      orgId: flow.orgId,
-      sandboxName: flow.sandboxName,
-      sandboxId: flow.sandboxId,
-      flowSpecId: flow.flowSpecId,
-    };
+    const run = runContextOf(owner, flow);
     try {
-      for (const t of targets) {
-        const list = events.get(t.id) ?? [];
-        if (list.length === 0) continue;
-        const base = t.baseConnectionId
-          ? await this.bases.findOne({ where: { id: t.baseConnectionId } })
-          : null;
-        if (!base)
-          throw new PublishError(
-            'BASE_CONNECTION_MISSING',
-            `Target connection ${t.id} has no base connection.`,
-            false,
-          );
-        const result = await this.publisher.publish(
-          {
-            credentials: this.connections.credentialsOf(base),
-            eventHubName: String(t.params.eventHubName),
-          },
-          list,
-        );
-        this.metrics.recordExports(
-          flow.id,
-          result.sent,
-          result.rejected.length,
-        );
-        outcome.output += result.sent;
-        outcome.outputBytes += result.bytes;
-        for (const r of result.rejected) addFailure(outcome, r.code, r.message);
-      }
+      await this.publish(flow, targets, events, outcome);
     } catch (err) {
-      const e =
-        err instanceof PublishError
-          ? err
-          : new PublishError('PUBLISH_FAILED', String(err), true);
-      // A failed attempt counts no records: the step is retried from the
-      // same position, and the attempt that lands counts them once (else an
-      // outage of N retries showed N times the input in the run).
-      const attempt: StepOutcome = {
-        ...emptyOutcome(
-          outcome.sourceConnectionId,
-          outcome.targetConnectionIds,
-          Date.now(),
-        ),
-        error: { code: e.code, message: e.message },
-      };
-      // The previous step's commit lands first: its position is not in doubt.
-      if (!(await this.settle(flow.id))) return 'lost';
-      const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
-      this.metrics.recordRetry(flow.id, e.code);
-      this.logger.warn(
-        { flowId: flow.id, code: e.code, retryInMs: delay },
-        `export failed, will retry: ${e.message}`,
-      );
-      await this.repo.recordFailure({
-        ...runContext,
-        delayMs: delay,
-        error: `${e.code}: ${e.message}`,
-        outcome: attempt,
-      });
-      return 'failed';
+      return this.recordFailure(run, cursor, err, outcome, backoffMs);
     }
     outcome.at = Date.now();
-    timings.publish = outcome.at - publishStart;
     // Several targets each received the same profiles; count profiles once.
     outcome.output = targets.length
       ? Math.round(outcome.output / targets.length)
       : 0;
-    // Commits land in step order: this one waits for the previous step's.
-    if (!(await this.settle(flow.id))) return 'lost';
-    const done = this.commit(
-      owner,
-      flow,
-      cursor,
-      nextPosition,
-      mapping,
-      nextBackfill,
-      outcome,
-    );
     this.logger.debug(
-      `flow ${flow.id}: ${candidates.length} candidates, ${outcome.output} sent; ms ${JSON.stringify(timings)}`,
+      `flow ${flow.id}: ${input.candidates.length} candidates, ${outcome.output} sent; ms read ${t1 - t0}, build ${t2 - t1}, publish ${outcome.at - t2}`,
     );
-    if (more) {
-      // The next step builds and publishes while Postgres commits this one
-      // (the hub has acknowledged it, so only the position is in flight).
-      // Its own commit waits for this one, and a lost lease stops it there;
-      // what it published meanwhile is a duplicate with the same messageIds.
-      done.catch(() => undefined); // awaited by settle(); no unhandled rejection meanwhile
-      this.pendingCommits.set(flow.id, {
-        done,
-        next: Object.assign(new FlowCursorEntity(), cursor, {
-          lastTxId: nextPosition.txId,
-          lastChangeId: nextPosition.id,
-          mapping: mapping as unknown as Record<string, unknown>,
-          backfill: nextBackfill as unknown as Record<string, unknown> | null,
-          failures: 0,
-          lastError: null,
-          lastSuccessAt: new Date(),
-        }),
-      });
-      return 'more';
-    }
-    return (await done) ? 'idle' : 'lost';
+    return this.commitStep(owner, flow, cursor, plan, input, outcome);
   }
 
-  /**
-   * The flow's cursor as it will be when its commit in flight lands, or null
-   * when no commit is in flight (read the stored cursor then).
-   */
+  /** See StepPipeline.pendingCursor. */
   pendingCursor(flowId: string): FlowCursorEntity | null {
-    return this.pendingCommits.get(flowId)?.next ?? null;
+    return this.pipeline.pendingCursor(flowId);
   }
 
-  /**
-   * Waits for the flow's commit in flight, if any: false when it found the
-   * lease lost (another replica owns the flow now). Rejects if it failed.
-   */
-  async settle(flowId: string): Promise<boolean> {
-    const pending = this.pendingCommits.get(flowId);
-    if (!pending) return true;
-    this.pendingCommits.delete(flowId);
-    return pending.done;
+  /** See StepPipeline.settle. */
+  settle(flowId: string): Promise<boolean> {
+    return this.pipeline.settle(flowId);
   }
 
-  /**
-   * A backfill shows a `realized` membership as `existing` once another flow
-   * has exported it, as the profile store reports it (CONTRACT A7).
-   */
-  private async showSeenAsExisting(
+  /** Read phase: a backfill page, or the next change batch (null: nothing to do). */
+  private async read(
     flow: FlowEntity,
-    states: Map<string, ProfileState>,
-  ): Promise<void> {
-    const seen = await this.repo.seenByOtherFlows(
-      flow.orgId,
-      flow.sandboxName,
-      [...states.keys()],
-      flow.id,
-    );
-    for (const [profileId, segmentIds] of seen) {
-      const memberships = states.get(profileId)?.memberships ?? {};
-      for (const id of segmentIds) {
-        const m = memberships[id];
-        if (m?.status === 'realized') m.status = 'existing';
-      }
+    plan: StepPlan,
+    batchSize: number,
+  ): Promise<StepInput | null> {
+    if (plan.backfill) return this.readBackfillPage(flow, plan, batchSize);
+    const batch =
+      (await this.pipeline.takePrefetched(
+        flow.id,
+        plan.position,
+        plan.mapping,
+        batchSize,
+      )) ??
+      (await this.readChanges(flow, plan.mapping, plan.position, batchSize));
+    if (batch.changeCount === 0) return null;
+    const more = batch.changeCount === batchSize;
+    // Read the next batch while this one is built and published: Postgres
+    // and the hub then work at the same time instead of taking turns.
+    if (more) {
+      const next = batch.nextPosition;
+      this.pipeline.prefetch(flow.id, next, plan.mapping, batchSize, () =>
+        this.readChanges(flow, plan.mapping, next, batchSize).catch(
+          (err: unknown) => {
+            // Only a hint: the next step reads the batch itself.
+            this.logger.debug(
+              `prefetch for flow ${flow.id} failed: ${String(err)}`,
+            );
+            return null;
+          },
+        ),
+      );
     }
+    return {
+      candidates: batch.candidates,
+      states: batch.states,
+      nextPosition: batch.nextPosition,
+      nextBackfill: null,
+      more,
+    };
   }
 
-  /** Current state of the candidates (a deleted profile's comes from its change row). */
-  private loadStates(
+  /**
+   * A page of the backfill's members. It shows a `realized` membership as
+   * `existing` once another flow has exported it, as the profile lookup
+   * reports it (memberships/seen.ts).
+   */
+  private async readBackfillPage(
+    flow: FlowEntity,
+    plan: StepPlan,
+    batchSize: number,
+  ): Promise<StepInput> {
+    const backfill = plan.backfill as Backfill;
+    const nextPosition = plan.skipToHorizon
+      ? await this.repo.horizon()
+      : plan.position;
+    const ids = await this.repo.membersAfter(flow, backfill, batchSize);
+    const candidates = backfillCandidates(ids, backfill.segmentIds);
+    const states = await this.repo.exportStates(
+      flow,
+      ids,
+      plan.mapping.segmentIds,
+    );
+    await this.repo.showSeenByOtherFlows(flow, states);
+    return {
+      candidates,
+      states,
+      nextPosition,
+      nextBackfill:
+        ids.length < batchSize
+          ? null
+          : { ...backfill, afterProfileId: ids[ids.length - 1] ?? null },
+      more: true,
+    };
+  }
+
+  /** Reads a batch of the change log, selects, and loads the selected profiles' states. */
+  private async readChanges(
     flow: FlowEntity,
     mapping: FlowMapping,
-    candidates: Candidate[],
-  ): Promise<Map<string, ProfileState>> {
-    return this.repo.loadProfiles(
-      flow.orgId,
-      flow.sandboxName,
+    position: ChangePosition,
+    batchSize: number,
+  ): Promise<ChangeBatch> {
+    const changes = await this.repo.readChanges(flow, position, batchSize);
+    const last = changes[changes.length - 1];
+    const candidates = selectChanges(changes, mapping);
+    // States are read after the changes, so they are at least as new as every
+    // change in the batch; a later change is exported again by a later batch.
+    const states = await this.repo.exportStates(
+      flow,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
       mapping.segmentIds,
     );
-  }
-
-  /** Reads a batch of the change log and the current state of the profiles it selects. */
-  private async prepareChanges(
-    flow: FlowEntity,
-    mapping: FlowMapping,
-    position: Position,
-    batchSize: number,
-  ): Promise<PreparedBatch> {
-    const changes = await this.repo.readChanges(
-      flow.orgId,
-      flow.sandboxName,
-      position,
-      batchSize,
-    );
-    const last = changes[changes.length - 1];
-    const candidates = this.select(changes, mapping);
-    // States are read after the changes, so they are at least as new as every
-    // change in the batch; a later change is exported again by a later batch.
-    const states = await this.loadStates(flow, mapping, candidates);
     return {
       changeCount: changes.length,
       nextPosition: last ? { txId: last.txId, id: last.id } : position,
@@ -474,141 +245,144 @@ export class ExportExecutor {
     };
   }
 
-  private prefetch(
+  /** Publish phase: every target's messages; throws a PublishError when a send fails as a whole. */
+  private async publish(
     flow: FlowEntity,
-    mapping: FlowMapping,
-    position: Position,
-    batchSize: number,
-  ): void {
-    const now = Date.now();
-    for (const [id, e] of this.prefetched)
-      if (now - e.at > PREFETCH_MAX_AGE_MS) this.prefetched.delete(id);
-    const key = prefetchKey(position, mapping, batchSize);
-    const batch = this.prepareChanges(flow, mapping, position, batchSize).catch(
-      (err: unknown) => {
-        // Only a hint: the next step reads the batch itself.
-        this.logger.debug(
-          `prefetch for flow ${flow.id} failed: ${String(err)}`,
+    targets: TargetConnectionEntity[],
+    events: Map<string, OutboundEvent[]>,
+    outcome: StepOutcome,
+  ): Promise<void> {
+    for (const t of targets) {
+      const list = events.get(t.id) ?? [];
+      if (list.length === 0) continue;
+      const base = t.baseConnectionId
+        ? await this.bases.findOne({ where: { id: t.baseConnectionId } })
+        : null;
+      if (!base)
+        throw new PublishError(
+          'BASE_CONNECTION_MISSING',
+          `Target connection ${t.id} has no base connection.`,
+          false,
         );
-        return null;
-      },
-    );
-    this.prefetched.set(flow.id, { key, at: now, batch });
+      const result = await this.publisher.publish(
+        {
+          credentials: this.connections.credentialsOf(base),
+          eventHubName: String(t.params.eventHubName),
+        },
+        list,
+      );
+      this.metrics.recordExports(flow.id, result.sent, result.rejected.length);
+      outcome.output += result.sent;
+      outcome.outputBytes += result.bytes;
+      for (const r of result.rejected) addFailure(outcome, r.code, r.message);
+    }
   }
 
   /**
-   * The batch prefetched for exactly this position and mapping, if any. A
-   * step that failed, a changed mapping or a flow taken over by another
-   * replica starts elsewhere, and the prefetched batch is dropped.
+   * A failed send: the position stays and the flow backs off. A failed
+   * attempt counts no records: the step is retried from the same position,
+   * and the attempt that lands counts them once.
    */
-  private async takePrefetched(
-    flowId: string,
-    position: Position,
-    mapping: FlowMapping,
-    batchSize: number,
-  ): Promise<PreparedBatch | null> {
-    const entry = this.prefetched.get(flowId);
-    if (!entry) return null;
-    this.prefetched.delete(flowId);
-    if (
-      entry.key !== prefetchKey(position, mapping, batchSize) ||
-      Date.now() - entry.at > PREFETCH_MAX_AGE_MS
-    )
-      return null;
-    return entry.batch;
+  private async recordFailure(
+    run: RunContext,
+    cursor: FlowCursorEntity,
+    err: unknown,
+    outcome: StepOutcome,
+    backoffMs: (failures: number) => number,
+  ): Promise<StepResult> {
+    const e =
+      err instanceof PublishError
+        ? err
+        : new PublishError('PUBLISH_FAILED', String(err), true);
+    const attempt: StepOutcome = {
+      ...emptyOutcome(
+        outcome.sourceConnectionId,
+        outcome.targetConnectionIds,
+        Date.now(),
+      ),
+      error: { code: e.code, message: e.message },
+    };
+    // The previous step's commit lands first: its position is not in doubt.
+    if (!(await this.pipeline.settle(run.flowId))) return 'lost';
+    const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
+    this.metrics.recordRetry(run.flowId, e.code);
+    this.logger.warn(
+      { flowId: run.flowId, code: e.code, retryInMs: delay },
+      `export failed, will retry: ${e.message}`,
+    );
+    await this.repo.recordFailure({
+      ...run,
+      delayMs: delay,
+      error: `${e.code}: ${e.message}`,
+      outcome: attempt,
+    });
+    return 'failed';
   }
 
-  /** Coalesces a batch of changes into one export per profile (latest state wins). */
-  private select(changes: ProfileChange[], mapping: FlowMapping): Candidate[] {
-    const byProfile = new Map<string, Candidate>();
-    for (const ch of changes) {
-      const triggers = triggersOf(ch, mapping);
-      if (triggers.length === 0 && !byProfile.has(ch.profileId)) continue;
-      let c = byProfile.get(ch.profileId);
-      if (!c) {
-        c = {
-          profileId: ch.profileId,
-          exportKey: '',
-          triggers: new Set(),
-          justExited: new Set(),
-          firstTx: ch.txId,
-        };
-        byProfile.set(ch.profileId, c);
-      }
-      c.exportKey = `change:${ch.txId}:${ch.id}`;
-      for (const t of triggers) c.triggers.add(t);
-      for (const m of ch.membershipChanges) {
-        if (m.to === 'exited') c.justExited.add(m.segmentId);
-        else c.justExited.delete(m.segmentId);
-      }
-      if (ch.deleted) {
-        const memberships: ProfileState['memberships'] = {};
-        for (const m of ch.membershipChanges) {
-          memberships[m.segmentId] = {
-            status: m.to,
-            lastQualificationTime: ch.changedAt.toISOString(),
-          };
-        }
-        c.deletedState = {
-          profileId: ch.profileId,
-          attributes: ch.snapshot?.attributes ?? {},
-          identityMap: ch.snapshot?.identityMap ?? {},
-          memberships,
-        };
-      } else {
-        c.deletedState = undefined;
-      }
-    }
-    return [...byProfile.values()].filter((c) => c.triggers.size > 0);
-  }
-
-  private async commit(
+  /**
+   * Commit phase, after the hub acknowledged: commits land in step order
+   * (this one waits for the previous step's). When more work is likely, the
+   * next step builds and publishes while PostgreSQL commits this one.
+   */
+  private async commitStep(
     owner: string,
     flow: FlowEntity,
     cursor: FlowCursorEntity,
-    position: Position,
-    mapping: FlowMapping,
+    plan: StepPlan,
+    input: StepInput,
+    outcome: StepOutcome,
+  ): Promise<StepResult> {
+    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    const done = this.commit(
+      owner,
+      flow,
+      plan,
+      input.nextPosition,
+      input.nextBackfill,
+      outcome,
+    );
+    if (!input.more) return (await done) ? 'idle' : 'lost';
+    this.pipeline.commitInFlight(
+      flow.id,
+      done,
+      Object.assign(new FlowCursorEntity(), cursor, {
+        lastTxId: input.nextPosition.txId,
+        lastChangeId: input.nextPosition.id,
+        mapping: plan.mapping,
+        backfill: input.nextBackfill,
+        failures: 0,
+        lastError: null,
+        lastSuccessAt: new Date(),
+      }),
+    );
+    return 'more';
+  }
+
+  private commit(
+    owner: string,
+    flow: FlowEntity,
+    plan: StepPlan,
+    position: ChangePosition,
     backfill: Backfill | null,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
-      owner,
-      flowId: cursor.flowId,
-      orgId: flow.orgId,
-      sandboxName: flow.sandboxName,
-      sandboxId: flow.sandboxId,
-      flowSpecId: flow.flowSpecId,
+      ...runContextOf(owner, flow),
       position,
-      mapping: mapping as unknown as Record<string, unknown>,
-      backfill: backfill as unknown as Record<string, unknown> | null,
+      mapping: plan.mapping,
+      backfill,
       outcome,
     });
   }
 }
 
-function addFailure(outcome: StepOutcome, code: string, message: string): void {
-  outcome.failed++;
-  const f = outcome.failures.find((x) => x.code === code);
-  if (f) f.count++;
-  else outcome.failures.push({ code, message, count: 1 });
-}
-
-/**
- * A change export shows `realized` only to the first export of the flow that
- * reaches the qualification: its position before this batch (`from`) is not
- * yet past the transaction that set it. Position inside that transaction:
- * the qualification is ahead only if the profile's first change in the batch
- * is from it (rows are read in transaction order). Each flow decides for
- * itself, so every destination sees the qualification as `realized` once,
- * whichever flow exports first.
- */
-function showAsSeenFrom(
-  m: MembershipState,
-  realizedTx: string,
-  from: Position,
-  firstTx: string,
-): void {
-  const order = compareTxIds(from.txId, realizedTx);
-  if (order > 0 || (order === 0 && firstTx !== realizedTx))
-    m.status = 'existing';
+function runContextOf(owner: string, flow: FlowEntity): RunContext {
+  return {
+    owner,
+    flowId: flow.id,
+    orgId: flow.orgId,
+    sandboxName: flow.sandboxName,
+    sandboxId: flow.sandboxId,
+    flowSpecId: flow.flowSpecId,
+  };
 }

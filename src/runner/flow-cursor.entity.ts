@@ -6,6 +6,8 @@ import {
   PrimaryColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import type { FlowMapping } from './mapping.js';
+import type { Backfill } from './step-plan.js';
 
 /**
  * A flow's export position in the profile change log, its lease (which
@@ -33,11 +35,11 @@ export class FlowCursorEntity {
 
   /** The mapping (segments, attributes) the position was computed for; a new segment triggers a backfill. */
   @Column({ type: 'jsonb' })
-  mapping: Record<string, unknown>;
+  mapping: FlowMapping;
 
   /** Pending backfill of newly mapped segments: `{segmentIds, afterProfileId}`. */
   @Column({ type: 'jsonb', nullable: true })
-  backfill: Record<string, unknown> | null;
+  backfill: Backfill | null;
 
   @Column({ type: 'text', nullable: true })
   leaseOwner: string | null;
@@ -59,7 +61,7 @@ export class FlowCursorEntity {
 
   /**
    * Set when the flow was deleted: the cursor stays as a record of what the
-   * flow exported (see realizationsSeen); nothing claims it any more.
+   * flow exported (see export-positions.ts); nothing claims it any more.
    */
   @Column({ type: 'timestamptz', nullable: true })
   deletedAt: Date | null;

@@ -6,10 +6,10 @@ import {
   isoSeconds,
   mappingOf,
   pathTouches,
-  type ProfileChange,
-  type ProfileState,
   triggersOf,
 } from './mapping.js';
+import type { ProfileChange } from '../profile-store/change-log.js';
+import type { ProfileState } from '../profile-store/profile-state.js';
 
 const PAGE_EXAMPLE = `{
   "person": {

@@ -1,5 +1,5 @@
-import type { ProfileChange } from '../profiles/change-log.reader.js';
-import type { MembershipStatus } from '../segments/membership-status.js';
+import type { ProfileChange } from '../profile-store/change-log.js';
+import type { ProfileState } from '../profile-store/profile-state.js';
 
 /**
  * What a flow maps (segments and attribute paths) and the pure rules that
@@ -55,8 +55,6 @@ export function mappingOf(transformations: unknown): FlowMapping {
   };
 }
 
-export type { ProfileChange };
-
 /** A changed leaf path touches a mapped path when one is a prefix of the other. */
 export function pathTouches(changed: string, mapped: string): boolean {
   return (
@@ -88,21 +86,6 @@ export function triggersOf(
   )
     out.push('attribute');
   return out;
-}
-
-export interface MembershipState {
-  status: MembershipStatus;
-  /** ISO-8601 UTC, as the profile store reports it. */
-  lastQualificationTime: string;
-  /** For `realized`: the transaction that set it (xid8 as text). */
-  realizedTx?: string;
-}
-
-export interface ProfileState {
-  profileId: string;
-  attributes: Record<string, unknown>;
-  identityMap: Record<string, unknown>;
-  memberships: Record<string, MembershipState>;
 }
 
 /**

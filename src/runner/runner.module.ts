@@ -4,8 +4,11 @@ import { ConnectionEntity } from '../connections/connection.entity.js';
 import { EventPublisher, SdkEventPublisher } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { ProfileStoreModule } from '../profile-store/profile-store.module.js';
+import { SegmentsModule } from '../segments/segments.module.js';
 import { ExportExecutor } from './export-executor.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { RetryOnConnectionEdit } from './retry-on-edit.js';
 import { RunnerRepository } from './runner.repository.js';
 import { RunnerScheduler } from './runner.scheduler.js';
 
@@ -16,6 +19,8 @@ export class RunnerModule {
     return {
       module: RunnerModule,
       imports: [
+        ProfileStoreModule,
+        SegmentsModule,
         TypeOrmModule.forFeature([
           FlowEntity,
           TargetConnectionEntity,
@@ -29,6 +34,7 @@ export class RunnerModule {
         RunnerRepository,
         ExportExecutor,
         RunnerScheduler,
+        RetryOnConnectionEdit,
       ],
       exports: [RunnerScheduler, EventPublisher],
     };

@@ -2,33 +2,58 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newVersion } from '../common/etag.js';
+import type { Queryable, TenantRef } from '../database/transaction.js';
+import { markSeen } from '../memberships/seen.js';
+import {
+  type ChangePosition,
+  type ProfileChange,
+  type ReaderPosition,
+  changesAfterSql,
+  logHorizon,
+  purgeConsumedChanges,
+  readChanges,
+} from '../profile-store/change-log.js';
+import { membersAfter } from '../profile-store/membership-writes.js';
+import {
+  type ProfileState,
+  loadExportStates,
+  realizationsSeen,
+} from '../profile-store/profile-state.js';
 import { RunEntity } from '../runs/run.entity.js';
-import { readChanges } from '../profiles/change-log.reader.js';
-import type { StoredMemberships } from '../segments/membership-status.js';
-import { realizationsSeen } from '../segments/membership.service.js';
-import type { ProfileChange, ProfileState, SegmentInfo } from './mapping.js';
+import { SegmentsService } from '../segments/segments.service.js';
+import { exportPositions } from './export-positions.js';
+import type { FlowMapping, SegmentInfo } from './mapping.js';
 import {
   accumulate,
   type RunMetricsJson,
   type StepOutcome,
 } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
+import type { Backfill } from './step-plan.js';
 
-export interface Position {
-  txId: string;
-  id: string;
-}
-
-const EMPTY_MAPPING = {
+const EMPTY_MAPPING: FlowMapping = {
   segmentIds: [],
   attributePaths: [],
   mandatoryFields: [],
 };
 
-/** Every query the runner makes: claims, the change log, profile state, runs. */
+/**
+ * A cursor's `updated_at` set to this makes the flow count as edited
+ * (claims compare it with the flow's `updated_at`): its next step records
+ * the mapping and starts any backfill, even when no change is pending.
+ */
+export const EDITED_SQL = 'to_timestamp(0)';
+
+/**
+ * The runner's statements over its own tables (cursors, runs) and its reads
+ * through the profile store and the segment catalogue.
+ */
 @Injectable()
 export class RunnerRepository {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly segments: SegmentsService,
+  ) {}
 
   /**
    * Gives every flow a cursor. A new cursor starts at the change log's current
@@ -36,10 +61,10 @@ export class RunnerRepository {
    */
   async ensureCursors(): Promise<void> {
     await this.ds.query(
-      // updated_at starts at the epoch so the flow counts as edited: the first
-      // step records its mapping and starts the backfill.
+      // A new cursor counts as edited: the first step records its mapping
+      // and starts the backfill.
       `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at, updated_at)
-       SELECT f.id, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now(), to_timestamp(0)
+       SELECT f.id, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now(), ${EDITED_SQL}
        FROM flows f LEFT JOIN flow_cursors c ON c.flow_id = f.id
        WHERE c.flow_id IS NULL
        ON CONFLICT (flow_id) DO NOTHING`,
@@ -76,9 +101,7 @@ export class RunnerRepository {
            AND c.flow_id <> ALL($5::uuid[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
-                OR EXISTS (SELECT 1 FROM profile_changes p
-                           WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                             AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id)))
+                OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })})
          ORDER BY c.next_attempt_at
          LIMIT $2
          FOR UPDATE OF c SKIP LOCKED
@@ -121,179 +144,97 @@ export class RunnerRepository {
     );
   }
 
-  /** Committed changes after `after`, never past a transaction still in flight (the profile store's reader). */
+  /** Committed changes after `after`, never past a transaction still in flight. */
   readChanges(
-    orgId: string,
-    sandboxName: string,
-    after: Position,
+    tenant: TenantRef,
+    after: ChangePosition,
     limit: number,
   ): Promise<ProfileChange[]> {
-    return readChanges(this.ds, { orgId, sandboxName }, after, limit);
+    return readChanges(this.ds, tenant, after, limit);
   }
 
-  /**
-   * What an export needs of the given profiles (deleted ones are absent):
-   * attributes, identityMap and the memberships of the mapped segments only,
-   * with `lastQualificationTime` in the message's second precision, and the
-   * transaction that set a `realized` one (see StoredMembership).
-   */
-  async loadProfiles(
-    orgId: string,
-    sandboxName: string,
+  /** What an export needs of the given profiles (see loadExportStates). */
+  exportStates(
+    tenant: TenantRef,
     profileIds: string[],
     segmentIds: string[],
   ): Promise<Map<string, ProfileState>> {
-    const out = new Map<string, ProfileState>();
-    if (profileIds.length === 0) return out;
-    const rows = (await this.ds.query(
-      `SELECT id::text AS id, attributes, identity_map, memberships
-         FROM profiles
-        WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
-      [orgId, sandboxName, profileIds],
-    )) as {
-      id: string;
-      attributes: Record<string, unknown>;
-      identity_map: Record<string, unknown>;
-      memberships: StoredMemberships;
-    }[];
-    for (const r of rows) {
-      const memberships: ProfileState['memberships'] = {};
-      for (const segmentId of segmentIds) {
-        const m = r.memberships[segmentId];
-        // The message carries seconds: "2026-11-26T02:27:54Z".
-        if (m)
-          memberships[segmentId] = {
-            status: m[0],
-            lastQualificationTime: `${m[1].slice(0, 19)}Z`,
-            // Entries from before the id was stored count as seen.
-            ...(m[0] === 'realized' ? { realizedTx: m[2] ?? '0' } : {}),
-          };
-      }
-      out.set(r.id, {
-        profileId: r.id,
-        attributes: r.attributes,
-        identityMap: r.identity_map,
-        memberships,
-      });
-    }
-    return out;
+    return loadExportStates(this.ds, tenant, profileIds, segmentIds);
   }
 
-  /**
-   * Deletes change-log rows no flow needs any more: at or below the position
-   * of every flow of their tenant (a new flow starts at the horizon, so it
-   * never needs older rows) and older than `retentionHours`. In batches, one
-   * replica at a time; returns how many rows went.
-   */
-  async purgeConsumedChanges(
-    retentionHours: number,
-    batch = 10_000,
-  ): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.ds.transaction(async (em) => {
-        const [lock] = (await em.query(
-          `SELECT pg_try_advisory_xact_lock(hashtext('fse_change_log_purge')) AS ok`,
-        )) as { ok: boolean }[];
-        if (!lock?.ok) return 0;
-        const rows = (await em.query(
-          `WITH gone AS (
-             DELETE FROM profile_changes
-              WHERE ctid = ANY(ARRAY(
-                SELECT c.ctid FROM profile_changes c
-                 WHERE c.changed_at < now() - make_interval(hours => $1)
-                   AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-                   AND NOT EXISTS (
-                     SELECT 1 FROM flow_cursors k
-                      WHERE k.org_id = c.org_id AND k.sandbox_name = c.sandbox_name
-                        AND k.deleted_at IS NULL
-                        AND (k.last_tx_id::xid8, k.last_change_id) < (c.tx_id, c.id))
-                 LIMIT $2))
-             RETURNING 1)
-           SELECT count(*)::int AS n FROM gone`,
-          [retentionHours, batch],
-        )) as { n: number }[];
-        return rows[0]?.n ?? 0;
-      });
-      total += n;
-      if (n < batch) return total;
-    }
-  }
-
-  /** The change log's horizon now: every change below it has committed. */
-  async horizon(): Promise<Position> {
-    const rows = (await this.ds.query(
-      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`,
-    )) as { tx: string }[];
-    return { txId: rows[0]?.tx ?? '0', id: '0' };
-  }
-
-  /** `realized` memberships of these profiles that another flow has exported (see realizationsSeen). */
-  seenByOtherFlows(
-    orgId: string,
-    sandboxName: string,
-    profileIds: string[],
-    flowId: string,
-  ): Promise<Map<string, Set<string>>> {
-    return realizationsSeen(
+  /** Next page of current members of the backfill's segments. */
+  membersAfter(
+    tenant: TenantRef,
+    backfill: Backfill,
+    limit: number,
+  ): Promise<string[]> {
+    return membersAfter(
       this.ds,
-      { orgId, sandboxName },
-      profileIds,
-      flowId,
+      tenant,
+      backfill.segmentIds,
+      backfill.afterProfileId,
+      limit,
     );
   }
 
-  /** Next page of current members of the given segments, for a backfill. */
-  async membersAfter(
-    orgId: string,
-    sandboxName: string,
-    segmentIds: string[],
-    afterProfileId: string | null,
-    limit: number,
-  ): Promise<string[]> {
-    const rows = (await this.ds.query(
-      // The tenant's profiles in id order from the cursor (an index range
-      // scan), keeping current members: a page stops at \`limit\` members, and
-      // a whole backfill reads the tenant's profiles once.
-      `SELECT p.id AS profile_id
-         FROM profiles p
-        WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id > $4::uuid
-          AND p.memberships ?| $3::text[]
-          AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)
-                       WHERE p.memberships->s.id->>0 IN ('realized', 'existing'))
-        ORDER BY p.id LIMIT $5`,
-      [
-        orgId,
-        sandboxName,
-        segmentIds,
-        // The nil UUID sorts first and is never a profile id.
-        afterProfileId ?? '00000000-0000-0000-0000-000000000000',
-        limit,
-      ],
-    )) as { profile_id: string }[];
-    return rows.map((r) => r.profile_id);
+  /** The change log's horizon now: every change below it has committed. */
+  horizon(): Promise<ChangePosition> {
+    return logHorizon(this.ds);
   }
 
+  /**
+   * A backfill shows a `realized` membership as `existing` once another
+   * flow has exported it, as the profile lookup reports it (in place).
+   */
+  async showSeenByOtherFlows(
+    flow: TenantRef & { id: string },
+    states: Map<string, ProfileState>,
+  ): Promise<void> {
+    if (states.size === 0) return;
+    const seen = await realizationsSeen(
+      this.ds,
+      flow,
+      [...states.keys()],
+      await exportPositions(this.ds, flow, flow.id),
+    );
+    for (const [profileId, segmentIds] of seen) {
+      const state = states.get(profileId);
+      if (state) markSeen(state.memberships, segmentIds);
+    }
+  }
+
+  /** Names and created/updated times of the mapped segments (missing ones omitted). */
   async segmentInfo(
-    orgId: string,
-    sandboxName: string,
+    tenant: TenantRef,
     segmentIds: string[],
   ): Promise<Map<string, SegmentInfo>> {
     if (segmentIds.length === 0) return new Map();
-    const rows = (await this.ds.query(
-      `SELECT id::text AS id, name, created_at, updated_at FROM segment_definitions
-       WHERE org_id = $1 AND sandbox_name = $2 AND id::text = ANY($3::text[])`,
-      [orgId, sandboxName, segmentIds],
-    )) as { id: string; name: string; created_at: Date; updated_at: Date }[];
+    const rows = await this.segments.findByIds(tenant, segmentIds);
     return new Map(
       rows.map((r) => [
         r.id,
         {
           name: r.name,
-          createdAt: r.created_at.getTime(),
-          updatedAt: r.updated_at.getTime(),
+          createdAt: r.createdAt.getTime(),
+          updatedAt: r.updatedAt.getTime(),
         },
       ]),
+    );
+  }
+
+  /**
+   * Deletes change-log rows no flow needs any more (see purgeConsumedChanges):
+   * every flow that is not deleted reads its tenant's log.
+   */
+  purgeConsumedChanges(
+    retentionHours: number,
+    batch = 10_000,
+  ): Promise<number> {
+    return purgeConsumedChanges(
+      this.ds,
+      retentionHours,
+      readerPositions,
+      batch,
     );
   }
 
@@ -310,9 +251,9 @@ export class RunnerRepository {
     sandboxName: string;
     sandboxId: string;
     flowSpecId: string;
-    position: Position;
-    mapping: Record<string, unknown>;
-    backfill: Record<string, unknown> | null;
+    position: ChangePosition;
+    mapping: FlowMapping;
+    backfill: Backfill | null;
     outcome: StepOutcome | null;
   }): Promise<boolean> {
     try {
@@ -425,4 +366,22 @@ class LeaseLost extends Error {}
 /** `ds.query` returns `[rows, count]` for UPDATE … RETURNING and plain rows otherwise. */
 function rowsOf(res: unknown[]): unknown[] {
   return Array.isArray(res[0]) ? (res[0] as unknown[]) : res;
+}
+
+/** Every live flow's position, for the change-log purge. */
+async function readerPositions(q: Queryable): Promise<ReaderPosition[]> {
+  const rows = (await q.query(
+    `SELECT org_id, sandbox_name, last_tx_id, last_change_id::text AS last_change_id
+       FROM flow_cursors WHERE deleted_at IS NULL`,
+  )) as {
+    org_id: string;
+    sandbox_name: string;
+    last_tx_id: string;
+    last_change_id: string;
+  }[];
+  return rows.map((r) => ({
+    orgId: r.org_id,
+    sandboxName: r.sandbox_name,
+    position: { txId: r.last_tx_id, id: r.last_change_id },
+  }));
 }

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Queryable, TenantRef } from '../profiles/change-log.js';
-import { type PqlNode, parsePql } from './pql/index.js';
+import type { Queryable, TenantRef } from '../database/transaction.js';
+import type { SegmentRule } from '../memberships/transitions.js';
+import { type PqlNode, evaluatePql, parsePql } from './pql/index.js';
 
 /** A segment ready to evaluate. */
-export interface CompiledSegment {
-  id: string;
+export interface CompiledSegment extends SegmentRule<Record<string, unknown>> {
   version: number;
   timeRelative: boolean;
   node: PqlNode;
@@ -49,6 +49,7 @@ export class SegmentCatalog {
           version: r.version,
           timeRelative: r.time_relative,
           node,
+          isMember: (doc, now) => evaluatePql(node, doc, now),
         });
     }
     return out;

@@ -3,16 +3,28 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { notFound } from '../common/errors.js';
 import {
-  type ChangeRowInput,
   type Queryable,
   type TenantRef,
+  withTransaction,
+} from '../database/transaction.js';
+import type { StoredMemberships } from '../memberships/stored-membership.js';
+import {
+  type MembershipChange,
+  membershipTransitions,
+} from '../memberships/transitions.js';
+import {
+  type ChangeRowInput,
   appendChanges,
-} from '../profiles/change-log.js';
-import type { IdentityMap, JsonObject } from '../profiles/profile-merge.js';
-import { withTransaction } from '../profiles/transaction.js';
+} from '../profile-store/change-log.js';
+import {
+  patchMemberships,
+  purgeExitedMemberships,
+} from '../profile-store/membership-writes.js';
+import {
+  countProfiles,
+  lockProfilePage,
+} from '../profile-store/profile-rows.js';
 import type { SegmentJobDto } from './dto/segment-definition.dto.js';
-import type { StoredMemberships } from './membership-status.js';
-import { MembershipService } from './membership.service.js';
 import { SegmentCatalog } from './segment-catalog.js';
 import { SegmentJobEntity, type SegmentJobKind } from './segment-job.entity.js';
 
@@ -47,7 +59,6 @@ export class SegmentJobsService {
     private readonly dataSource: DataSource,
     @InjectRepository(SegmentJobEntity)
     private readonly jobs: Repository<SegmentJobEntity>,
-    private readonly memberships: MembershipService,
     private readonly catalog: SegmentCatalog,
   ) {}
 
@@ -69,9 +80,15 @@ export class SegmentJobsService {
     await q.query(
       `INSERT INTO segment_jobs
          (org_id, sandbox_name, segment_id, expression_version, kind, status, total_count)
-       SELECT $1, $2, $3, $4, $5, 'queued', count(*)::int
-         FROM profiles WHERE org_id = $1 AND sandbox_name = $2`,
-      [tenant.orgId, tenant.sandboxName, segmentId, expressionVersion, kind],
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6)`,
+      [
+        tenant.orgId,
+        tenant.sandboxName,
+        segmentId,
+        expressionVersion,
+        kind,
+        await countProfiles(q, tenant),
+      ],
     );
   }
 
@@ -85,19 +102,36 @@ export class SegmentJobsService {
         'SELECT pg_try_advisory_xact_lock(727002) AS ok',
       )) as { ok: boolean }[];
       if (!lock?.ok) return 0;
-      const rows = (await m.query(
-        `INSERT INTO segment_jobs
-           (org_id, sandbox_name, segment_id, expression_version, kind, status, total_count)
-         SELECT d.org_id, d.sandbox_name, d.id, d.expression_version, 'sweep', 'queued',
-                (SELECT count(*)::int FROM profiles p
-                  WHERE p.org_id = d.org_id AND p.sandbox_name = d.sandbox_name)
+      const due = (await m.query(
+        `SELECT d.org_id, d.sandbox_name, d.id, d.expression_version
            FROM segment_definitions d
           WHERE d.time_relative
             AND NOT EXISTS (SELECT 1 FROM segment_jobs j
-                             WHERE j.segment_id = d.id AND j.status IN ('queued', 'running'))
-         RETURNING id`,
-      )) as unknown[];
-      return rows.length;
+                             WHERE j.segment_id = d.id AND j.status IN ('queued', 'running'))`,
+      )) as {
+        org_id: string;
+        sandbox_name: string;
+        id: string;
+        expression_version: number;
+      }[];
+      const totals = new Map<string, number>();
+      for (const d of due) {
+        const key = `${d.org_id}\u0000${d.sandbox_name}`;
+        const total =
+          totals.get(key) ??
+          (await countProfiles(m, {
+            orgId: d.org_id,
+            sandboxName: d.sandbox_name,
+          }));
+        totals.set(key, total);
+        await m.query(
+          `INSERT INTO segment_jobs
+             (org_id, sandbox_name, segment_id, expression_version, kind, status, total_count)
+           VALUES ($1, $2, $3, $4, 'sweep', 'queued', $5)`,
+          [d.org_id, d.sandbox_name, d.id, d.expression_version, total],
+        );
+      }
+      return due.length;
     });
   }
 
@@ -105,7 +139,10 @@ export class SegmentJobsService {
   async purge(
     retentionDays: number,
   ): Promise<{ memberships: number; jobs: number }> {
-    const memberships = await this.purgeExited(retentionDays);
+    const memberships = await purgeExitedMemberships(
+      this.dataSource,
+      retentionDays,
+    );
     const jobs = (await this.dataSource.query(
       `WITH gone AS (
          DELETE FROM segment_jobs
@@ -116,52 +153,6 @@ export class SegmentJobsService {
       [retentionDays],
     )) as { n: number }[];
     return { memberships, jobs: jobs[0]?.n ?? 0 };
-  }
-
-  /**
-   * Drops exited memberships older than the retention period from the
-   * profiles holding them: pages of profiles in id order (the order
-   * ingestion locks in; rows locked by a writer right now are skipped and
-   * purged next time), so each pass reads the store once.
-   */
-  private async purgeExited(retentionDays: number): Promise<number> {
-    const cutoff = new Date(
-      Date.now() - retentionDays * 86_400_000,
-    ).toISOString();
-    let after = '00000000-0000-0000-0000-000000000000';
-    let total = 0;
-    for (;;) {
-      const rows = (await this.dataSource.query(
-        `WITH page AS MATERIALIZED (
-           SELECT id, (SELECT count(*)::int FROM jsonb_each(memberships) e
-                        WHERE e.value->>0 = 'exited' AND e.value->>1 < $1) AS n
-             FROM profiles
-            WHERE id > $2::uuid
-            ORDER BY id LIMIT 5000),
-         due AS (
-           SELECT p.id FROM profiles p
-            WHERE p.id = ANY(ARRAY(SELECT id FROM page WHERE n > 0))
-            ORDER BY p.id
-              FOR UPDATE SKIP LOCKED),
-         purged AS (
-           UPDATE profiles p
-              SET memberships = (
-                    SELECT COALESCE(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
-                      FROM jsonb_each(p.memberships) e
-                     WHERE NOT (e.value->>0 = 'exited' AND e.value->>1 < $1))
-             FROM due WHERE p.id = due.id
-           RETURNING p.id)
-         SELECT (SELECT page.id::text FROM page ORDER BY page.id DESC LIMIT 1) AS last,
-                (SELECT count(*)::int FROM page) AS seen,
-                (SELECT COALESCE(sum(page.n), 0)::int
-                   FROM purged JOIN page USING (id)) AS n`,
-        [cutoff, after],
-      )) as { last: string | null; seen: number; n: number }[];
-      total += rows[0]?.n ?? 0;
-      const last = rows[0]?.last;
-      if (!last || (rows[0]?.seen ?? 0) < 5000) return total;
-      after = last;
-    }
   }
 
   /**
@@ -239,34 +230,22 @@ export class SegmentJobsService {
         );
         return 'cancelled';
       }
-      // Same lock order as ingestion (profile rows by id), so a concurrent
-      // ingest of these profiles waits rather than evaluating stale data.
-      const profiles = (await m.query(
-        `SELECT id, attributes, identity_map, memberships FROM profiles
-          WHERE org_id = $1 AND sandbox_name = $2
-            AND ($3::uuid IS NULL OR id > $3::uuid)
-          ORDER BY id LIMIT $4
-            FOR UPDATE`,
-        [tenant.orgId, tenant.sandboxName, job.cursor, batchSize],
-      )) as {
-        id: string;
-        attributes: JsonObject;
-        identity_map: IdentityMap;
-        memberships: StoredMemberships;
-      }[];
+      const profiles = await lockProfilePage(m, tenant, job.cursor, batchSize);
       const now = new Date();
-      const changes = await this.memberships.evaluate(
-        m,
-        tenant,
-        profiles.map((p) => ({
-          profileId: p.id,
-          doc: { ...p.attributes, identityMap: p.identity_map },
-          memberships: p.memberships,
-        })),
-        [segment],
-        now,
-        job.tx,
-      );
+      const evaluation = { now, nowIso: now.toISOString(), txId: job.tx };
+      const patches = new Map<string, StoredMemberships>();
+      const changes = new Map<string, MembershipChange[]>();
+      for (const p of profiles) {
+        const t = membershipTransitions(
+          { ...p.attributes, identityMap: p.identity_map },
+          [segment],
+          p.memberships,
+          evaluation,
+        );
+        if (t.patch) patches.set(p.id, t.patch);
+        if (t.changes.length) changes.set(p.id, t.changes);
+      }
+      await patchMemberships(m, tenant, patches);
       const rows: ChangeRowInput[] = [];
       let entered = 0;
       let exited = 0;

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ENV, type Env } from '../config/env.js';
-import type { TenantRef } from '../profiles/change-log.js';
+import type { TenantRef } from '../database/transaction.js';
 import {
   DEFAULT_JOB_BATCH_SIZE,
   DEFAULT_LEASE_MS,

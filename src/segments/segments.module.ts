@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { MembershipService } from './membership.service.js';
 import { SegmentCatalog } from './segment-catalog.js';
 import { SegmentDefinitionEntity } from './segment-definition.entity.js';
 import { SegmentJobEntity } from './segment-job.entity.js';
@@ -17,17 +16,10 @@ import { SegmentsService } from './segments.service.js';
   controllers: [SegmentsController],
   providers: [
     SegmentCatalog,
-    MembershipService,
     SegmentsService,
     SegmentJobsService,
     SegmentWorker,
   ],
-  exports: [
-    SegmentCatalog,
-    MembershipService,
-    SegmentsService,
-    SegmentJobsService,
-    SegmentWorker,
-  ],
+  exports: [SegmentCatalog, SegmentsService, SegmentJobsService, SegmentWorker],
 })
 export class SegmentsModule {}

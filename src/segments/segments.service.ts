@@ -14,7 +14,8 @@ import {
   validationFailed,
 } from '../common/errors.js';
 import type { Tenant } from '../common/request-context.js';
-import type { TenantRef } from '../profiles/change-log.js';
+import type { TenantRef } from '../database/transaction.js';
+import { removeSegmentMemberships } from '../profile-store/membership-writes.js';
 import type {
   CreateSegmentDefinitionDto,
   ListSegmentDefinitionsQueryDto,
@@ -194,17 +195,7 @@ export class SegmentsService {
             AND status IN ('queued', 'running')`,
         [tenant.orgId, tenant.sandboxName, row.id],
       );
-      // Members' rows are locked in id order (as ingestion locks them), so
-      // a concurrent ingest waits instead of deadlocking with the delete.
-      await m.query(
-        `UPDATE profiles p SET memberships = p.memberships - $3::text
-           FROM (SELECT id FROM profiles
-                  WHERE org_id = $1 AND sandbox_name = $2 AND memberships ? $3::text
-                  ORDER BY id
-                    FOR UPDATE) l
-          WHERE p.id = l.id`,
-        [tenant.orgId, tenant.sandboxName, row.id],
-      );
+      await removeSegmentMemberships(m, tenant, row.id);
       await m.delete(SegmentDefinitionEntity, { id: row.id });
     });
     return { status: true, message: `Segment definition ${id} deleted.` };

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { ConnectionEdits } from '../connections/connection-edits.js';
 import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
 import { TargetConnectionEntity } from './target-connection.entity.js';
 
@@ -9,11 +10,16 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
   constructor(
     @InjectRepository(TargetConnectionEntity)
     repo: Repository<TargetConnectionEntity>,
+    edits: ConnectionEdits,
   ) {
-    super(repo, {
-      resource: 'targetConnections',
-      paramsSpec: (s) => s.targetSpec?.spec,
-      flowColumn: 'targetConnectionIds',
-    });
+    super(
+      repo,
+      {
+        resource: 'targetConnections',
+        paramsSpec: (s) => s.targetSpec?.spec,
+        flowColumn: 'targetConnectionIds',
+      },
+      edits,
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeLogReader } from '../../src/profiles/change-log.reader.js';
+import { readChanges } from '../../src/profile-store/change-log.js';
+import { ProfileStore } from '../../src/profile-store/profile-store.js';
 import { ProfileIngestService } from '../../src/profiles/profile-ingest.service.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
 import { email, tenantRef, waitVisible } from './helpers.js';
@@ -17,7 +18,7 @@ describe('change log ordering guarantee', () => {
     const ref = tenantRef(tenant);
     const ds = t.app.get(DataSource);
     const ingest = t.app.get(ProfileIngestService);
-    const reader = t.app.get(ChangeLogReader);
+    const reader = t.app.get(ProfileStore);
 
     // Writer 1 starts first and takes its transaction id, but writes later.
     const w1 = ds.createQueryRunner();
@@ -34,7 +35,7 @@ describe('change log ordering guarantee', () => {
     const secondId = second.results[0]?.profileId;
 
     // Reader: writer 2's change is committed but must not be returned yet.
-    expect(await reader.read(ref, null, 100)).toEqual([]);
+    expect(await reader.readChanges(ref, null, 100)).toEqual([]);
 
     // Control: a reader without the xmin bound would return it now and put its
     // cursor past writer 1's (smaller) transaction id, skipping it forever.
@@ -53,12 +54,12 @@ describe('change log ordering guarantee', () => {
     );
     const firstId = first.results[0]?.profileId;
     // Still uncommitted: invisible.
-    expect(await reader.read(ref, null, 100)).toEqual([]);
+    expect(await reader.readChanges(ref, null, 100)).toEqual([]);
     await w1.commitTransaction();
     await w1.release();
 
     await waitVisible(t, tenant);
-    const rows = await reader.read(ref, null, 100);
+    const rows = await reader.readChanges(ref, null, 100);
     expect(rows.map((r) => r.profileId)).toEqual([firstId, secondId]);
     expect(rows[0]?.txId).toBe(xid1);
     // The naive cursor would have skipped writer 1's row.
@@ -71,13 +72,13 @@ describe('change log ordering guarantee', () => {
     expect(afterNaive).toHaveLength(0);
 
     // Paging with the cursor returns each row once.
-    const page1 = await reader.read(ref, null, 1);
-    const page2 = await reader.read(
+    const page1 = await reader.readChanges(ref, null, 1);
+    const page2 = await reader.readChanges(
       ref,
       { txId: page1[0]?.txId as string, id: page1[0]?.id as string },
       1,
     );
-    const page3 = await reader.read(
+    const page3 = await reader.readChanges(
       ref,
       { txId: page2[0]?.txId as string, id: page2[0]?.id as string },
       1,
@@ -111,11 +112,11 @@ describe('change log ordering guarantee', () => {
       })),
     );
     await waitVisible(t, tenant);
-    const reader = t.app.get(ChangeLogReader);
+    const reader = t.app.get(ProfileStore);
     const seen: { id: string; profileId: string }[] = [];
     let after: { txId: string; id: string } | null = null;
     for (let page = 0; page < 10; page++) {
-      const rows = await reader.read(ref, after, 2);
+      const rows = await reader.readChanges(ref, after, 2);
       if (rows.length === 0) break;
       seen.push(...rows.map((r) => ({ id: r.id, profileId: r.profileId })));
       const last = rows[rows.length - 1] as { txId: string; id: string };
@@ -152,9 +153,7 @@ describe('change log ordering guarantee', () => {
       { index: 0, value: { identityMap: email('kept@x.io') } },
     ]);
     await waitVisible(t, tenant);
-    const rows = await t.app
-      .get(ChangeLogReader)
-      .read(ref, null, 10, ds.manager);
+    const rows = await readChanges(ds.manager, ref, null, 10);
     expect(rows).toHaveLength(1);
     expect(rows[0]?.identitiesChanged).toBe(true);
   });

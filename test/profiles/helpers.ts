@@ -1,10 +1,8 @@
 import { DataSource } from 'typeorm';
 import { expect } from 'vitest';
 import type { TestApp, TestTenant } from '../helpers/app.js';
-import {
-  ChangeLogReader,
-  type ProfileChange,
-} from '../../src/profiles/change-log.reader.js';
+import type { ProfileChange } from '../../src/profile-store/change-log.js';
+import { ProfileStore } from '../../src/profile-store/profile-store.js';
 
 export interface IngestBody {
   results: {
@@ -97,11 +95,11 @@ export async function allChanges(
   tenant: TestTenant,
 ): Promise<ProfileChange[]> {
   await waitVisible(t, tenant);
-  const reader = t.app.get(ChangeLogReader);
+  const reader = t.app.get(ProfileStore);
   const out: ProfileChange[] = [];
   let after: { txId: string; id: string } | null = null;
   for (;;) {
-    const page = await reader.read(
+    const page = await reader.readChanges(
       { orgId: tenant.orgId, sandboxName: tenant.sandbox },
       after,
       100,

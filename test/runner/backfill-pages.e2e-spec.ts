@@ -51,7 +51,11 @@ describe('backfill pages (members after a profile id)', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page = await repo.membersAfter(orgId, 'prod', [s1, s2], after, 40);
+      const page = await repo.membersAfter(
+        { orgId, sandboxName: 'prod' },
+        { segmentIds: [s1, s2], afterProfileId: after },
+        40,
+      );
       seen.push(...page);
       if (page.length < 40) break;
       after = page[page.length - 1] ?? null;
@@ -59,7 +63,11 @@ describe('backfill pages (members after a profile id)', () => {
     expect(seen).toEqual(expected);
     // Another tenant sees none of them.
     expect(
-      await repo.membersAfter('OTHER@AdobeOrg', 'prod', [s1, s2], null, 40),
+      await repo.membersAfter(
+        { orgId: 'OTHER@AdobeOrg', sandboxName: 'prod' },
+        { segmentIds: [s1, s2], afterProfileId: null },
+        40,
+      ),
     ).toEqual([]);
     await ds.query(`DELETE FROM profiles WHERE org_id = $1`, [orgId]);
   });

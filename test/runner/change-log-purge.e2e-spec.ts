@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeLogReader } from '../../src/profiles/change-log.reader.js';
+import { ProfileStore } from '../../src/profile-store/profile-store.js';
 import { ProfileIngestService } from '../../src/profiles/profile-ingest.service.js';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import {
@@ -28,7 +28,7 @@ describe('change-log purge', () => {
         { index: 0, value: { identityMap: email(`${randomUUID()}@x.io`) } },
       ]);
     await waitVisible(t, tenant);
-    return t.app.get(ChangeLogReader).read(tenantRef(tenant), null, 100);
+    return t.app.get(ProfileStore).readChanges(tenantRef(tenant), null, 100);
   }
 
   async function cursorAt(
@@ -87,8 +87,8 @@ describe('change-log purge', () => {
       expect(await ids(c)).toHaveLength(1);
       // The slower flow still reads what it has not exported.
       const rest = await t.app
-        .get(ChangeLogReader)
-        .read(tenantRef(a), a2!, 100);
+        .get(ProfileStore)
+        .readChanges(tenantRef(a), a2!, 100);
       expect(rest.map((r) => r.id)).toEqual([a3!.id]);
     } finally {
       await ds.query(

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { DataSource } from 'typeorm';
-import { realizationsSeen } from '../../src/segments/membership.service.js';
+import { realizationsSeen } from '../../src/profile-store/profile-state.js';
+import { exportPositions } from '../../src/runner/export-positions.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
@@ -164,6 +165,7 @@ describe('runner replicas', () => {
         ds,
         tenant,
         realized.map((r) => r.id),
+        await exportPositions(ds, tenant),
       );
       expect(
         realized.filter((r) => !seen.get(r.id)?.has(r.segment_id)),

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProfileStateReader } from '../../src/profiles/profile-state.reader.js';
+import { ProfilesService } from '../../src/profiles/profiles.service.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import {
@@ -152,7 +152,7 @@ describe('streaming segment membership', () => {
       ],
     );
     const statusOf = async (segmentId: string) =>
-      (await t.app.get(ProfileStateReader).load(ref, [id]))[0]?.memberships[
+      (await t.app.get(ProfilesService).states(ref, [id]))[0]?.memberships[
         segmentId
       ]?.status;
     expect(await statusOf(us.id)).toBe('realized');
@@ -173,8 +173,8 @@ describe('streaming segment membership', () => {
     );
 
     const [state] = await t.app
-      .get(ProfileStateReader)
-      .load(ref, [id, '00000000-0000-0000-0000-000000000000']);
+      .get(ProfilesService)
+      .states(ref, [id, '00000000-0000-0000-0000-000000000000']);
     expect(state).toMatchObject({
       profileId: id,
       attributes: { homeAddress: { countryCode: 'US' } },
@@ -202,7 +202,7 @@ describe('streaming segment membership', () => {
       .set(tn.headers)
       .expect(200);
     await lookup(t, tn, 'd@x.io', 'email', 404);
-    expect(await t.app.get(ProfileStateReader).load(ref, [id])).toEqual([]);
+    expect(await t.app.get(ProfilesService).states(ref, [id])).toEqual([]);
     // Its identities went with it: the same email is a new profile now.
     expect(
       await t.app

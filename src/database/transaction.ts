@@ -1,6 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 
+/** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
+export type Queryable = Pick<EntityManager, 'query'>;
+
+/** The part of a tenant that scopes stored data (an IMS org and a sandbox). */
+export interface TenantRef {
+  orgId: string;
+  sandboxName: string;
+}
+
+/** The PostgreSQL SQLSTATE of a failed query (`23505`, `40P01`, …), if any. */
+export function sqlState(err: unknown): string | undefined {
+  if (!(err instanceof QueryFailedError)) return undefined;
+  return (err.driverError as { code?: string } | undefined)?.code;
+}
+
 /**
  * A concurrent writer got there first (e.g. inserted the same new identity);
  * the whole batch is recomputed in a fresh transaction.
@@ -12,11 +27,8 @@ export class RetryableConflict extends Error {
 /** Deadlocks and serialization failures are retried; everything else is not. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableConflict) return true;
-  if (err instanceof QueryFailedError) {
-    const code = (err.driverError as { code?: string } | undefined)?.code;
-    return code === '40P01' || code === '40001';
-  }
-  return false;
+  const code = sqlState(err);
+  return code === '40P01' || code === '40001';
 }
 
 /**

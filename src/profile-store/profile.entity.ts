@@ -6,8 +6,8 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import type { StoredMemberships } from '../segments/membership-status.js';
-import type { IdentityMap, JsonObject } from './profile-merge.js';
+import type { StoredMemberships } from '../memberships/stored-membership.js';
+import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /** The merged (stitched) profile: current state read by lookups and by the runner. */
 @Entity({ name: 'profiles' })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { messageIdOf } from './export-executor.js';
+import { messageIdOf } from './messages.js';
 
 describe('messageIdOf', () => {
   it('is a stable UUID-shaped digest of the export parts (version 5 nibble, RFC variant)', () => {

@@ -1,0 +1,123 @@
+import {
+  type MembershipStatus,
+  type StoredMembership,
+  type StoredMemberships,
+  isActive,
+  statusOf,
+} from './stored-membership.js';
+
+/** Entering or leaving a segment: what the change log records of memberships. */
+export interface MembershipChange {
+  segmentId: string;
+  from: MembershipStatus | null;
+  to: 'realized' | 'exited';
+}
+
+export interface Transitions {
+  /** The profile's memberships after this evaluation (unchanged ones kept). */
+  next: StoredMemberships;
+  /** Only the entries this evaluation set; null when nothing changed. */
+  patch: StoredMemberships | null;
+  /** Entering and leaving, for the change log. */
+  changes: MembershipChange[];
+}
+
+/** One evaluation of a batch: its time, formatted once, and its transaction. */
+export interface Evaluation {
+  now: Date;
+  nowIso: string;
+  txId: string;
+}
+
+/** A segment as the rules need it; `isMember` runs its PQL on a profile document. */
+export interface SegmentRule<Doc> {
+  id: string;
+  isMember(doc: Doc, now: Date): boolean;
+}
+
+/**
+ * Membership rules (CONTRACT A7) for one profile against some segments:
+ * entering → `realized`; still a member on a later evaluation → `existing`;
+ * leaving → `exited`; re-entering → `realized`. `lastQualificationTime` is
+ * the time of the evaluation that set the current status; a `realized`
+ * entry also keeps the evaluating transaction's id (see `seen.ts`). Only
+ * entering and leaving are changes for the change log (realized → existing
+ * is not).
+ */
+export function membershipTransitions<Doc>(
+  doc: Doc,
+  segments: SegmentRule<Doc>[],
+  current: StoredMemberships | undefined,
+  at: Evaluation,
+): Transitions {
+  let patch: Record<string, StoredMembership> | null = null;
+  const changes: MembershipChange[] = [];
+  const set = statesAt(at.nowIso, at.txId);
+  for (const segment of segments) {
+    const member = segment.isMember(doc, at.now);
+    const prev = current?.[segment.id];
+    const wasMember = isActive(prev);
+    if (member && !wasMember) {
+      (patch ??= {})[segment.id] = set.realized;
+      changes.push({
+        segmentId: segment.id,
+        from: prev ? statusOf(prev) : null,
+        to: 'realized',
+      });
+    } else if (member && prev && statusOf(prev) === 'realized') {
+      (patch ??= {})[segment.id] = set.existing;
+    } else if (!member && prev && wasMember) {
+      (patch ??= {})[segment.id] = set.exited;
+      changes.push({
+        segmentId: segment.id,
+        from: statusOf(prev),
+        to: 'exited',
+      });
+    }
+  }
+  const next = patch ? { ...current, ...patch } : (current ?? {});
+  return { next, patch, changes };
+}
+
+/**
+ * The three entries of one evaluation (time and transaction), frozen and
+ * shared by every membership a batch sets (one batch sets ~10 per profile).
+ */
+let lastStates: {
+  iso: string;
+  txId: string;
+  realized: StoredMembership;
+  existing: StoredMembership;
+  exited: StoredMembership;
+} = {
+  iso: '',
+  txId: '',
+  realized: ['realized', ''],
+  existing: ['existing', ''],
+  exited: ['exited', ''],
+};
+function statesAt(iso: string, txId: string): typeof lastStates {
+  if (lastStates.iso !== iso || lastStates.txId !== txId) {
+    lastStates = {
+      iso,
+      txId,
+      realized: Object.freeze(['realized', iso, txId] as const),
+      existing: Object.freeze(['existing', iso] as const),
+      exited: Object.freeze(['exited', iso] as const),
+    };
+  }
+  return lastStates;
+}
+
+/** Exits of every active membership: for a deleted or absorbed profile. */
+export function exitAll(
+  current: StoredMemberships | undefined,
+): MembershipChange[] {
+  const out: MembershipChange[] = [];
+  for (const [segmentId, state] of Object.entries(current ?? {})) {
+    if (isActive(state)) {
+      out.push({ segmentId, from: statusOf(state), to: 'exited' });
+    }
+  }
+  return out.sort((a, b) => (a.segmentId < b.segmentId ? -1 : 1));
+}

@@ -1,0 +1,348 @@
+import type { MembershipChange } from '../memberships/transitions.js';
+import type { Queryable, TenantRef } from '../database/transaction.js';
+import { boolChars, jsonLines } from './json-lines.js';
+import type { IdentityMap, JsonObject } from './profile-data.js';
+
+/**
+ * A position in a tenant's change log: the last row a reader has processed,
+ * in (tx_id, id) order. The runner keeps one per flow.
+ */
+export interface ChangePosition {
+  /** `tx_id` as text (xid8 is 64-bit). */
+  txId: string;
+  /** `id` as text (bigserial). */
+  id: string;
+}
+
+/** The start of every log: before any row. */
+export const LOG_START: ChangePosition = { txId: '0', id: '0' };
+
+/**
+ * How `profile_changes.membership_changes` stores a MembershipChange:
+ * `[segmentId, from, to]` (a row per profile can hold one per segment; the
+ * array form is about a third smaller than the object).
+ */
+export type StoredMembershipChange = [
+  string,
+  MembershipChange['from'],
+  MembershipChange['to'],
+];
+
+/**
+ * `profile_changes.snapshot`: the profile as it was, for rows whose profile
+ * row no longer exists (deleted, or absorbed by a merge into `mergedInto`).
+ */
+export interface ProfileSnapshot {
+  attributes: JsonObject;
+  identityMap: IdentityMap;
+  mergedInto?: string;
+}
+
+/** A row to append to the change log (tenant and tx id are added by the writer). */
+export interface ChangeRowInput {
+  profileId: string;
+  changedAt: Date;
+  changedPaths: string[];
+  identitiesChanged: boolean;
+  membershipChanges: MembershipChange[];
+  deleted: boolean;
+  snapshot: ProfileSnapshot | null;
+}
+
+export function hasChange(row: ChangeRowInput): boolean {
+  return (
+    row.deleted ||
+    row.identitiesChanged ||
+    row.changedPaths.length > 0 ||
+    row.membershipChanges.length > 0
+  );
+}
+
+/**
+ * Appends change rows in one statement, in array order (ids follow it). Rows
+ * with nothing changed are skipped: the log only carries real changes. Must be
+ * called inside the transaction that made the changes, so the row commits
+ * (and becomes visible to readers) exactly when they do.
+ */
+export async function appendChanges(
+  q: Queryable,
+  tenant: TenantRef,
+  rows: ChangeRowInput[],
+): Promise<number> {
+  const insert = changeInsert(rows, 3);
+  if (!insert) return 0;
+  await q.query(insert.sql, [
+    tenant.orgId,
+    tenant.sandboxName,
+    ...insert.params,
+  ]);
+  return insert.count;
+}
+
+/**
+ * appendChanges as SQL, for a caller that sends it with other writes in one
+ * statement: `$1`/`$2` are the tenant, its own parameters start at `$first`.
+ * Null when no row has a change.
+ */
+export function changeInsert(
+  rows: ChangeRowInput[],
+  first: number,
+): { sql: string; params: string[]; count: number } | null {
+  const kept = rows.filter(hasChange);
+  if (kept.length === 0) return null;
+  // A batch's rows share one Date: format it once, not once per row.
+  let lastDate: Date | undefined;
+  let lastIso = '';
+  const times = kept.map((r) => {
+    if (r.changedAt !== lastDate) {
+      lastDate = r.changedAt;
+      lastIso = lastDate.toISOString();
+    }
+    return lastIso;
+  });
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    count: kept.length,
+    // Rows keep array order: WITH ORDINALITY, then ORDER BY (ids follow it).
+    sql: `INSERT INTO profile_changes
+       (org_id, sandbox_name, profile_id, changed_at, changed_paths,
+        identities_changed, membership_changes, deleted, snapshot)
+     SELECT $1, $2, r.p, r.t, r.cp::jsonb, r.ic, r.mc::jsonb, r.d,
+            NULLIF(r.s::jsonb, 'null'::jsonb)
+       FROM unnest(string_to_array(${$(0)}, ',')::uuid[],
+                   string_to_array(${$(1)}, ',')::timestamptz[],
+                   string_to_array(${$(2)}, E'\\n'),
+                   string_to_array(${$(3)}, NULL)::boolean[],
+                   string_to_array(${$(4)}, E'\\n'),
+                   string_to_array(${$(5)}, NULL)::boolean[],
+                   string_to_array(${$(6)}, E'\\n'))
+            WITH ORDINALITY AS r(p, t, cp, ic, mc, d, s, n)
+      ORDER BY r.n`,
+    params: [
+      kept.map((r) => r.profileId).join(','),
+      times.join(','),
+      jsonLines(kept.map((r) => r.changedPaths)),
+      boolChars(kept.map((r) => r.identitiesChanged)),
+      jsonLines(
+        kept.map((r) =>
+          r.membershipChanges.map((c): StoredMembershipChange => [
+            c.segmentId,
+            c.from,
+            c.to,
+          ]),
+        ),
+      ),
+      boolChars(kept.map((r) => r.deleted)),
+      jsonLines(kept.map((r) => r.snapshot)),
+    ],
+  };
+}
+
+/** A committed row of the change log. */
+export interface ProfileChange {
+  id: string;
+  txId: string;
+  profileId: string;
+  changedAt: Date;
+  /** Dotted leaf attribute paths whose value changed. */
+  changedPaths: string[];
+  identitiesChanged: boolean;
+  membershipChanges: MembershipChange[];
+  deleted: boolean;
+  snapshot: ProfileSnapshot | null;
+}
+
+interface ChangeRow {
+  id: string;
+  tx_id: string;
+  profile_id: string;
+  changed_at_ms: number;
+  changed_paths: string[];
+  identities_changed: boolean;
+  membership_changes: StoredMembershipChange[];
+  deleted: boolean;
+  snapshot: ProfileSnapshot | null;
+}
+
+/**
+ * Reads a tenant's change log in commit-safe order.
+ *
+ * Rows are ordered by (tx_id, id). A row is returned only when its tx_id is
+ * below the xmin of the reader's snapshot, i.e. every transaction that could
+ * still append a smaller (tx_id, id) has finished. So a reader that stores the
+ * last returned row as its position never skips a change that commits later
+ * (a transaction that started earlier and commits after a younger one), and
+ * never sees a change before it is committed.
+ */
+export async function readChanges(
+  q: Queryable,
+  tenant: TenantRef,
+  after: ChangePosition | null,
+  limit: number,
+): Promise<ProfileChange[]> {
+  const rows = (await q.query(
+    // The time as epoch ms: a number is far cheaper for the driver than its
+    // timestamptz parser (paths are stored as jsonb for the same reason).
+    // ORDER BY names the table's columns: a bare `tx_id, id` would mean the
+    // text-cast output columns, sorting "100000" before "99999" (a cursor
+    // past rows never returned) and every remaining row on every read.
+    `SELECT c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
+            (extract(epoch FROM changed_at) * 1000)::float8 AS changed_at_ms,
+            changed_paths, identities_changed,
+            membership_changes, deleted, snapshot
+       FROM profile_changes c
+      WHERE c.org_id = $1 AND c.sandbox_name = $2
+        AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
+        AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY c.tx_id, c.id
+      LIMIT $5`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      after?.txId ?? LOG_START.txId,
+      after?.id ?? LOG_START.id,
+      Math.max(1, Math.floor(limit)),
+    ],
+  )) as ChangeRow[];
+  return rows.map((r) => ({
+    id: r.id,
+    txId: r.tx_id,
+    profileId: r.profile_id,
+    changedAt: new Date(r.changed_at_ms),
+    changedPaths: r.changed_paths,
+    identitiesChanged: r.identities_changed,
+    membershipChanges: r.membership_changes.map(([segmentId, from, to]) => ({
+      segmentId,
+      from,
+      to,
+    })),
+    deleted: r.deleted,
+    snapshot: r.snapshot,
+  }));
+}
+
+/** The change log's horizon now: every change below it has committed. */
+export async function logHorizon(q: Queryable): Promise<ChangePosition> {
+  const rows = (await q.query(
+    `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`,
+  )) as { tx: string }[];
+  return { txId: rows[0]?.tx ?? LOG_START.txId, id: LOG_START.id };
+}
+
+/**
+ * SQL for a statement over another module's table that needs to know
+ * whether a tenant has committed changes after a position: the columns are
+ * given as expressions (e.g. the runner's cursor columns). An index probe on
+ * ix_profile_changes_read.
+ */
+export function changesAfterSql(c: {
+  orgId: string;
+  sandboxName: string;
+  txId: string;
+  changeId: string;
+}): string {
+  return `EXISTS (SELECT 1 FROM profile_changes p
+                   WHERE p.org_id = ${c.orgId} AND p.sandbox_name = ${c.sandboxName}
+                     AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId}))`;
+}
+
+/**
+ * For each position (per tenant), the time of the first change after it in
+ * change-log order: up to concurrent transactions, the oldest change not
+ * yet processed. Null when there is none. Keyed by the caller's `key`.
+ */
+export async function firstChangeTimesAfter(
+  q: Queryable,
+  positions: {
+    key: string;
+    orgId: string;
+    sandboxName: string;
+    position: ChangePosition;
+  }[],
+): Promise<Map<string, Date | null>> {
+  const out = new Map<string, Date | null>();
+  if (positions.length === 0) return out;
+  const rows = (await q.query(
+    `SELECT k.key, (SELECT p.changed_at FROM profile_changes p
+                     WHERE p.org_id = k.org AND p.sandbox_name = k.sandbox
+                       AND (p.tx_id, p.id) > (k.tx, k.cid)
+                     ORDER BY p.tx_id, p.id
+                     LIMIT 1) AS changed_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::xid8[], $5::bigint[])
+            AS k(key, org, sandbox, tx, cid)`,
+    [
+      positions.map((p) => p.key),
+      positions.map((p) => p.orgId),
+      positions.map((p) => p.sandboxName),
+      positions.map((p) => p.position.txId),
+      positions.map((p) => p.position.id),
+    ],
+  )) as { key: string; changed_at: Date | null }[];
+  for (const r of rows) out.set(r.key, r.changed_at);
+  return out;
+}
+
+/** A reader's position in its tenant's log, for the purge. */
+export interface ReaderPosition {
+  orgId: string;
+  sandboxName: string;
+  position: ChangePosition;
+}
+
+/**
+ * Deletes change-log rows no reader needs any more: older than
+ * `retentionHours` and at or below the position of every reader of their
+ * tenant (a tenant with no reader needs none of its rows, and a new reader
+ * starts at the horizon, so it never needs older rows). `readers` is asked
+ * inside each batch's transaction, just before its delete. In batches, one
+ * process at a time; returns how many rows went.
+ */
+export async function purgeConsumedChanges(
+  db: DataSourceLike,
+  retentionHours: number,
+  readers: (q: Queryable) => Promise<ReaderPosition[]>,
+  batch = 10_000,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await db.transaction(async (em) => {
+      const [lock] = (await em.query(
+        `SELECT pg_try_advisory_xact_lock(hashtext('fse_change_log_purge')) AS ok`,
+      )) as { ok: boolean }[];
+      if (!lock?.ok) return 0;
+      const floors = await readers(em);
+      const rows = (await em.query(
+        `WITH gone AS (
+           DELETE FROM profile_changes
+            WHERE ctid = ANY(ARRAY(
+              SELECT c.ctid FROM profile_changes c
+               WHERE c.changed_at < now() - make_interval(hours => $1)
+                 AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                 AND NOT EXISTS (
+                   SELECT 1 FROM unnest($3::text[], $4::text[], $5::xid8[], $6::bigint[])
+                          AS k(org, sandbox, tx, cid)
+                    WHERE k.org = c.org_id AND k.sandbox = c.sandbox_name
+                      AND (k.tx, k.cid) < (c.tx_id, c.id))
+               LIMIT $2))
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [
+          retentionHours,
+          batch,
+          floors.map((f) => f.orgId),
+          floors.map((f) => f.sandboxName),
+          floors.map((f) => f.position.txId),
+          floors.map((f) => f.position.id),
+        ],
+      )) as { n: number }[];
+      return rows[0]?.n ?? 0;
+    });
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+/** What purgeConsumedChanges needs of a DataSource. */
+export interface DataSourceLike {
+  transaction<T>(fn: (em: Queryable) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,312 @@
+import type { Queryable, TenantRef } from '../database/transaction.js';
+import { RetryableConflict, sqlState } from '../database/transaction.js';
+import type { StoredMemberships } from '../memberships/stored-membership.js';
+import { type ChangeRowInput, changeInsert } from './change-log.js';
+import { jsonLines } from './json-lines.js';
+import {
+  type IdentityKey,
+  type IdentityMap,
+  type JsonObject,
+  identityKeyString,
+} from './profile-data.js';
+
+/**
+ * Ingestion's statements: find and lock the profiles owning a batch's
+ * identities, then write the batch's outcome in one round trip.
+ */
+
+/** A stored profile as ingestion reads it (locked). */
+export interface StoredProfileRow {
+  id: string;
+  attributes: JsonObject;
+  identity_map: IdentityMap;
+  memberships: StoredMemberships;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A profile's new content, as a batch writes it. */
+export interface ProfileContent {
+  id: string;
+  attributes: JsonObject;
+  identityMap: IdentityMap;
+  memberships: StoredMemberships;
+}
+
+/** A stored profile to rewrite; `touched`: attributes or identities changed. */
+export interface StoredUpdate {
+  profile: ProfileContent;
+  touched: boolean;
+}
+
+/** One row of profile_identities. */
+export interface IdentityRow {
+  ns: string;
+  id: string;
+  p: string;
+}
+
+/** Everything one ingestion batch writes. */
+export interface BatchWrite {
+  created: ProfileContent[];
+  updated: StoredUpdate[];
+  /** Profiles absorbed by a merge: their rows go. */
+  absorbed: string[];
+  /** Identities nobody owned, and identities moving to another profile. */
+  identities: { inserts: IdentityRow[]; moves: IdentityRow[] };
+  changes: ChangeRowInput[];
+  nowIso: string;
+}
+
+/**
+ * The current transaction's id (xid8 as text): it stamps the `realized`
+ * memberships a batch sets, so an export whose position passes this
+ * transaction has seen them (StoredMembership).
+ */
+export async function currentTxId(q: Queryable): Promise<string> {
+  const [{ tx } = { tx: '0' }] = (await q.query(
+    'SELECT pg_current_xact_id()::text AS tx',
+  )) as { tx: string }[];
+  return tx;
+}
+
+/**
+ * Finds and locks the stored profiles owning `keys`. Re-reads the identity
+ * graph after locking, because a concurrent merge may have moved an
+ * identity to another profile while we waited.
+ */
+export async function lockProfiles(
+  m: Queryable,
+  tenant: TenantRef,
+  keys: IdentityKey[],
+): Promise<{ owners: Map<string, string>; loaded: StoredProfileRow[] }> {
+  let owners = await lookupOwners(m, tenant, keys);
+  const loaded = new Map<string, StoredProfileRow>();
+  for (let round = 0; round < 20; round++) {
+    const missing = [...new Set(owners.values())].filter(
+      (id) => !loaded.has(id),
+    );
+    if (missing.length) {
+      const rows = (await m.query(
+        `SELECT id, attributes, identity_map, memberships, created_at, updated_at
+           FROM profiles
+          WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])
+          ORDER BY id
+            FOR UPDATE`,
+        [tenant.orgId, tenant.sandboxName, missing],
+      )) as StoredProfileRow[];
+      for (const r of rows) loaded.set(r.id, r);
+    }
+    // Nothing was locked (so nothing waited): the lookup is still current.
+    if (missing.length === 0 && round === 0) return { owners, loaded: [] };
+    const again = await lookupOwners(m, tenant, keys);
+    const stable =
+      again.size === owners.size &&
+      [...again].every(([k, id]) => owners.get(k) === id && loaded.has(id));
+    owners = again;
+    if (stable) {
+      const live = new Set(owners.values());
+      return {
+        owners,
+        loaded: [...loaded.values()].filter((r) => live.has(r.id)),
+      };
+    }
+  }
+  throw new RetryableConflict('identity graph kept changing while locking');
+}
+
+/**
+ * All of a batch's writes as one statement of data-modifying CTEs: one
+ * round trip, so PostgreSQL does not wait for Node between them (with a
+ * statement per table it sat idle while Node worked on another batch).
+ * PostgreSQL runs each part exactly once; no two parts touch the same row
+ * (new and stored profiles, absorbed ones; unowned and moved identities).
+ */
+export async function writeBatch(
+  m: Queryable,
+  tenant: TenantRef,
+  batch: BatchWrite,
+): Promise<void> {
+  const { created, updated, absorbed, identities, changes, nowIso } = batch;
+  const parts: string[] = [];
+  const params: unknown[] = [tenant.orgId, tenant.sandboxName];
+  const add = (part: { sql: string; params: unknown[] }): void => {
+    parts.push(part.sql);
+    params.push(...part.params);
+  };
+  const next = (): number => params.length + 1;
+  if (created.length) add(newProfilesInsert(created, nowIso, next()));
+  if (updated.length) add(storedProfilesUpdate(updated, nowIso, next()));
+  if (absorbed.length) add(absorbedProfilesDelete(absorbed, next()));
+  if (identities.inserts.length)
+    add(identityInsert(identities.inserts, next()));
+  if (identities.moves.length) add(identityMove(identities.moves, next()));
+  const logged = changeInsert(changes, next());
+  if (logged) add(logged);
+  const last = parts.pop();
+  if (last === undefined) return;
+  const sql = parts.length
+    ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(', ')} ${last}`
+    : last;
+  try {
+    await m.query(sql, params);
+  } catch (err) {
+    // Only the plain identity INSERT can violate a unique key: another
+    // batch claimed one of these identities since the lookup.
+    if (sqlState(err) === '23505') {
+      throw new RetryableConflict('a new identity was claimed concurrently');
+    }
+    throw err;
+  }
+}
+
+/** New profile rows as SQL: `$1`/`$2` the tenant, its parameters from `$first`. */
+function newProfilesInsert(
+  created: ProfileContent[],
+  nowIso: string,
+  first: number,
+): { sql: string; params: string[] } {
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, ${$(4)}::timestamptz, ${$(4)}::timestamptz
+           FROM unnest(string_to_array(${$(0)}, ',')::uuid[], string_to_array(${$(1)}, E'\\n'),
+                       string_to_array(${$(2)}, E'\\n'), string_to_array(${$(3)}, E'\\n')) AS r(id, a, i, m)`,
+    params: [
+      created.map((p) => p.id).join(','),
+      jsonLines(created.map((p) => p.attributes)),
+      jsonLines(created.map((p) => p.identityMap)),
+      jsonLines(created.map((p) => p.memberships)),
+      nowIso,
+    ],
+  };
+}
+
+/**
+ * Stored (locked) profiles rewritten by primary key: `id = ANY` probes it
+ * whatever the statistics say (an UPDATE … FROM a record set was planned as
+ * a scan of every profile on a freshly loaded table); each row picks its
+ * values by id. `updated_at` (merge precedence) moves only when attributes
+ * or identities changed.
+ */
+function storedProfilesUpdate(
+  updated: StoredUpdate[],
+  nowIso: string,
+  first: number,
+): { sql: string; params: unknown[] } {
+  const byId: Record<string, unknown> = {};
+  for (const { profile: p, touched } of updated) {
+    byId[p.id] = touched
+      ? { a: p.attributes, i: p.identityMap, m: p.memberships, u: true }
+      : { m: p.memberships, u: false };
+  }
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `UPDATE profiles p
+            SET (attributes, identity_map, memberships, updated_at) = (
+                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
+                         CASE WHEN r.u THEN ${$(2)}::timestamptz ELSE p.updated_at END
+                    FROM jsonb_to_record(${$(1)}::jsonb -> p.id::text)
+                         AS r(a jsonb, i jsonb, m jsonb, u boolean))
+          WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY(${$(0)}::uuid[])`,
+    params: [Object.keys(byId), JSON.stringify(byId), nowIso],
+  };
+}
+
+/** Absorbed (merged) profiles: their rows go; their change rows keep a snapshot. */
+function absorbedProfilesDelete(
+  ids: string[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  return {
+    sql: `DELETE FROM profiles
+           WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($${first}::uuid[])`,
+    params: [ids],
+  };
+}
+
+/**
+ * Identities that move to the surviving profile of a merge: an upsert finds
+ * each row by primary key (UPDATE … FROM a record set was planned as a hash
+ * of every identity of the tenant under cold statistics). The previous
+ * owners are locked, so the rows exist.
+ */
+function identityMove(
+  rows: IdentityRow[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  return identityRows(
+    rows,
+    first,
+    `ON CONFLICT (org_id, sandbox_name, namespace, identity)
+           DO UPDATE SET profile_id = EXCLUDED.profile_id`,
+  );
+}
+
+/**
+ * New identities as a plain INSERT: the lookup found none of them, so only a
+ * concurrent batch can have claimed one since, and its unique violation
+ * retries this batch (ON CONFLICT DO NOTHING would pay a speculative
+ * insertion for every row to handle that rare race).
+ */
+function identityInsert(
+  rows: IdentityRow[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  return identityRows(rows, first, '');
+}
+
+function identityRows(
+  rows: IdentityRow[],
+  first: number,
+  onConflict: string,
+): { sql: string; params: unknown[] } {
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `INSERT INTO profile_identities (org_id, sandbox_name, namespace, identity, profile_id)
+         SELECT $1, $2, r.ns, r.id, r.p
+           FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::uuid[]) AS r(ns, id, p)
+         ${onConflict}`,
+    params: [
+      rows.map((r) => r.ns),
+      rows.map((r) => r.id),
+      rows.map((r) => r.p),
+    ],
+  };
+}
+
+/** identity key → owning profile id, for the keys that exist. */
+export async function lookupOwners(
+  m: Queryable,
+  tenant: TenantRef,
+  keys: IdentityKey[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (keys.length === 0) return out;
+  // One primary-key probe per key (LATERAL … LIMIT 1 is not flattened into
+  // a join): with the cold statistics of a freshly loaded table the planner
+  // otherwise hashes every identity of the tenant, a cost that grows with
+  // the store instead of the batch.
+  const rows = (await m.query(
+    `SELECT k.ns AS namespace, k.id AS identity, pi.profile_id
+       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
+       JOIN LATERAL (
+              SELECT profile_id FROM profile_identities
+               WHERE org_id = $1 AND sandbox_name = $2
+                 AND namespace = k.ns AND identity = k.id
+               LIMIT 1) pi ON true`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      keys.map((k) => k.namespace),
+      keys.map((k) => k.id),
+    ],
+  )) as { namespace: string; identity: string; profile_id: string }[];
+  for (const r of rows) {
+    out.set(
+      identityKeyString({ namespace: r.namespace, id: r.identity }),
+      r.profile_id,
+    );
+  }
+  return out;
+}

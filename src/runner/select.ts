@@ -1,0 +1,83 @@
+import type { ProfileChange } from '../profile-store/change-log.js';
+import type { ProfileState } from '../profile-store/profile-state.js';
+import type { MembershipState } from '../memberships/seen.js';
+import { type FlowMapping, triggersOf } from './mapping.js';
+
+/** A profile a step exports (CONTRACT A8), and why. */
+export interface Candidate {
+  profileId: string;
+  /** Seeds the messageId: the same export retried gets the same id. */
+  exportKey: string;
+  triggers: Set<string>;
+  /** Mapped segments the profile left in this batch (exported once as `exited`). */
+  justExited: Set<string>;
+  /** A deleted profile's last state, from its change row. */
+  deletedState?: ProfileState;
+  /** The transaction of the profile's first change in the batch (absent in a backfill). */
+  firstTx?: string;
+}
+
+/**
+ * Coalesces a batch of changes into one export per profile (its latest state
+ * wins), keeping only profiles a change triggers for this flow. No I/O.
+ */
+export function selectChanges(
+  changes: ProfileChange[],
+  mapping: FlowMapping,
+): Candidate[] {
+  const byProfile = new Map<string, Candidate>();
+  for (const ch of changes) {
+    const triggers = triggersOf(ch, mapping);
+    if (triggers.length === 0 && !byProfile.has(ch.profileId)) continue;
+    let c = byProfile.get(ch.profileId);
+    if (!c) {
+      c = {
+        profileId: ch.profileId,
+        exportKey: '',
+        triggers: new Set(),
+        justExited: new Set(),
+        firstTx: ch.txId,
+      };
+      byProfile.set(ch.profileId, c);
+    }
+    c.exportKey = `change:${ch.txId}:${ch.id}`;
+    for (const t of triggers) c.triggers.add(t);
+    for (const m of ch.membershipChanges) {
+      if (m.to === 'exited') c.justExited.add(m.segmentId);
+      else c.justExited.delete(m.segmentId);
+    }
+    c.deletedState = ch.deleted ? deletedStateOf(ch) : undefined;
+  }
+  return [...byProfile.values()].filter((c) => c.triggers.size > 0);
+}
+
+/** A deleted (or absorbed) profile as its change row recorded it. */
+function deletedStateOf(ch: ProfileChange): ProfileState {
+  const memberships: Record<string, MembershipState> = {};
+  for (const m of ch.membershipChanges) {
+    memberships[m.segmentId] = {
+      status: m.to,
+      lastQualificationTime: ch.changedAt.toISOString(),
+    };
+  }
+  return {
+    profileId: ch.profileId,
+    attributes: ch.snapshot?.attributes ?? {},
+    identityMap: ch.snapshot?.identityMap ?? {},
+    memberships,
+  };
+}
+
+/** A backfill page's members as candidates; one messageId seed per backfill. */
+export function backfillCandidates(
+  profileIds: string[],
+  segmentIds: string[],
+): Candidate[] {
+  const seed = `backfill:${segmentIds.join(',')}`;
+  return profileIds.map((profileId) => ({
+    profileId,
+    exportKey: seed,
+    triggers: new Set(['backfill']),
+    justExited: new Set<string>(),
+  }));
+}
