@@ -26,7 +26,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { configureApp } from '../src/app.setup.js';
 import { loadEnv } from '../src/config/env.js';
-import { migrate } from '../src/database/data-source.js';
+import { migrate } from '../src/data-source.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,

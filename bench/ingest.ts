@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import {
   buildDataSourceOptions,
   migrate,
-} from '../src/database/data-source.js';
+} from '../src/data-source.js';
 import {
   type RawRecord,
   parseNdjsonLine,

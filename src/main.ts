@@ -4,7 +4,7 @@ import { AppModule } from './app.module.js';
 import { configureApp, setupSwagger } from './app.setup.js';
 import { EnvValidationError, loadEnv } from './config/env.js';
 import { resolveSecrets } from './config/secrets.js';
-import { migrate } from './database/data-source.js';
+import { migrate } from './data-source.js';
 import { openDatabase } from './database/database.js';
 import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
 import { createLogger, PinoNestLogger } from './logging/logger.js';

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../src/database/data-source.js';
+import { migrate } from '../src/data-source.js';
 import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 
 declare module 'vitest' {

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATIONS } from '../migrations/index.js';
 import { MembershipsOnProfiles1764600000000 } from '../migrations/1764600000000-MembershipsOnProfiles.js';
-import { buildDataSourceOptions } from '../src/database/data-source.js';
+import { buildDataSourceOptions } from '../src/data-source.js';
 
 /** A data-moving migration, run up and down on a database of its own. */
 describe('migration MembershipsOnProfiles (data)', () => {

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { buildDataSourceOptions } from '../src/database/data-source.js';
+import { buildDataSourceOptions } from '../src/data-source.js';
 
 describe('migrations', () => {
   let ds: DataSource;

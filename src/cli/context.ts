@@ -6,7 +6,7 @@ import { ClientEntity } from '../auth/client.entity.js';
 import type { Env } from '../config/env.js';
 import { resolveSecrets } from '../config/secrets.js';
 import { openDatabase, type OpenedDatabase } from '../database/database.js';
-import { buildDataSourceOptions, migrate } from '../database/data-source.js';
+import { buildDataSourceOptions, migrate } from '../data-source.js';
 import { SandboxEntity } from '../tenancy/sandbox.entity.js';
 import { TenancyService } from '../tenancy/tenancy.service.js';
 

@@ -1,7 +1,7 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { MIGRATIONS } from '../../migrations/index.js';
+import { MIGRATIONS } from '../migrations/index.js';
 import { ENTITIES } from './entities.js';
-import { SnakeNamingStrategy } from './snake-naming.strategy.js';
+import { SnakeNamingStrategy } from './database/snake-naming.strategy.js';
 
 export function buildDataSourceOptions(
   url: string,

@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import type { ProfileChange } from '../profile-store/change-log.js';
+import type { ProfileState } from '../profile-store/profile-state.js';
+import type { FlowMapping } from './mapping.js';
+import { buildMessages, messageIdOf } from './messages.js';
+import { emptyOutcome } from './run-metrics.js';
+import { backfillCandidates, selectChanges } from './select.js';
+import { planStep } from './step-plan.js';
+
+const transformations = (segmentIds: string[], paths: string[] = []) => [
+  {
+    params: {
+      segmentSelectors: {
+        selectors: segmentIds.map((id) => ({
+          type: 'PLATFORM_SEGMENT',
+          value: { id },
+        })),
+      },
+      profileSelectors: {
+        selectors: paths.map((path) => ({
+          type: 'JSON_PATH',
+          value: { path },
+        })),
+      },
+    },
+  },
+];
+
+const mappingOf = (segmentIds: string[], attributePaths: string[] = []) => ({
+  segmentIds,
+  attributePaths,
+  mandatoryFields: [],
+});
+
+describe('planStep', () => {
+  const cursor = {
+    lastTxId: '50',
+    lastChangeId: '7',
+    mapping: mappingOf(['s1']),
+    backfill: null,
+    lastSuccessAt: new Date(),
+  };
+
+  it('reads the change log when the mapping is unchanged', () => {
+    const plan = planStep(cursor, transformations(['s1']));
+    expect(plan).toMatchObject({
+      mappingChanged: false,
+      backfill: null,
+      skipToHorizon: false,
+      position: { txId: '50', id: '7' },
+    });
+  });
+
+  it('backfills a newly mapped segment from the first member, keeping the position', () => {
+    const plan = planStep(cursor, transformations(['s1', 's2']));
+    expect(plan.mappingChanged).toBe(true);
+    expect(plan.backfill).toEqual({ segmentIds: ['s2'], afterProfileId: null });
+    expect(plan.skipToHorizon).toBe(false);
+  });
+
+  it("a new flow's first backfill jumps to the log's horizon", () => {
+    const plan = planStep(
+      { ...cursor, mapping: mappingOf([]), lastSuccessAt: null },
+      transformations(['s1']),
+    );
+    expect(plan.skipToHorizon).toBe(true);
+  });
+
+  it('drops unmapped segments from a pending backfill, and the backfill when none is left', () => {
+    const pending = {
+      ...cursor,
+      mapping: mappingOf(['s1', 's2']),
+      backfill: { segmentIds: ['s2'], afterProfileId: 'p9' },
+    };
+    expect(planStep(pending, transformations(['s1'])).backfill).toBeNull();
+    expect(planStep(pending, transformations(['s1', 's2'])).backfill).toEqual({
+      segmentIds: ['s2'],
+      afterProfileId: 'p9',
+    });
+  });
+});
+
+function change(over: Partial<ProfileChange>): ProfileChange {
+  return {
+    id: '1',
+    txId: '100',
+    profileId: 'p1',
+    changedAt: new Date('2026-12-01T00:00:00Z'),
+    changedPaths: [],
+    identitiesChanged: false,
+    membershipChanges: [],
+    deleted: false,
+    snapshot: null,
+    ...over,
+  };
+}
+
+describe('selectChanges', () => {
+  const mapping: FlowMapping = mappingOf(['s1'], ['person.name']);
+
+  it('keeps one candidate per triggered profile; its last change seeds the messageId, its first keeps the transaction', () => {
+    const out = selectChanges(
+      [
+        change({
+          id: '1',
+          txId: '100',
+          membershipChanges: [{ segmentId: 's1', from: null, to: 'realized' }],
+        }),
+        change({ id: '2', txId: '101', changedPaths: ['person.name.first'] }),
+        change({ id: '3', txId: '101', profileId: 'p2', changedPaths: ['x'] }),
+      ],
+      mapping,
+    );
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({
+      profileId: 'p1',
+      exportKey: 'change:101:2',
+      firstTx: '100',
+    });
+    expect([...(out[0]?.triggers ?? [])].sort()).toEqual([
+      'attribute',
+      'segment',
+    ]);
+  });
+
+  it("tracks a just-exited segment and a deleted profile's last state", () => {
+    const [c] = selectChanges(
+      [
+        change({
+          deleted: true,
+          membershipChanges: [
+            { segmentId: 's1', from: 'existing', to: 'exited' },
+          ],
+          snapshot: {
+            attributes: { a: 1 },
+            identityMap: { email: [{ id: 'e' }] },
+          },
+        }),
+      ],
+      mapping,
+    );
+    expect([...(c?.justExited ?? [])]).toEqual(['s1']);
+    expect(c?.deletedState).toEqual({
+      profileId: 'p1',
+      attributes: { a: 1 },
+      identityMap: { email: [{ id: 'e' }] },
+      memberships: {
+        s1: {
+          status: 'exited',
+          lastQualificationTime: '2026-12-01T00:00:00.000Z',
+        },
+      },
+    });
+  });
+});
+
+describe('buildMessages', () => {
+  const flow = {
+    id: 'f1',
+    createdAt: new Date(1_000),
+    updatedAt: new Date(2_000),
+  };
+  const state = (realizedTx: string): ProfileState => ({
+    profileId: 'p1',
+    attributes: { person: { name: 'A' } },
+    identityMap: { email: [{ id: 'a@x.io' }] },
+    memberships: {
+      s1: {
+        status: 'realized',
+        lastQualificationTime: '2026-12-01T00:00:00Z',
+        realizedTx,
+      },
+    },
+  });
+
+  it('builds one message per target with a stable messageId and shows an already exported qualification as existing', () => {
+    const build = (realizedTx: string, fromTx: string) => {
+      const outcome = emptyOutcome('src', ['t1', 't2'], 0);
+      const [candidate] = selectChanges(
+        [
+          change({
+            txId: '101',
+            membershipChanges: [
+              { segmentId: 's1', from: null, to: 'realized' },
+            ],
+          }),
+        ],
+        mappingOf(['s1']),
+      );
+      const events = buildMessages(
+        {
+          flow,
+          mapping: mappingOf(['s1'], ['person.name']),
+          targets: [
+            {
+              id: 't1',
+              includeSegmentNames: false,
+              includeSegmentTimestamps: false,
+            },
+            {
+              id: 't2',
+              includeSegmentNames: false,
+              includeSegmentTimestamps: false,
+            },
+          ],
+          segments: new Map(),
+          candidates: candidate ? [candidate] : [],
+          states: new Map([['p1', state(realizedTx)]]),
+          from: { txId: fromTx, id: '0' },
+        },
+        outcome,
+      );
+      return { events, outcome };
+    };
+    const first = build('101', '100');
+    const [m1] = first.events.get('t1') ?? [];
+    expect(m1?.messageId).toBe(messageIdOf('f1', 't1', 'p1', 'change:101:1'));
+    expect(first.events.get('t2')?.[0]?.messageId).not.toBe(m1?.messageId);
+    expect(m1?.body).toEqual({
+      person: { name: 'A' },
+      segmentMembership: {
+        ups: {
+          s1: {
+            lastQualificationTime: '2026-12-01T00:00:00Z',
+            status: 'realized',
+          },
+        },
+      },
+      identityMap: { email: [{ id: 'a@x.io' }] },
+    });
+    expect(first.outcome.segmentOutput).toEqual({ s1: 1 });
+    // The flow's position is already past the realizing transaction.
+    const again = build('99', '100');
+    expect(
+      (
+        again.events.get('t1')?.[0]?.body.segmentMembership as {
+          ups: Record<string, { status: string }>;
+        }
+      ).ups.s1?.status,
+    ).toBe('existing');
+  });
+
+  it('skips a profile that is not a member of a mapped segment', () => {
+    const outcome = emptyOutcome('src', ['t1'], 0);
+    const events = buildMessages(
+      {
+        flow,
+        mapping: mappingOf(['s2']),
+        targets: [
+          {
+            id: 't1',
+            includeSegmentNames: false,
+            includeSegmentTimestamps: false,
+          },
+        ],
+        segments: new Map(),
+        candidates: backfillCandidates(['p1'], ['s2']),
+        states: new Map([['p1', state('1')]]),
+        from: { txId: '0', id: '0' },
+      },
+      outcome,
+    );
+    expect(events.get('t1')).toEqual([]);
+    expect(outcome.skipped).toBe(1);
+  });
+});
