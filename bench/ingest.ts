@@ -1,10 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import {
-  buildDataSourceOptions,
-  migrate,
-} from '../src/data-source.js';
+import { buildDataSourceOptions, migrate } from '../src/data-source.js';
 import {
   type RawRecord,
   parseNdjsonLine,
