@@ -18,7 +18,7 @@ import type { FlowMapping } from './mapping.js';
 import { addFailure, buildMessages } from './messages.js';
 import { type ChangeBatch, StepPipeline } from './pipeline.js';
 import { emptyOutcome, type StepOutcome } from './run-metrics.js';
-import { RunnerRepository } from './runner.repository.js';
+import { type RunContext, RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
 import { type Backfill, type StepPlan, planStep } from './step-plan.js';
 
@@ -32,16 +32,6 @@ interface StepInput {
   nextBackfill: Backfill | null;
   /** Another step is likely to find work right away. */
   more: boolean;
-}
-
-/** The flow's identity in the hour's run. */
-interface RunContext {
-  owner: string;
-  flowId: string;
-  orgId: string;
-  sandboxName: string;
-  sandboxId: string;
-  flowSpecId: string;
 }
 
 /**

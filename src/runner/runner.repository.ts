@@ -31,6 +31,16 @@ import {
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import type { Backfill } from './step-plan.js';
 
+/** A flow's identity in the hour's run, and the replica holding its lease. */
+export interface RunContext {
+  owner: string;
+  flowId: string;
+  orgId: string;
+  sandboxName: string;
+  sandboxId: string;
+  flowSpecId: string;
+}
+
 const EMPTY_MAPPING: FlowMapping = {
   segmentIds: [],
   attributePaths: [],
@@ -244,18 +254,14 @@ export class RunnerRepository {
    * Profile rows are not written: the position is what turns the `realized`
    * memberships the step showed into `existing` (see realizationsSeen).
    */
-  async commitStep(input: {
-    owner: string;
-    flowId: string;
-    orgId: string;
-    sandboxName: string;
-    sandboxId: string;
-    flowSpecId: string;
-    position: ChangePosition;
-    mapping: FlowMapping;
-    backfill: Backfill | null;
-    outcome: StepOutcome | null;
-  }): Promise<boolean> {
+  async commitStep(
+    input: RunContext & {
+      position: ChangePosition;
+      mapping: FlowMapping;
+      backfill: Backfill | null;
+      outcome: StepOutcome | null;
+    },
+  ): Promise<boolean> {
     try {
       return await this.ds.transaction(async (em) => {
         const res = (await em.query(
@@ -298,17 +304,13 @@ export class RunnerRepository {
   }
 
   /** A failed step: the position stays, the flow is retried after `delayMs`, the run shows the error. */
-  async recordFailure(input: {
-    owner: string;
-    flowId: string;
-    orgId: string;
-    sandboxName: string;
-    sandboxId: string;
-    flowSpecId: string;
-    delayMs: number;
-    error: string;
-    outcome: StepOutcome;
-  }): Promise<void> {
+  async recordFailure(
+    input: RunContext & {
+      delayMs: number;
+      error: string;
+      outcome: StepOutcome;
+    },
+  ): Promise<void> {
     await this.ds.transaction(async (em) => {
       await em.query(
         `UPDATE flow_cursors SET failures = failures + 1, last_error = $3,
@@ -322,13 +324,7 @@ export class RunnerRepository {
 
   private async recordRun(
     em: EntityManager,
-    input: {
-      flowId: string;
-      orgId: string;
-      sandboxName: string;
-      sandboxId: string;
-      flowSpecId: string;
-    },
+    input: Omit<RunContext, 'owner'>,
     outcome: StepOutcome,
   ): Promise<void> {
     const hourStart = new Date(Math.floor(outcome.at / 3_600_000) * 3_600_000);
