@@ -52,8 +52,15 @@ export interface BatchWrite {
   updated: StoredUpdate[];
   /** Profiles absorbed by a merge: their rows go. */
   absorbed: string[];
-  /** Identities nobody owned, and identities moving to another profile. */
-  identities: { inserts: IdentityRow[]; moves: IdentityRow[] };
+  /**
+   * Identities nobody owned, identities moving to another profile, and
+   * identities dropped from a full profile (the 50-identity guardrail).
+   */
+  identities: {
+    inserts: IdentityRow[];
+    moves: IdentityRow[];
+    drops: IdentityKey[];
+  };
   changes: ChangeRowInput[];
   nowIso: string;
 }
@@ -141,6 +148,7 @@ export async function writeBatch(
   if (identities.inserts.length)
     add(identityInsert(identities.inserts, next()));
   if (identities.moves.length) add(identityMove(identities.moves, next()));
+  if (identities.drops.length) add(identityDrop(identities.drops, next()));
   const logged = changeInsert(changes, next());
   if (logged) add(logged);
   const last = parts.pop();
@@ -256,6 +264,21 @@ function identityInsert(
   return identityRows(rows, first, '');
 }
 
+/** Identities that leave a full profile: by primary key. */
+function identityDrop(
+  keys: IdentityKey[],
+  first: number,
+): { sql: string; params: unknown[] } {
+  const $ = (k: number): string => `$${first + k}`;
+  return {
+    sql: `DELETE FROM profile_identities
+           WHERE (org_id, sandbox_name, namespace, identity) IN (
+                   SELECT $1, $2, k.ns, k.id
+                     FROM unnest(${$(0)}::text[], ${$(1)}::text[]) AS k(ns, id))`,
+    params: [keys.map((k) => k.namespace), keys.map((k) => k.id)],
+  };
+}
+
 function identityRows(
   rows: IdentityRow[],
   first: number,
@@ -308,5 +331,35 @@ export async function lookupOwners(
       r.profile_id,
     );
   }
+  return out;
+}
+
+/**
+ * When each of these identities was first seen (epoch ms), for the ones
+ * that exist: the 50-identity guardrail drops the oldest first.
+ */
+export async function identityAges(
+  m: Queryable,
+  tenant: TenantRef,
+  keys: IdentityKey[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (keys.length === 0) return out;
+  const rows = (await m.query(
+    `SELECT k.ns AS namespace, k.id AS identity,
+            (extract(epoch FROM pi.first_seen_at) * 1000)::float8 AS ms
+       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
+       JOIN profile_identities pi
+         ON pi.org_id = $1 AND pi.sandbox_name = $2
+        AND pi.namespace = k.ns AND pi.identity = k.id`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      keys.map((k) => k.namespace),
+      keys.map((k) => k.id),
+    ],
+  )) as { namespace: string; identity: string; ms: number }[];
+  for (const r of rows)
+    out.set(identityKeyString({ namespace: r.namespace, id: r.identity }), r.ms);
   return out;
 }

@@ -22,4 +22,8 @@ export class ProfileIdentityEntity {
 
   @Column({ type: 'uuid' })
   profileId: string;
+
+  /** When the identity first joined a profile (a merge keeps it): the oldest go first past 50. */
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  firstSeenAt: Date;
 }

@@ -5,7 +5,13 @@ import {
   type JsonObject,
   identityKeyString,
 } from '../profile-store/profile-data.js';
-import { type BatchItem, planBatch } from './ingest-plan.js';
+import {
+  type BatchInput,
+  type BatchItem,
+  type BatchPlan,
+  MAX_PROFILE_IDENTITIES,
+  planBatch,
+} from './ingest-plan.js';
 import { normalizeFragment } from './profile-merge.js';
 
 const NOW = new Date('2026-12-01T10:00:00.000Z');
@@ -14,6 +20,13 @@ const evaluation = { now: NOW, nowIso: NOW.toISOString(), txId: '900' };
 let seq = 0;
 const newId = (): string =>
   `00000000-0000-7000-8000-${String(++seq).padStart(12, '0')}`;
+
+/** A plan that needed no identity ages. */
+function plan(input: BatchInput): BatchPlan {
+  const out = planBatch(input);
+  if ('needAges' in out) throw new Error('unexpected needAges');
+  return out;
+}
 
 function item(index: number, value: unknown): BatchItem {
   return { index, fragment: normalizeFragment(value) };
@@ -45,7 +58,7 @@ const gold: SegmentRule<JsonObject> = {
 describe('planBatch (ingestion rules without a database)', () => {
   it('creates one profile per unknown identity and stitches records sharing one', () => {
     seq = 0;
-    const plan = planBatch({
+    const p = plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }] },
@@ -63,13 +76,13 @@ describe('planBatch (ingestion rules without a database)', () => {
       evaluation,
       newId,
     });
-    expect(plan.results.map((r) => [r.index, r.profileId, r.created])).toEqual([
-      [0, plan.results[0]?.profileId, true],
-      [1, plan.results[0]?.profileId, false],
-      [2, plan.results[2]?.profileId, true],
+    expect(p.results.map((r) => [r.index, r.profileId, r.created])).toEqual([
+      [0, p.results[0]?.profileId, true],
+      [1, p.results[0]?.profileId, false],
+      [2, p.results[2]?.profileId, true],
     ]);
-    expect(plan.results[2]?.profileId).not.toBe(plan.results[0]?.profileId);
-    const [a, b] = plan.write.created;
+    expect(p.results[2]?.profileId).not.toBe(p.results[0]?.profileId);
+    const [a, b] = p.write.created;
     expect(a?.attributes).toEqual({
       loyalty: { tier: 'gold' },
       person: { name: 'A' },
@@ -80,9 +93,9 @@ describe('planBatch (ingestion rules without a database)', () => {
     });
     expect(b?.memberships).toEqual({});
     // Every identity is new; the change log gets a row per profile.
-    expect(plan.write.identities.inserts).toHaveLength(3);
-    expect(plan.write.identities.moves).toEqual([]);
-    expect(plan.write.changes.map((c) => c.membershipChanges)).toEqual([
+    expect(p.write.identities.inserts).toHaveLength(3);
+    expect(p.write.identities.moves).toEqual([]);
+    expect(p.write.changes.map((c) => c.membershipChanges)).toEqual([
       [{ segmentId: 'seg-gold', from: null, to: 'realized' }],
       [],
     ]);
@@ -112,7 +125,7 @@ describe('planBatch (ingestion rules without a database)', () => {
       [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p-old'],
       [identityKeyString({ namespace: 'email', id: 'b@x.io' }), 'p-young'],
     ]);
-    const plan = planBatch({
+    const p = plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }, { id: 'b@x.io' }] },
@@ -124,7 +137,7 @@ describe('planBatch (ingestion rules without a database)', () => {
       evaluation,
       newId,
     });
-    expect(plan.results).toEqual([
+    expect(p.results).toEqual([
       {
         index: 0,
         status: 'ok',
@@ -133,19 +146,19 @@ describe('planBatch (ingestion rules without a database)', () => {
         mergedProfileIds: ['p-young'],
       },
     ]);
-    expect(plan.write.absorbed).toEqual(['p-young']);
-    expect(plan.write.created).toEqual([]);
-    const [update] = plan.write.updated;
+    expect(p.write.absorbed).toEqual(['p-young']);
+    expect(p.write.created).toEqual([]);
+    const [update] = p.write.updated;
     expect(update?.touched).toBe(true);
     expect(update?.profile.attributes).toEqual({
       name: 'young',
       city: 'Paris',
     });
     // b@x.io moves to the survivor.
-    expect(plan.write.identities.moves).toEqual([
+    expect(p.write.identities.moves).toEqual([
       { ns: 'email', id: 'b@x.io', p: 'p-old' },
     ]);
-    const [absorbedRow, survivorRow] = plan.write.changes;
+    const [absorbedRow, survivorRow] = p.write.changes;
     expect(absorbedRow).toMatchObject({
       profileId: 'p-young',
       deleted: true,
@@ -161,11 +174,11 @@ describe('planBatch (ingestion rules without a database)', () => {
   });
 
   it('an unchanged record of a stored profile changes nothing but a realized → existing step', () => {
-    const p = stored('p1', { loyalty: { tier: 'gold' } }, ['a@x.io'], 1_000);
-    p.memberships = {
+    const row = stored('p1', { loyalty: { tier: 'gold' } }, ['a@x.io'], 1_000);
+    row.memberships = {
       'seg-gold': ['realized', '2026-01-01T00:00:00.000Z', '7'],
     };
-    const plan = planBatch({
+    const p = plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }] },
@@ -175,12 +188,12 @@ describe('planBatch (ingestion rules without a database)', () => {
       owners: new Map([
         [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p1'],
       ]),
-      loaded: [p],
+      loaded: [row],
       segments: [gold],
       evaluation,
       newId,
     });
-    expect(plan.write.updated).toEqual([
+    expect(p.write.updated).toEqual([
       {
         profile: expect.objectContaining({
           memberships: { 'seg-gold': ['existing', NOW.toISOString()] },
@@ -188,13 +201,103 @@ describe('planBatch (ingestion rules without a database)', () => {
         touched: false,
       },
     ]);
-    expect(plan.write.changes).toEqual([
+    expect(p.write.changes).toEqual([
       expect.objectContaining({
         changedPaths: [],
         identitiesChanged: false,
         membershipChanges: [],
       }),
     ]);
-    expect(plan.write.identities).toEqual({ inserts: [], moves: [] });
+    expect(p.write.identities).toEqual({ inserts: [], moves: [], drops: [] });
+  });
+
+  it('keeps at most 50 identities per profile: the oldest go first, new ones count as newest', () => {
+    const emails = Array.from({ length: 49 }, (_, i) => `e${i}@x.io`);
+    const full = stored('p-full', {}, emails, 1_000);
+    full.identity_map.phone = [{ id: '000' }];
+    const owners = new Map(
+      [...emails.map((e) => ['email', e]), ['phone', '000']].map(([ns, id]) => [
+        identityKeyString({ namespace: ns as string, id: id as string }),
+        'p-full',
+      ]),
+    );
+    const input: BatchInput = {
+      items: [
+        item(0, {
+          identityMap: {
+            phone: [{ id: '000' }],
+            email: [{ id: 'new1@x.io' }, { id: 'new2@x.io' }],
+          },
+        }),
+      ],
+      owners,
+      loaded: [full],
+      segments: [],
+      evaluation,
+      newId,
+    };
+    // Past the guardrail, the plan first asks when the stored identities were seen.
+    const first = planBatch(input);
+    expect('needAges' in first && first.needAges).toHaveLength(50);
+    // e5 is the oldest, then e0; everything else is younger.
+    const ages = new Map([...owners.keys()].map((k, i) => [k, 10_000 + i]));
+    ages.set(identityKeyString({ namespace: 'email', id: 'e5@x.io' }), 1);
+    ages.set(identityKeyString({ namespace: 'email', id: 'e0@x.io' }), 2);
+    const p = plan({ ...input, identityAges: ages });
+    const [update] = p.write.updated;
+    const kept = update?.profile.identityMap ?? {};
+    expect(Object.values(kept).flat()).toHaveLength(MAX_PROFILE_IDENTITIES);
+    const keptEmails = (kept.email ?? []).map((e) => e.id);
+    expect(keptEmails).not.toContain('e5@x.io');
+    expect(keptEmails).not.toContain('e0@x.io');
+    expect(keptEmails).toEqual(
+      expect.arrayContaining(['new1@x.io', 'new2@x.io', 'e1@x.io']),
+    );
+    expect(p.write.identities.drops).toEqual([
+      { namespace: 'email', id: 'e5@x.io' },
+      { namespace: 'email', id: 'e0@x.io' },
+    ]);
+    expect(p.write.identities.inserts.map((r) => r.id).sort()).toEqual([
+      'new1@x.io',
+      'new2@x.io',
+    ]);
+    // The change exports as an identity change.
+    expect(p.write.changes[0]?.identitiesChanged).toBe(true);
+  });
+
+  it('refuses a record that would merge a full profile into another, and keeps its neighbours', () => {
+    const emails = Array.from({ length: 50 }, (_, i) => `f${i}@x.io`);
+    const full = stored('p-full', {}, emails, 1_000);
+    const other = stored('p-other', {}, ['o@x.io'], 2_000);
+    const owners = new Map([
+      ...emails.map(
+        (e) =>
+          [identityKeyString({ namespace: 'email', id: e }), 'p-full'] as const,
+      ),
+      [
+        identityKeyString({ namespace: 'email', id: 'o@x.io' }),
+        'p-other',
+      ] as const,
+    ]);
+    const p = plan({
+      items: [
+        item(0, {
+          identityMap: { email: [{ id: 'f3@x.io' }, { id: 'o@x.io' }] },
+        }),
+        item(1, { identityMap: { email: [{ id: 'o@x.io' }] }, a: 1 }),
+      ],
+      owners,
+      loaded: [full, other],
+      segments: [],
+      evaluation,
+      newId,
+    });
+    expect(p.results[0]).toMatchObject({
+      index: 0,
+      status: 'error',
+      reason: expect.stringContaining('p-full already has 50 identities'),
+    });
+    expect(p.results[1]).toMatchObject({ status: 'ok', profileId: 'p-other' });
+    expect(p.write.absorbed).toEqual([]);
   });
 });

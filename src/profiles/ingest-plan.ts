@@ -13,6 +13,7 @@ import type {
   StoredUpdate,
 } from '../profile-store/ingest-writes.js';
 import {
+  type IdentityKey,
   type IdentityMap,
   type JsonObject,
   identityKeyString,
@@ -63,6 +64,12 @@ export interface BatchInput {
   evaluation: Evaluation;
   /** A new profile's id (time-ordered). */
   newId: (ms: number) => string;
+  /**
+   * When stored identities were first seen (identityKeyString → epoch ms).
+   * Needed only for a profile that goes past MAX_PROFILE_IDENTITIES: without
+   * them the plan asks for them (`needAges`) instead.
+   */
+  identityAges?: Map<string, number>;
 }
 
 export interface BatchPlan {
@@ -70,6 +77,9 @@ export interface BatchPlan {
   /** One per item, in item order. */
   results: RecordResult[];
 }
+
+/** Adobe's identity-graph guardrail: identities one profile keeps. */
+export const MAX_PROFILE_IDENTITIES = 50;
 
 interface WorkProfile {
   id: string;
@@ -95,14 +105,19 @@ const byCreation = (a: WorkProfile, b: WorkProfile): number =>
   a.createdSeq - b.createdSeq ||
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export function planBatch(input: BatchInput): BatchPlan {
+export function planBatch(
+  input: BatchInput,
+): BatchPlan | { needAges: IdentityKey[] } {
   const merged = mergeRecords(input);
+  const trimmed = trimFullProfiles(merged, input.identityAges);
+  if ('needAges' in trimmed) return trimmed;
   return {
-    write: rowsToWrite(merged, input),
-    results: merged.pending.map(({ result, target }) => ({
-      ...result,
-      profileId: merged.survivorOf(target).id,
-    })),
+    write: rowsToWrite(merged, trimmed.drops, input),
+    results: merged.pending.map(({ result, target }) =>
+      result.status === 'ok'
+        ? { ...result, profileId: merged.survivorOf(target).id }
+        : result,
+    ),
   };
 }
 
@@ -176,6 +191,22 @@ function mergeRecords(input: BatchInput): MergeOutcome {
     } else {
       found.sort(byCreation);
       target = found[0] as WorkProfile;
+      const full = found.find(
+        (p) => identityCount(p.identityMap) >= MAX_PROFILE_IDENTITIES,
+      );
+      if (found.length > 1 && full) {
+        // Stitching into a full graph would collapse unrelated people.
+        pending.push({
+          target,
+          result: {
+            index: item.index,
+            ...(item.line === undefined ? {} : { line: item.line }),
+            status: 'error',
+            reason: `the record's identities belong to ${found.length} profiles and merging them is refused: profile ${full.id} already has ${MAX_PROFILE_IDENTITIES} identities, the most a profile keeps`,
+          },
+        });
+        continue;
+      }
       if (found.length > 1) {
         // Several profiles share this record's identities: the oldest
         // survives; attributes merge in last-update order (newest wins).
@@ -236,12 +267,14 @@ function mergeRecords(input: BatchInput): MergeOutcome {
  * (their change row keeps a snapshot); survivors are evaluated against the
  * tenant's segments; the change log gets a row per profile that changed.
  */
-function rowsToWrite(merged: MergeOutcome, input: BatchInput): BatchWrite {
+function rowsToWrite(
+  merged: MergeOutcome,
+  drops: IdentityKey[],
+  input: BatchInput,
+): BatchWrite {
   const { work, survivorOf } = merged;
   const now = input.evaluation.now;
-  const survivors = [...work.values()]
-    .filter((p) => p.firstTouch !== UNTOUCHED && !p.absorbedInto)
-    .sort((a, b) => a.firstTouch - b.firstTouch);
+  const survivors = survivorsOf(merged);
   const absorbed = [...work.values()]
     .filter((p) => p.absorbedInto && !p.isNew)
     .sort((a, b) => a.firstTouch - b.firstTouch || byCreation(a, b));
@@ -297,10 +330,65 @@ function rowsToWrite(merged: MergeOutcome, input: BatchInput): BatchWrite {
     created,
     updated,
     absorbed: absorbed.map((p) => p.id),
-    identities: identityWrites(survivors, merged.originalOwner),
+    identities: {
+      ...identityWrites(survivors, merged.originalOwner),
+      drops,
+    },
     changes,
     nowIso: input.evaluation.nowIso,
   };
+}
+
+/** Profiles the batch touched that still exist after it, in first-touch order. */
+function survivorsOf(merged: MergeOutcome): WorkProfile[] {
+  return [...merged.work.values()]
+    .filter((p) => p.firstTouch !== UNTOUCHED && !p.absorbedInto)
+    .sort((a, b) => a.firstTouch - b.firstTouch);
+}
+
+function identityCount(map: IdentityMap): number {
+  let n = 0;
+  for (const entries of Object.values(map)) n += entries.length;
+  return n;
+}
+
+/**
+ * The 50-identity guardrail: a profile past MAX_PROFILE_IDENTITIES keeps its
+ * newest identities; the oldest (first seen earliest; this batch's in
+ * identityMap order, newest of all) leave its identityMap (an identity
+ * change, exported as such). Returns the stored identities to delete, or
+ * the stored identities whose age it needs.
+ */
+function trimFullProfiles(
+  merged: MergeOutcome,
+  ages: Map<string, number> | undefined,
+): { drops: IdentityKey[] } | { needAges: IdentityKey[] } {
+  const drops: IdentityKey[] = [];
+  const needAges: IdentityKey[] = [];
+  for (const p of survivorsOf(merged)) {
+    if (identityCount(p.identityMap) <= MAX_PROFILE_IDENTITIES) continue;
+    const keys = identityKeys(p.identityMap).map((k, order) => {
+      const s = identityKeyString(k);
+      const stored = merged.originalOwner.has(s);
+      const age = stored ? ages?.get(s) : Number.POSITIVE_INFINITY;
+      if (age === undefined) needAges.push(k);
+      return { k, s, stored, age: age ?? 0, order };
+    });
+    if (needAges.length) continue;
+    keys.sort((a, b) => a.age - b.age || a.order - b.order);
+    const gone = keys.slice(0, keys.length - MAX_PROFILE_IDENTITIES);
+    const dropped = new Set(gone.map((g) => g.s));
+    const kept: IdentityMap = {};
+    for (const [ns, entries] of Object.entries(p.identityMap)) {
+      const left = entries.filter(
+        (e) => !dropped.has(identityKeyString({ namespace: ns, id: e.id })),
+      );
+      if (left.length) kept[ns] = left;
+    }
+    p.identityMap = kept;
+    for (const g of gone) if (g.stored) drops.push(g.k);
+  }
+  return needAges.length ? { needAges } : { drops };
 }
 
 /** Identities to insert (nobody owned them) and to move (another profile did). */

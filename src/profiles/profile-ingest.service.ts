@@ -8,6 +8,7 @@ import {
 } from '../database/transaction.js';
 import {
   currentTxId,
+  identityAges,
   lockProfiles,
   writeBatch,
 } from '../profile-store/ingest-writes.js';
@@ -116,14 +117,23 @@ export class ProfileIngestService {
     const { owners, loaded } = await lockProfiles(m, tenant, keys);
     const segments = await this.catalog.forTenant(m, tenant);
     const txId = await currentTxId(m);
-    const plan = planBatch({
+    const input = {
       items,
       owners,
       loaded,
       segments,
       evaluation: { now, nowIso: now.toISOString(), txId },
       newId: timeOrderedUuid,
-    });
+    };
+    let plan = planBatch(input);
+    if ('needAges' in plan) {
+      // A profile went past the identity guardrail: plan again knowing
+      // which of its stored identities are oldest (rare; one more query).
+      const ages = await identityAges(m, tenant, plan.needAges);
+      plan = planBatch({ ...input, identityAges: ages });
+      if ('needAges' in plan)
+        throw new Error('identity ages missing for a full profile');
+    }
     await writeBatch(m, tenant, plan.write);
     return plan.results;
   }

@@ -23,7 +23,8 @@ export interface NormalizedFragment {
 
 /** Largest accepted fragment (serialized JSON, bytes). */
 export const MAX_RECORD_BYTES = 64 * 1024;
-export const MAX_IDENTITIES_PER_RECORD = 100;
+/** Adobe's guardrails: identities in one record, and an identity value's length. */
+export const MAX_IDENTITIES_PER_RECORD = 20;
 export const MAX_IDENTITY_LENGTH = 1024;
 export const MAX_DEPTH = 32;
 const MAX_KEY_LENGTH = 256;
@@ -35,6 +36,11 @@ const AUTH_STATES: readonly string[] = [
 ];
 /** Attributes the system owns; a fragment may not write them. */
 const RESERVED_KEYS = new Set(['segmentMembership']);
+/**
+ * Placeholder values clients send when they have no identifier: as
+ * identities they would stitch every such record into one profile.
+ */
+const RESERVED_IDENTITY_VALUES = new Set(['null', 'anonymous', 'invalid']);
 
 /** A record that cannot be ingested; `message` is the reason reported for it. */
 export class FragmentError extends Error {
@@ -120,8 +126,13 @@ function normalizeIdentity(entry: unknown, where: string): IdentityEntry {
     }
   }
   const { id, primary, authenticatedState } = entry;
-  if (typeof id !== 'string' || id.length === 0) {
+  if (typeof id !== 'string' || id.trim().length === 0) {
     throw new FragmentError(`${where}.id must be a non-empty string`);
+  }
+  if (RESERVED_IDENTITY_VALUES.has(id.trim().toLowerCase())) {
+    throw new FragmentError(
+      `${where}.id "${id.slice(0, 80)}" is not an identity (null, anonymous and invalid are placeholders, never identifiers)`,
+    );
   }
   if (id.length > MAX_IDENTITY_LENGTH) {
     throw new FragmentError(
