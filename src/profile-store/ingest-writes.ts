@@ -360,6 +360,9 @@ export async function identityAges(
     ],
   )) as { namespace: string; identity: string; ms: number }[];
   for (const r of rows)
-    out.set(identityKeyString({ namespace: r.namespace, id: r.identity }), r.ms);
+    out.set(
+      identityKeyString({ namespace: r.namespace, id: r.identity }),
+      r.ms,
+    );
   return out;
 }
