@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { ClientEntity } from './auth/client.entity.js';
+import { ClientEntity } from './tenancy/client.entity.js';
 import { PlatformAuthGuard } from './auth/platform-auth.guard.js';
 import { TokenController } from './auth/token.controller.js';
 import { TokenService } from './auth/token.service.js';
