@@ -9,6 +9,7 @@ import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { listDocuments } from '../common/listing.js';
+import { References } from '../common/references.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
@@ -41,7 +42,27 @@ export class FlowsService {
     @InjectRepository(TargetConnectionEntity)
     private readonly targets: Repository<TargetConnectionEntity>,
     @InjectRepository(RunEntity) private readonly runs: Repository<RunEntity>,
-  ) {}
+    references: References,
+  ) {
+    // Source and target connections refuse deletion while a flow uses them.
+    for (const [resource, column] of [
+      ['sourceConnections', 'source_connection_ids'],
+      ['targetConnections', 'target_connection_ids'],
+    ] as const) {
+      references.register('flows', resource, async (em, tenant, id) => {
+        const flows = await em
+          .createQueryBuilder(FlowEntity, 'f')
+          .select('f.id', 'id')
+          .where('f.org_id = :org AND f.sandbox_name = :sb', {
+            org: tenant.orgId,
+            sb: tenant.sandboxName,
+          })
+          .andWhere(`:id = ANY(f.${column})`, { id })
+          .getRawMany<{ id: string }>();
+        return flows.map((f) => ({ resource: 'flows', id: f.id, params: {} }));
+      });
+    }
+  }
 
   async create(tenant: Tenant, dto: CreateFlowDto): Promise<CreatedDto> {
     if (dto.state !== undefined) {

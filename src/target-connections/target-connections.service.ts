@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { References } from '../common/references.js';
 import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
 import { TargetConnectionEntity } from './target-connection.entity.js';
 
@@ -9,11 +10,15 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
   constructor(
     @InjectRepository(TargetConnectionEntity)
     repo: Repository<TargetConnectionEntity>,
+    references: References,
   ) {
-    super(repo, {
-      resource: 'targetConnections',
-      paramsSpec: (s) => s.targetSpec?.spec,
-      flowColumn: 'targetConnectionIds',
-    });
+    super(
+      repo,
+      {
+        resource: 'targetConnections',
+        paramsSpec: (s) => s.targetSpec?.spec,
+      },
+      references,
+    );
   }
 }
