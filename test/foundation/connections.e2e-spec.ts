@@ -22,7 +22,7 @@ import {
   getItem,
   MISSING_ID,
   PROFILE_SPEC,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 const SAS_KEY = 'UGxhaW50ZXh0LXNhcy1rZXktbmV2ZXItc3RvcmVk';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeLogReader } from '../../src/profiles/change-log.reader.js';
 import { ProfileIngestService } from '../../src/profiles/profile-ingest.service.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
-import { email, tenantRef, waitVisible } from './helpers.js';
+import { email, tenantRef, waitVisible } from '../helpers/profiles.js';
 
 describe('change log ordering guarantee', () => {
   let t: TestApp;
