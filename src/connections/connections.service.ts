@@ -31,7 +31,7 @@ import {
 } from './dto/connection.dto.js';
 import type { CreatedDto } from '../common/common.dto.js';
 
-export const MASK = '********';
+const MASK = '********';
 const BASE = '/data/foundation/flowservice/connections';
 
 /** Checks a spec reference: unknown id → 1413-400, unknown version → 1413-400. */
