@@ -11,6 +11,7 @@ import { listDocuments } from '../common/listing.js';
 import type { References } from '../common/references.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
+import type { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
 import { validateAs } from '../common/validation.js';
 import { retryFlowsUsingConnection } from '../runner/retry-now.js';
 import { ConnectionEntity } from './connection.entity.js';
@@ -20,8 +21,6 @@ import {
   type LinkedConnectionDto,
   PatchableLinkedConnectionDto,
 } from './dto/linked-connection.dto.js';
-
-import type { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
 
 /** The columns source and target connection entities share. */
 export interface LinkedEntity extends TenantScopedEntity {
