@@ -32,10 +32,7 @@ const PATH_RE =
   /^[A-Za-z_$][A-Za-z0-9_$]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$:-]*(\[\])?)*$/;
 
 /** Parses `property` filters (CONTRACT A3) with the catalogue's error codes. */
-function parseFilters(
-  raw: string[] | undefined,
-  spec: ListSpec,
-): Filter[] {
+function parseFilters(raw: string[] | undefined, spec: ListSpec): Filter[] {
   return (raw ?? []).map((expr) => {
     const m = OP_RE.exec(expr);
     if (!m) {

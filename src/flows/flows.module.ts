@@ -2,9 +2,9 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module.js';
 import { ReferencesModule } from '../common/references.js';
-import { RunEntity } from '../runs/run.entity.js';
-import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
-import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { RunsModule } from '../runs/runs.module.js';
+import { SourceConnectionsModule } from '../source-connections/source-connections.module.js';
+import { TargetConnectionsModule } from '../target-connections/target-connections.module.js';
 import { FlowEntity } from './flow.entity.js';
 import { FlowsController } from './flows.controller.js';
 import { FlowsService } from './flows.service.js';
@@ -14,13 +14,10 @@ import { FlowsService } from './flows.service.js';
   imports: [
     AuthModule,
     ReferencesModule,
-    // A flow shows its connections and its last run.
-    TypeOrmModule.forFeature([
-      FlowEntity,
-      SourceConnectionEntity,
-      TargetConnectionEntity,
-      RunEntity,
-    ]),
+    SourceConnectionsModule,
+    TargetConnectionsModule,
+    RunsModule,
+    TypeOrmModule.forFeature([FlowEntity]),
   ],
   controllers: [FlowsController],
   providers: [FlowsService],

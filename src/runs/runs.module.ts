@@ -10,5 +10,7 @@ import { RunsService } from './runs.service.js';
   imports: [AuthModule, TypeOrmModule.forFeature([RunEntity])],
   controllers: [RunsController],
   providers: [RunsService],
+  // Flows show their last run.
+  exports: [RunsService],
 })
 export class RunsModule {}

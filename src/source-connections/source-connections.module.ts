@@ -15,5 +15,7 @@ import { SourceConnectionsService } from './source-connections.service.js';
   ],
   controllers: [SourceConnectionsController],
   providers: [SourceConnectionsService],
+  // Flows check and show their connections.
+  exports: [SourceConnectionsService],
 })
 export class SourceConnectionsModule {}

@@ -15,5 +15,7 @@ import { TargetConnectionsService } from './target-connections.service.js';
   ],
   controllers: [TargetConnectionsController],
   providers: [TargetConnectionsService],
+  // Flows check and show their connections.
+  exports: [TargetConnectionsService],
 })
 export class TargetConnectionsModule {}
