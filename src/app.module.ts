@@ -2,44 +2,26 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { ClientEntity } from './auth/client.entity.js';
-import { PlatformAuthGuard } from './auth/platform-auth.guard.js';
-import { TokenController } from './auth/token.controller.js';
-import { TokenService } from './auth/token.service.js';
-import { CatalogController } from './catalog/catalog.controller.js';
-import { CatalogService } from './catalog/catalog.service.js';
+import { AuthModule } from './auth/auth.module.js';
+import { CatalogModule } from './catalog/catalog.module.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
-import { SecretBox } from './common/secret-box.js';
 import { createValidationPipe } from './common/validation.js';
-import { ENV, type Env } from './config/env.js';
-import { APP_SECRETS, type AppSecrets } from './config/secrets.js';
-import { ConnectionEdits } from './connections/connection-edits.js';
-import { ConnectionEntity } from './connections/connection.entity.js';
-import { ConnectionsController } from './connections/connections.controller.js';
-import { ConnectionsService } from './connections/connections.service.js';
+import type { Env } from './config/env.js';
+import type { AppSecrets } from './config/secrets.js';
+import { ConnectionsModule } from './connections/connections.module.js';
+import { CoreModule } from './core.module.js';
 import { buildDataSourceOptions } from './data-source.js';
 import { ENTITIES } from './entities.js';
-import { EventHubsProbe } from './event-hubs/event-hubs-probe.js';
-import { FlowEntity } from './flows/flow.entity.js';
-import { FlowsController } from './flows/flows.controller.js';
-import { FlowsService } from './flows/flows.service.js';
-import { HealthController } from './health/health.controller.js';
-import { APP_LOGGER, createLogger } from './logging/logger.js';
+import { FlowsModule } from './flows/flows.module.js';
+import { HealthModule } from './health/health.module.js';
 import { LimitsModule } from './limits/limits.module.js';
+import { createLogger } from './logging/logger.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
-import { RunEntity } from './runs/run.entity.js';
-import { RunsController } from './runs/runs.controller.js';
-import { RunsService } from './runs/runs.service.js';
+import { RunsModule } from './runs/runs.module.js';
 import { SegmentsModule } from './segments/segments.module.js';
-import { SourceConnectionEntity } from './source-connections/source-connection.entity.js';
-import { SourceConnectionsController } from './source-connections/source-connections.controller.js';
-import { SourceConnectionsService } from './source-connections/source-connections.service.js';
-import { TargetConnectionEntity } from './target-connections/target-connection.entity.js';
-import { TargetConnectionsController } from './target-connections/target-connections.controller.js';
-import { TargetConnectionsService } from './target-connections/target-connections.service.js';
-import { SandboxEntity } from './tenancy/sandbox.entity.js';
-import { TenancyService } from './tenancy/tenancy.service.js';
+import { SourceConnectionsModule } from './source-connections/source-connections.module.js';
+import { TargetConnectionsModule } from './target-connections/target-connections.module.js';
 
 export interface AppModuleOptions {
   env: Env;
@@ -51,13 +33,21 @@ export interface AppModuleOptions {
   logger?: Logger;
 }
 
+/**
+ * Composes the areas' modules; each imports what it uses. Only the pipe and
+ * the error filter are registered here, so every app (tests too) gets them.
+ */
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      global: true,
       imports: [
+        CoreModule.forRoot({
+          env: options.env,
+          secrets: options.secrets,
+          logger: options.logger ?? createLogger(options.env.LOG_LEVEL),
+        }),
         TypeOrmModule.forRoot({
           ...buildDataSourceOptions(
             options.databaseUrl,
@@ -65,65 +55,23 @@ export class AppModule {
           ),
           entities: ENTITIES,
         }),
-        TypeOrmModule.forFeature([
-          ClientEntity,
-          SandboxEntity,
-          ConnectionEntity,
-          SourceConnectionEntity,
-          TargetConnectionEntity,
-          FlowEntity,
-          RunEntity,
-        ]),
         MetricsModule,
         LimitsModule,
+        AuthModule,
+        CatalogModule,
+        ConnectionsModule,
+        SourceConnectionsModule,
+        TargetConnectionsModule,
+        FlowsModule,
+        RunsModule,
+        HealthModule,
         ProfilesModule,
         SegmentsModule,
         ...(options.imports ?? []),
       ],
-      controllers: [
-        TokenController,
-        CatalogController,
-        ConnectionsController,
-        SourceConnectionsController,
-        TargetConnectionsController,
-        FlowsController,
-        RunsController,
-        HealthController,
-      ],
       providers: [
-        { provide: ENV, useValue: options.env },
-        { provide: APP_SECRETS, useValue: options.secrets },
-        {
-          provide: APP_LOGGER,
-          useValue: options.logger ?? createLogger(options.env.LOG_LEVEL),
-        },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        TokenService,
-        PlatformAuthGuard,
-        TenancyService,
-        SecretBox,
-        EventHubsProbe,
-        CatalogService,
-        ConnectionEdits,
-        ConnectionsService,
-        SourceConnectionsService,
-        TargetConnectionsService,
-        FlowsService,
-        RunsService,
-      ],
-      exports: [
-        ENV,
-        APP_SECRETS,
-        APP_LOGGER,
-        // Feature modules (profiles, segments) guard their controllers with PlatformApi().
-        TokenService,
-        PlatformAuthGuard,
-        TenancyService,
-        SecretBox,
-        ConnectionsService,
-        ConnectionEdits,
-        TypeOrmModule,
       ],
     };
   }

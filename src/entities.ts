@@ -1,4 +1,4 @@
-import { ClientEntity } from './auth/client.entity.js';
+import { ClientEntity } from './tenancy/client.entity.js';
 import { ConnectionEntity } from './connections/connection.entity.js';
 import { FlowEntity } from './flows/flow.entity.js';
 import { RateLimitWindowEntity } from './limits/rate-limit-window.entity.js';

@@ -6,8 +6,8 @@ import { Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/errors.js';
 import { APP_SECRETS, type AppSecrets } from '../config/secrets.js';
 import { ENV, Env } from '../config/env.js';
-import { ClientEntity } from './client.entity.js';
-import { verifySecret } from './secret-hash.js';
+import { ClientEntity } from '../tenancy/client.entity.js';
+import { verifySecret } from '../tenancy/secret-hash.js';
 
 export interface TokenClaims {
   clientId: string;

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ListQueryDto } from '../common/list-query.dto.js';
-import { PlatformApi } from '../common/tenant.decorator.js';
+import { PlatformApi } from '../auth/platform-api.decorator.js';
 import { CatalogService } from './catalog.service.js';
 import { ConnectionSpecListDto, FlowSpecListDto } from './dto/catalog.dto.js';
 

@@ -2,7 +2,7 @@ import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module.js';
-import { ClientEntity } from '../auth/client.entity.js';
+import { ClientEntity } from '../tenancy/client.entity.js';
 import type { Env } from '../config/env.js';
 import { resolveSecrets } from '../config/secrets.js';
 import { openDatabase, type OpenedDatabase } from '../database/database.js';

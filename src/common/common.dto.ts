@@ -38,7 +38,3 @@ export class CreatedDto {
   /** Quoted version; send it back as `If-Match`. @example "\"8b0351ca-0000-0200-0000-61c4d6700000\"" */
   etag: string;
 }
-
-export class CountDto {
-  count: number;
-}

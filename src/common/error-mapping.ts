@@ -1,6 +1,6 @@
 import { ErrorCode } from './errors.js';
 
-export type ErrorShape = 'gateway' | 'content-type' | 'flow-service' | 'oauth';
+type ErrorShape = 'gateway' | 'content-type' | 'flow-service' | 'oauth';
 
 export interface MappedError {
   status: number;

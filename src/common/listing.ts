@@ -32,10 +32,7 @@ const PATH_RE =
   /^[A-Za-z_$][A-Za-z0-9_$]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$:-]*(\[\])?)*$/;
 
 /** Parses `property` filters (CONTRACT A3) with the catalogue's error codes. */
-export function parseFilters(
-  raw: string[] | undefined,
-  spec: ListSpec,
-): Filter[] {
+function parseFilters(raw: string[] | undefined, spec: ListSpec): Filter[] {
   return (raw ?? []).map((expr) => {
     const m = OP_RE.exec(expr);
     if (!m) {
@@ -84,7 +81,7 @@ export function parseFilters(
   });
 }
 
-export function parseOrderBy(raw: string | undefined, spec: ListSpec): Sort[] {
+function parseOrderBy(raw: string | undefined, spec: ListSpec): Sort[] {
   if (raw === undefined || raw.trim() === '')
     return [{ field: 'createdAt', dir: -1 }];
   return raw.split(',').map((part) => {

@@ -17,7 +17,7 @@ import { CreatedDto } from '../common/common.dto.js';
 import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import type { Tenant } from '../common/request-context.js';
-import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import { ConnectionsService } from './connections.service.js';
 import {

@@ -16,12 +16,11 @@ import { listDocuments } from '../common/listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
+import { References } from '../common/references.js';
 import { SecretBox } from '../common/secret-box.js';
 import { validateAs } from '../common/validation.js';
 import { EventHubsProbe } from '../event-hubs/event-hubs-probe.js';
 import type { EventHubsCredentials } from '../event-hubs/endpoint.js';
-import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
-import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -32,7 +31,7 @@ import {
 } from './dto/connection.dto.js';
 import type { CreatedDto } from '../common/common.dto.js';
 
-export const MASK = '********';
+const MASK = '********';
 const BASE = '/data/foundation/flowservice/connections';
 
 /** Checks a spec reference: unknown id → 1413-400, unknown version → 1413-400. */
@@ -66,8 +65,7 @@ export class ConnectionsService {
   constructor(
     @InjectRepository(ConnectionEntity)
     private readonly repo: Repository<ConnectionEntity>,
-    @InjectRepository(TargetConnectionEntity)
-    private readonly targets: Repository<TargetConnectionEntity>,
+    private readonly references: References,
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
     private readonly edits: ConnectionEdits,
@@ -197,18 +195,12 @@ export class ConnectionsService {
         lock: { mode: 'pessimistic_write' },
       });
       if (!row) throw notFound('connections', id);
-      const where = { baseConnectionId: id, ...tenantWhere(tenant) };
-      const sourceIds = (
-        await em.find(SourceConnectionEntity, { where, select: { id: true } })
-      ).map((s) => s.id);
-      const targetIds = (
-        await em.find(TargetConnectionEntity, { where, select: { id: true } })
-      ).map((t) => t.id);
+      const linked = await this.references.of(em, tenant, 'connections', id);
       // Flows reach a base connection only through source/target connections.
-      if (sourceIds.length + targetIds.length > 0) {
+      if (linked.length > 0) {
         throw new DomainError(
           ErrorCode.ConnectionInUse,
-          `The base connection with the ID ${id} cannot be deleted because the base connection is being used in one or more flows or source/target connections (${[...sourceIds, ...targetIds].join(', ')}).`,
+          `The base connection with the ID ${id} cannot be deleted because the base connection is being used in one or more flows or source/target connections (${linked.map((l) => l.id).join(', ')}).`,
         );
       }
       await em.delete(ConnectionEntity, { id });
@@ -219,12 +211,16 @@ export class ConnectionsService {
     const row = await this.load(tenant, id);
     if (row.connectionSpecId !== EVENT_HUBS_SPEC_ID) return { result: true };
     const creds = this.credentialsOf(row);
-    const targets = await this.targets.find({
-      where: { baseConnectionId: id, ...tenantWhere(tenant) },
-    });
+    const targets = await this.references.of(
+      this.repo.manager,
+      tenant,
+      'connections',
+      id,
+    );
     const hubs = [
       ...new Set([
         ...targets
+          .filter((t) => t.resource === 'targetConnections')
           .map((t) => t.params.eventHubName)
           .filter((h): h is string => typeof h === 'string'),
         ...(typeof row.authParams.eventHubName === 'string'

@@ -1,4 +1,4 @@
-import { type EntityManager, In, Repository } from 'typeorm';
+import { type EntityManager, In, type Repository } from 'typeorm';
 import type { ConnectionSpec } from '../catalog/catalog.data.js';
 import type { CreatedDto } from '../common/common.dto.js';
 import { DomainError, ErrorCode, notFound } from '../common/errors.js';
@@ -8,12 +8,11 @@ import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
 import { listDocuments } from '../common/listing.js';
+import type { References } from '../common/references.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
+import type { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
 import { validateAs } from '../common/validation.js';
-import { FlowEntity } from '../flows/flow.entity.js';
-import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
-import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import type { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import { resolveConnectionSpec } from './connections.service.js';
@@ -23,15 +22,20 @@ import {
   PatchableLinkedConnectionDto,
 } from './dto/linked-connection.dto.js';
 
-type LinkedEntity = SourceConnectionEntity | TargetConnectionEntity;
+/** The columns source and target connection entities share. */
+export interface LinkedEntity extends TenantScopedEntity {
+  baseConnectionId: string | null;
+  connectionSpecId: string;
+  connectionSpecVersion: string;
+  data: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
 
 export interface LinkedKind {
   /** `sourceConnections` or `targetConnections`: the resource name in paths and errors. */
   resource: 'sourceConnections' | 'targetConnections';
   /** The spec part whose JSON Schema validates `params`. */
   paramsSpec: (spec: ConnectionSpec) => Record<string, unknown> | undefined;
-  /** The flow column that references this kind. */
-  flowColumn: 'sourceConnectionIds' | 'targetConnectionIds';
 }
 
 /**
@@ -42,9 +46,25 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
   constructor(
     private readonly repo: Repository<E>,
     private readonly kind: LinkedKind,
+    private readonly references: References,
     /** Told of edits (target connections: flows publishing through them retry at once). */
     private readonly edits?: ConnectionEdits,
-  ) {}
+  ) {
+    references.register(
+      kind.resource,
+      'connections',
+      async (em, tenant, baseId) => {
+        const rows = await em.find(repo.target, {
+          where: { baseConnectionId: baseId, ...tenantWhere(tenant) } as never,
+        });
+        return rows.map((r) => ({
+          resource: kind.resource,
+          id: r.id,
+          params: r.params,
+        }));
+      },
+    );
+  }
 
   async create(
     tenant: Tenant,
@@ -184,19 +204,12 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
         lock: { mode: 'pessimistic_write' },
       });
       if (!row) throw notFound(this.kind.resource, id);
-      const column =
-        this.kind.flowColumn === 'sourceConnectionIds'
-          ? 'source_connection_ids'
-          : 'target_connection_ids';
-      const flows = await em
-        .createQueryBuilder(FlowEntity, 'f')
-        .select('f.id', 'id')
-        .where('f.org_id = :org AND f.sandbox_name = :sb', {
-          org: tenant.orgId,
-          sb: tenant.sandboxName,
-        })
-        .andWhere(`:id = ANY(f.${column})`, { id })
-        .getRawMany<{ id: string }>();
+      const flows = await this.references.of(
+        em,
+        tenant,
+        this.kind.resource,
+        id,
+      );
       if (flows.length) {
         throw new DomainError(
           ErrorCode.ConnectionInUse,

@@ -18,7 +18,7 @@ import { PatchOperationDto } from '../common/patch-operation.dto.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
-import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { CreateFlowDto, FlowListDto } from './dto/flow.dto.js';
 import { FlowsService } from './flows.service.js';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { findFlowSpec, type FlowSpec } from '../catalog/catalog.data.js';
 import type { CreatedDto } from '../common/common.dto.js';
 import { DomainError, ErrorCode, notFound } from '../common/errors.js';
@@ -9,13 +9,17 @@ import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { listDocuments } from '../common/listing.js';
+import { References } from '../common/references.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
-import { RunEntity } from '../runs/run.entity.js';
+import type { RunEntity } from '../runs/run.entity.js';
+import { RunsService } from '../runs/runs.service.js';
 import { runSummaryOf } from '../runs/run.mapper.js';
-import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
-import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
+import { SourceConnectionsService } from '../source-connections/source-connections.service.js';
+import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { TargetConnectionsService } from '../target-connections/target-connections.service.js';
 import { FlowEntity } from './flow.entity.js';
 import {
   type CreateFlowDto,
@@ -36,12 +40,30 @@ interface Linked {
 export class FlowsService {
   constructor(
     @InjectRepository(FlowEntity) private readonly repo: Repository<FlowEntity>,
-    @InjectRepository(SourceConnectionEntity)
-    private readonly sources: Repository<SourceConnectionEntity>,
-    @InjectRepository(TargetConnectionEntity)
-    private readonly targets: Repository<TargetConnectionEntity>,
-    @InjectRepository(RunEntity) private readonly runs: Repository<RunEntity>,
-  ) {}
+    private readonly sources: SourceConnectionsService,
+    private readonly targets: TargetConnectionsService,
+    private readonly runs: RunsService,
+    references: References,
+  ) {
+    // Source and target connections refuse deletion while a flow uses them.
+    for (const [resource, column] of [
+      ['sourceConnections', 'source_connection_ids'],
+      ['targetConnections', 'target_connection_ids'],
+    ] as const) {
+      references.register('flows', resource, async (em, tenant, id) => {
+        const flows = await em
+          .createQueryBuilder(FlowEntity, 'f')
+          .select('f.id', 'id')
+          .where('f.org_id = :org AND f.sandbox_name = :sb', {
+            org: tenant.orgId,
+            sb: tenant.sandboxName,
+          })
+          .andWhere(`:id = ANY(f.${column})`, { id })
+          .getRawMany<{ id: string }>();
+        return flows.map((f) => ({ resource: 'flows', id: f.id, params: {} }));
+      });
+    }
+  }
 
   async create(tenant: Tenant, dto: CreateFlowDto): Promise<CreatedDto> {
     if (dto.state !== undefined) {
@@ -94,12 +116,12 @@ export class FlowsService {
       where: { id, ...tenantWhere(tenant) },
     });
     if (!row) throw notFound('flows', id);
-    return this.toDto(row, await this.linked([row]));
+    return this.toDto(row, await this.linked(tenant, [row]));
   }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
     const rows = await this.repo.find({ where: tenantWhere(tenant) });
-    const linked = await this.linked(rows);
+    const linked = await this.linked(tenant, rows);
     return listDocuments(
       rows.map((r) => this.toDto(r, linked)),
       query,
@@ -251,12 +273,8 @@ export class FlowsService {
     sourceIds: string[],
     targetIds: string[],
   ): Promise<void> {
-    const sources = await this.sources.find({
-      where: { id: In(sourceIds), ...tenantWhere(tenant) },
-    });
-    const targets = await this.targets.find({
-      where: { id: In(targetIds), ...tenantWhere(tenant) },
-    });
+    const sources = await this.sources.findByIds(tenant, sourceIds);
+    const targets = await this.targets.findByIds(tenant, targetIds);
     const missingSources = sourceIds.filter(
       (id) => !sources.some((s) => s.id === id),
     );
@@ -285,26 +303,14 @@ export class FlowsService {
     }
   }
 
-  private async linked(rows: FlowEntity[]): Promise<Linked> {
+  private async linked(tenant: Tenant, rows: FlowEntity[]): Promise<Linked> {
     const sourceIds = [...new Set(rows.flatMap((r) => r.sourceConnectionIds))];
     const targetIds = [...new Set(rows.flatMap((r) => r.targetConnectionIds))];
     const flowIds = rows.map((r) => r.id);
     const [sources, targets, lastRuns] = await Promise.all([
-      sourceIds.length
-        ? this.sources.find({ where: { id: In(sourceIds) } })
-        : [],
-      targetIds.length
-        ? this.targets.find({ where: { id: In(targetIds) } })
-        : [],
-      flowIds.length
-        ? this.runs
-            .createQueryBuilder('r')
-            .distinctOn(['r.flow_id'])
-            .where('r.flow_id IN (:...flowIds)', { flowIds })
-            .orderBy('r.flow_id')
-            .addOrderBy('r.hour_start', 'DESC')
-            .getMany()
-        : [],
+      this.sources.findByIds(tenant, sourceIds),
+      this.targets.findByIds(tenant, targetIds),
+      this.runs.lastRunsOf(flowIds),
     ]);
     return {
       sources: new Map(sources.map((s) => [s.id, s])),

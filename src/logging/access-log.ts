@@ -13,7 +13,7 @@ const CLIENT_CLOSED = 499;
  * The route template Express matched (`/data/foundation/flowservice/flows/:id`),
  * never the raw URL: ids in label values would explode metric cardinality.
  */
-export function routeOf(req: Request): string {
+function routeOf(req: Request): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
   return typeof path === 'string' ? `${req.baseUrl}${path}` : UNMATCHED_ROUTE;
 }

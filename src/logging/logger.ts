@@ -3,7 +3,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { logContextFields } from './log-context.js';
 
 /** Paths never written to logs: credentials in bodies, headers and errors. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.body.client_secret',

@@ -1,9 +1,8 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
-/** Global so the runner and feature modules can record without importing it. */
-@Global()
+/** Prometheus metrics: the registry every area records into, served at /metrics. */
 @Module({
   controllers: [MetricsController],
   providers: [MetricsService],

@@ -10,7 +10,7 @@ import {
 import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Tenant } from '../common/request-context.js';
-import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EntityQueryDto } from './dto/entity-query.dto.js';
 import { IngestProfilesDto, IngestResponseDto } from './dto/ingest.dto.js';

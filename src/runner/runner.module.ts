@@ -1,8 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionEntity } from '../connections/connection.entity.js';
+import { ConnectionsModule } from '../connections/connections.module.js';
 import { EventPublisher, SdkEventPublisher } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
+import { MetricsModule } from '../metrics/metrics.module.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { ProfileStoreModule } from '../profile-store/profile-store.module.js';
 import { SegmentsModule } from '../segments/segments.module.js';
@@ -21,6 +23,8 @@ export class RunnerModule {
       imports: [
         ProfileStoreModule,
         SegmentsModule,
+        ConnectionsModule,
+        MetricsModule,
         TypeOrmModule.forFeature([
           FlowEntity,
           TargetConnectionEntity,

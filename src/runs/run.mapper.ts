@@ -11,7 +11,7 @@ interface RunMetrics {
  * streaming runs); it is `failed` as soon as its latest step failed, so a
  * broken flow shows up without waiting for the hour to end.
  */
-export function runStatusOf(run: RunEntity, now = Date.now()): string {
+function runStatusOf(run: RunEntity, now = Date.now()): string {
   const m = run.metrics as RunMetrics;
   if (m.statusSummary?.status === 'failed') return 'failed';
   return now < run.hourStart.getTime() + 3_600_000 ? 'processing' : 'success';

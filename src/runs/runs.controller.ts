@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import { uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
-import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { RunListDto } from './dto/run.dto.js';
 import { RunsService } from './runs.service.js';
 

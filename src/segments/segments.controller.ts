@@ -12,7 +12,7 @@ import {
 import { ApiTags } from '@nestjs/swagger';
 import { uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
-import { CurrentTenant, PlatformApi } from '../common/tenant.decorator.js';
+import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import {
   CreateSegmentDefinitionDto,
   ListSegmentDefinitionsQueryDto,

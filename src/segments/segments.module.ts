@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module.js';
 import { SegmentCatalog } from './segment-catalog.js';
 import { SegmentDefinitionEntity } from './segment-definition.entity.js';
 import { SegmentJobEntity } from './segment-job.entity.js';
@@ -11,6 +12,7 @@ import { SegmentsService } from './segments.service.js';
 /** Segment definitions, membership evaluation and the background worker. */
 @Module({
   imports: [
+    AuthModule,
     TypeOrmModule.forFeature([SegmentDefinitionEntity, SegmentJobEntity]),
   ],
   controllers: [SegmentsController],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { References } from '../common/references.js';
 import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
 import { SourceConnectionEntity } from './source-connection.entity.js';
 
@@ -9,12 +10,16 @@ export class SourceConnectionsService extends LinkedConnectionsService<SourceCon
   constructor(
     @InjectRepository(SourceConnectionEntity)
     repo: Repository<SourceConnectionEntity>,
+    references: References,
   ) {
-    super(repo, {
-      resource: 'sourceConnections',
-      paramsSpec: (s) =>
-        s.sourceSpec?.spec as Record<string, unknown> | undefined,
-      flowColumn: 'sourceConnectionIds',
-    });
+    super(
+      repo,
+      {
+        resource: 'sourceConnections',
+        paramsSpec: (s) =>
+          s.sourceSpec?.spec as Record<string, unknown> | undefined,
+      },
+      references,
+    );
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ConnectionEdits } from '../connections/connection-edits.js';
+import { References } from '../common/references.js';
 import { LinkedConnectionsService } from '../connections/linked-connections.service.js';
 import { TargetConnectionEntity } from './target-connection.entity.js';
 
@@ -10,6 +11,7 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
   constructor(
     @InjectRepository(TargetConnectionEntity)
     repo: Repository<TargetConnectionEntity>,
+    references: References,
     edits: ConnectionEdits,
   ) {
     super(
@@ -17,8 +19,8 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
       {
         resource: 'targetConnections',
         paramsSpec: (s) => s.targetSpec?.spec,
-        flowColumn: 'targetConnectionIds',
       },
+      references,
       edits,
     );
   }

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { randomBytes } from 'node:crypto';
-import { ClientEntity } from '../auth/client.entity.js';
-import { hashSecret } from '../auth/secret-hash.js';
+import { ClientEntity } from './client.entity.js';
+import { hashSecret } from './secret-hash.js';
 import { SandboxEntity } from './sandbox.entity.js';
 
 export interface CreatedClient {

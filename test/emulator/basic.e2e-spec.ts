@@ -3,13 +3,8 @@ import {
   type ReceivedEventData,
 } from '@azure/event-hubs';
 import { partitionForKey } from '../../src/emulator/index.js';
-import {
-  FAST_RETRY,
-  receive,
-  startHarness,
-  waitFor,
-  type Harness,
-} from './helpers.js';
+import { FAST_RETRY, receive, startHarness, type Harness } from './helpers.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('EventHubsEmulator with the real SDK', () => {
   let h: Harness;
@@ -72,7 +67,10 @@ describe('EventHubsEmulator with the real SDK', () => {
       },
       { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
     );
-    await waitFor(() => events.length >= 2, 10_000, 'two events');
+    await eventually(() => events.length >= 2, 'two events', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     await sub.close();
     const [first, second] = events;
     expect(first!.body).toEqual({ hello: 'world', n: 1 });

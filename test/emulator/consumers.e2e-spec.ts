@@ -10,9 +10,9 @@ import {
   receive,
   sendBodies,
   startHarness,
-  waitFor,
   type Harness,
 } from './helpers.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('consumers, groups and producers', () => {
   let h: Harness;
@@ -88,7 +88,10 @@ describe('consumers, groups and producers', () => {
       { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
     );
     try {
-      await waitFor(() => seen.length >= before + 3, 15_000, 'all events');
+      await eventually(() => seen.length >= before + 3, 'all events', {
+        timeoutMs: 15_000,
+        intervalMs: 10,
+      });
     } finally {
       await sub.close();
     }
@@ -150,7 +153,10 @@ describe('consumers, groups and producers', () => {
         maxWaitTimeInSeconds: 1,
       },
     );
-    await waitFor(() => events.length >= 1, 10_000, 'first receiver');
+    await eventually(() => events.length >= 1, 'first receiver', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
 
     const second = h.consumer('epochs', '$default', FAST_RETRY);
     const got2: ReceivedEventData[] = [];
@@ -168,11 +174,17 @@ describe('consumers, groups and producers', () => {
         maxWaitTimeInSeconds: 1,
       },
     );
-    await waitFor(() => errors.length > 0, 10_000, 'ownership lost');
+    await eventually(() => errors.length > 0, 'ownership lost', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     expect((errors[0] as { code?: string }).code).toBe(
       'ReceiverDisconnectedError',
     );
-    await waitFor(() => got2.length >= 1, 10_000, 'second receiver');
+    await eventually(() => got2.length >= 1, 'second receiver', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     await sub1.close();
 
     const low = h.consumer('epochs', '$default', FAST_RETRY);

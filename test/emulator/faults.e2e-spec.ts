@@ -8,9 +8,9 @@ import {
   captureError,
   sendBodies,
   startHarness,
-  waitFor,
   type Harness,
 } from './helpers.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('fault injection', () => {
   let h: Harness;
@@ -213,7 +213,10 @@ describe('fault injection', () => {
           Array.from({ length: 10 }, (_, j) => ({ i: i + j })),
         );
         if (i === 10) {
-          await waitFor(() => seen.length >= 10, 10_000, 'first events');
+          await eventually(() => seen.length >= 10, 'first events', {
+            timeoutMs: 10_000,
+            intervalMs: 10,
+          });
           h.emulator.faults.add({
             kind: 'detach',
             link: 'consumer',
@@ -221,13 +224,19 @@ describe('fault injection', () => {
           });
         }
         if (i === 30) {
-          await waitFor(() => seen.length >= 30, 10_000, 'more events');
+          await eventually(() => seen.length >= 30, 'more events', {
+            timeoutMs: 10_000,
+            intervalMs: 10,
+          });
           h.emulator.faults.add({ kind: 'connection', effect: 'drop' });
         }
         if (i === 40)
           h.emulator.faults.add({ kind: 'connection', effect: 'close-forced' });
       }
-      await waitFor(() => seen.length >= total, 20_000, 'all events');
+      await eventually(() => seen.length >= total, 'all events', {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+      });
       expect(seen.map((e) => (e.body as { i: number }).i)).toEqual(
         Array.from({ length: total }, (_, i) => i),
       );

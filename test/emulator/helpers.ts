@@ -9,6 +9,7 @@ import {
   EventHubsEmulator,
   type EventHubsEmulatorOptions,
 } from '../../src/emulator/index.js';
+import { eventually } from '../helpers/wait.js';
 
 /** Short retries: the SDK's defaults (3 × 30 s) turn an expected failure into a 90 s wait. */
 export const FAST_RETRY: EventHubClientOptions = {
@@ -72,21 +73,6 @@ export async function startHarness(
   };
 }
 
-/** Polls `check` until it is truthy; fixed sleeps make tests flaky on a loaded machine. */
-export async function waitFor<T>(
-  check: () => T | undefined | false,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The SDK throws AggregateError after more than one attempt; tests assert on the last error. */
 export function unwrap(err: unknown): {
   code?: string;
@@ -142,10 +128,10 @@ export async function receive(
     { maxBatchSize: 100, ...options, maxWaitTimeInSeconds: 1 },
   );
   try {
-    await waitFor(
+    await eventually(
       () => events.length >= count || failure,
-      timeoutMs,
       `${count} events`,
+      { timeoutMs, intervalMs: 10 },
     );
   } finally {
     await sub.close();

@@ -8,9 +8,9 @@ import {
   receive,
   sendBodies,
   startHarness,
-  waitFor,
   type Harness,
 } from './helpers.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('start positions', () => {
   let h: Harness;
@@ -26,10 +26,12 @@ describe('start positions', () => {
       [0, 1, 2, 3, 4].map((i) => ({ i })),
       { partitionId: '0' },
     );
-    await waitFor(
+    await eventually(
       () =>
         Date.now() >
         h.emulator.getEvents('positions', '0')[0]!.enqueuedTime.getTime() + 5,
+      'condition',
+      { timeoutMs: 10_000, intervalMs: 10 },
     );
     await sendBodies(
       producer,
@@ -65,10 +67,10 @@ describe('start positions', () => {
       startPosition: latestEventPosition,
     });
     // The receiver link must be attached before we send, or "latest" would be after our event.
-    await waitFor(
+    await eventually(
       () => h.emulator.readerCount('positions', '0') > 0,
-      10_000,
       'receiver',
+      { timeoutMs: 10_000, intervalMs: 10 },
     );
     await sendBodies(producer, [{ i: 100 }], { partitionId: '0' });
     expect(bodies(await received)).toEqual([100]);
@@ -143,7 +145,10 @@ describe('start positions', () => {
       },
     );
     try {
-      await waitFor(() => seen, 10_000, 'runtime metrics');
+      await eventually(() => seen, 'runtime metrics', {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+      });
     } finally {
       await sub.close();
     }

@@ -8,6 +8,7 @@ import { DEFAULT_EMULATOR_KEY } from '../../src/emulator/defaults.js';
 import { freePort } from '../global-setup.js';
 import { startReplica, stopReplica } from '../helpers/child.js';
 import { HubCollector } from '../helpers/hub.js';
+import { eventually } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -30,12 +31,15 @@ describe('examples/walkthrough.sh', () => {
       DEV_CLIENT_SECRET: secret,
       DEV_ORG_ID: org,
     });
-    const end = Date.now() + 60_000;
-    while (!service.output.join('').includes('Development client')) {
-      if (Date.now() > end || service.exitCode !== null)
-        throw new Error(`service did not start: ${service.output.join('')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      () => {
+        if (service.exitCode !== null)
+          throw new Error(`service exited: ${service.output.join('')}`);
+        return service.output.join('').includes('Development client');
+      },
+      () => `the service to start: ${service.output.join('')}`,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
   });
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ import {
   expectError,
   FS,
   getItem,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 const key = new TextEncoder().encode(TEST_SECRETS.tokenSigningKey);
 

@@ -15,7 +15,7 @@ import { EmbeddedDatabase } from '../../src/database/embedded-postgres.js';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import { freePort } from '../global-setup.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { FS } from './fixtures.js';
+import { FS } from '../helpers/resources.js';
 
 function captureContext(): {
   ctx: CliContext;

@@ -22,7 +22,7 @@ import {
   getItem,
   MISSING_ID,
   PROFILE_SPEC,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 const SAS_KEY = 'UGxhaW50ZXh0LXNhcy1rZXktbmV2ZXItc3RvcmVk';
 
@@ -364,6 +364,10 @@ describe('connections, source and target connections', () => {
         .set(tenant.headers)
         .expect(400);
       expectError(refused.body, '1418-400', base.id);
+      // The refusal names what uses the base connection.
+      expect((refused.body as { message: string }).message).toContain(
+        target.id,
+      );
       await t.http
         .delete(`${FS}/targetConnections/${target.id}`)
         .set(tenant.headers)
@@ -581,6 +585,7 @@ describe('connections, source and target connections', () => {
           .set(tenant.headers)
           .expect(400);
         expectError(res.body, '1418-400', id);
+        expect((res.body as { message: string }).message).toContain(flow.id);
       }
       await t.http
         .delete(`${FS}/flows/${flow.id}`)

@@ -12,7 +12,7 @@ import {
   expectError,
   FS,
   MISSING_ID,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 describe('error handling', () => {
   let t: TestApp;

@@ -22,7 +22,7 @@ import {
   MISSING_ID,
   PROFILE_SPEC,
   segmentSelector,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 interface Flow {
   id: string;

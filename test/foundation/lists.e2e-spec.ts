@@ -13,7 +13,7 @@ import {
   expectError,
   FS,
   segmentSelector,
-} from './fixtures.js';
+} from '../helpers/resources.js';
 
 interface Item {
   id: string;

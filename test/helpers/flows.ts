@@ -1,18 +1,5 @@
 import type { TestApp, TestTenant } from './app.js';
-
-const FS = '/data/foundation/flowservice';
-export const EVENT_HUBS_SPEC = {
-  id: 'bf9f5905-92b7-48bf-bf20-455bc6b60a4e',
-  version: '1.0',
-};
-export const PROFILE_SPEC = {
-  id: '8a9c3494-9708-43d7-ae3f-cda01e5030e1',
-  version: '1.0',
-};
-export const FLOW_SPEC = {
-  id: '71471eba-b620-49e4-90fd-23f1fa0174d8',
-  version: '1.0',
-};
+import { EH_SPEC, FLOW_SPEC, FS, PROFILE_SPEC } from './resources.js';
 
 export interface CreatedFlow {
   flowId: string;
@@ -60,12 +47,12 @@ export async function createEventHubsFlow(
         namespace: opts.namespace,
       },
     },
-    connectionSpec: EVENT_HUBS_SPEC,
+    connectionSpec: EH_SPEC,
   });
   const target = await post('targetConnections', {
     name: 'hub',
     baseConnectionId: base.id,
-    connectionSpec: EVENT_HUBS_SPEC,
+    connectionSpec: EH_SPEC,
     data: { format: 'json' },
     params: { eventHubName: opts.eventHubName, ...opts.targetParams },
   });
@@ -112,41 +99,6 @@ export async function createEventHubsFlow(
     targetConnectionId: target.id,
     sourceConnectionId: source.id,
   };
-}
-
-/** Creates a streaming segment definition and returns its id. */
-export async function createSegment(
-  t: TestApp,
-  tenant: TestTenant,
-  name: string,
-  pql: string,
-): Promise<string> {
-  const res = await t.http
-    .post('/data/core/ups/segment/definitions')
-    .set(tenant.headers)
-    .send({
-      name,
-      profileInstanceId: 'ups',
-      expression: { type: 'PQL', format: 'pql/text', value: pql },
-      schema: { name: '_xdm.context.profile' },
-      evaluationInfo: { continuous: { enabled: true } },
-    });
-  if (res.status !== 200)
-    throw new Error(`segment → ${res.status} ${JSON.stringify(res.body)}`);
-  return (res.body as { id: string }).id;
-}
-
-export async function ingest(
-  t: TestApp,
-  tenant: TestTenant,
-  profiles: Record<string, unknown>[],
-): Promise<void> {
-  const res = await t.http
-    .post('/data/core/ups/ingest/profiles')
-    .set(tenant.headers)
-    .send({ profiles });
-  if (res.status >= 300 && res.status !== 207)
-    throw new Error(`ingest → ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 export async function patchFlow(

@@ -4,6 +4,7 @@ import {
   type ReceivedEventData,
   type Subscription,
 } from '@azure/event-hubs';
+import { eventually } from './wait.js';
 
 export interface ReceivedExport {
   partitionId: string;
@@ -78,14 +79,12 @@ export class HubCollector {
     predicate: (events: ReceivedExport[]) => boolean,
     timeoutMs = 20_000,
   ): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!predicate(this.events)) {
-      if (Date.now() > end)
-        throw new Error(
-          `timed out; received ${this.events.length} events: ${JSON.stringify(this.events.map((e) => e.properties))}`,
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(
+      () => predicate(this.events),
+      () =>
+        `the hub; received ${this.events.length} events: ${JSON.stringify(this.events.map((e) => e.properties))}`,
+      { timeoutMs },
+    );
   }
 
   async close(): Promise<void> {

@@ -16,11 +16,9 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import {
-  createEventHubsFlow,
-  createSegment,
-  ingest,
-} from '../helpers/flows.js';
+import { createEventHubsFlow } from '../helpers/flows.js';
+import { ingest } from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
 
 /**
  * OpenAPI-driven fuzzing (issue 6 item 4): for every operation of the
@@ -798,12 +796,9 @@ describe('OpenAPI-driven fuzzing', () => {
     ).rows.map((r) => r.table_name);
 
     // One of each resource, so GET/PATCH/DELETE paths have valid ids.
-    const segmentId = await createSegment(
-      t,
-      tenant,
-      'Fuzz gold',
-      'loyalty.tier = "gold"',
-    );
+    const segmentId = (
+      await createSegment(t, tenant, 'Fuzz gold', 'loyalty.tier = "gold"')
+    ).id;
     await ingest(t, tenant, [
       {
         identityMap: { email: [{ id: seed.email }] },

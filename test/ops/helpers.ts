@@ -27,20 +27,6 @@ export async function scrape(t: TestApp): Promise<string> {
   return res.text;
 }
 
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Log lines captured from a pino destination, parsed. */
 export class LogCapture {
   readonly raw: string[] = [];

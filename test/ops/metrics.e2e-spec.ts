@@ -12,12 +12,11 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import {
-  createEventHubsFlow,
-  createSegment,
-  ingest,
-} from '../helpers/flows.js';
-import { eventually, sample, scrape } from './helpers.js';
+import { createEventHubsFlow } from '../helpers/flows.js';
+import { ingest } from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
+import { eventually } from '../helpers/wait.js';
+import { sample, scrape } from './helpers.js';
 
 const FS = '/data/foundation/flowservice';
 
@@ -45,12 +44,9 @@ describe('GET /metrics', () => {
   async function flowTo(tenant: TestTenant, sasKey = DEFAULT_EMULATOR_KEY) {
     const hub = `metrics-${randomUUID().slice(0, 8)}`;
     emulator.addHub({ name: hub, partitionCount: 2 });
-    const segmentId = await createSegment(
-      t,
-      tenant,
-      `Gold ${hub}`,
-      'loyalty.tier = "gold"',
-    );
+    const segmentId = (
+      await createSegment(t, tenant, `Gold ${hub}`, 'loyalty.tier = "gold"')
+    ).id;
     return createEventHubsFlow(t, tenant, {
       namespace: `127.0.0.1:${emulator.port}`,
       sasKeyName: DEFAULT_KEY_NAME,

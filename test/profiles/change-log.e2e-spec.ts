@@ -4,7 +4,7 @@ import { readChanges } from '../../src/profile-store/change-log.js';
 import { ProfileStore } from '../../src/profile-store/profile-store.js';
 import { ProfileIngestService } from '../../src/profiles/profile-ingest.service.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
-import { email, tenantRef, waitVisible } from './helpers.js';
+import { email, tenantRef, waitVisible } from '../helpers/profiles.js';
 
 describe('change log ordering guarantee', () => {
   let t: TestApp;

@@ -6,7 +6,7 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { ingest, lookup } from './helpers.js';
+import { ingest, lookup } from '../helpers/profiles.js';
 
 /** Adobe's identity-graph guardrails (docs/profiles.md, "Identity graph limits"). */
 describe('identity graph guardrails', () => {

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { profilesImport } from '../../src/cli/profiles-import.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
-import { allChanges, lookup } from './helpers.js';
+import { allChanges, lookup } from '../helpers/profiles.js';
 
 describe('profiles import (CLI)', () => {
   let t: TestApp;

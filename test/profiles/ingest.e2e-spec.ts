@@ -7,7 +7,7 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { allChanges, email, ingest, lookup } from './helpers.js';
+import { allChanges, email, ingest, lookup } from '../helpers/profiles.js';
 
 describe('profile ingestion, merge rules and identity stitching', () => {
   let t: TestApp;

@@ -10,7 +10,7 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { email, tenantRef, waitVisible } from '../profiles/helpers.js';
+import { email, tenantRef, waitVisible } from '../helpers/profiles.js';
 
 describe('change-log purge', () => {
   let t: TestApp;

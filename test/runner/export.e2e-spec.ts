@@ -12,14 +12,12 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import {
-  createEventHubsFlow,
-  createSegment,
-  ingest,
-  patchFlow,
-} from '../helpers/flows.js';
+import { createEventHubsFlow, patchFlow } from '../helpers/flows.js';
+import { ingest } from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import { HubCollector } from '../helpers/hub.js';
+import { eventually } from '../helpers/wait.js';
 
 const FS = '/data/foundation/flowservice';
 
@@ -65,12 +63,14 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     const collector = new HubCollector(emulator.connectionString(hub), hub);
     collectors.push(collector);
     collector.start();
-    const segmentId = await createSegment(
-      t,
-      tenant,
-      `Gold ${hub}`,
-      opts.segmentPql ?? 'loyalty.tier = "gold"',
-    );
+    const segmentId = (
+      await createSegment(
+        t,
+        tenant,
+        `Gold ${hub}`,
+        opts.segmentPql ?? 'loyalty.tier = "gold"',
+      )
+    ).id;
     return { tenant, hub, collector, segmentId };
   }
 
@@ -95,28 +95,25 @@ describe('dataflow runner: exports through the local emulator, proven with the S
 
   /** The flow's cursor has passed every committed change and no backfill is pending. */
   async function caughtUp(flowId: string, timeoutMs = 20_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const rows = (await ds.query(
-        `SELECT c.backfill IS NULL AS no_backfill,
-                (SELECT count(*) FROM profile_changes p
-                  WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                    AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id))::int AS pending
-         FROM flow_cursors c WHERE c.flow_id = $1`,
-        [flowId],
-      )) as { no_backfill: boolean; pending: number }[];
-      const r = rows[0];
-      if (r && r.no_backfill && r.pending === 0) {
-        // Acknowledged sends are in the emulator; give the consumer a moment to receive them.
-        await new Promise((res) => setTimeout(res, 300));
-        return;
-      }
-      if (Date.now() > end)
-        throw new Error(
-          `flow ${flowId} did not catch up: ${JSON.stringify(r)}`,
-        );
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    let last: unknown;
+    await eventually(
+      async () => {
+        const rows = (await ds.query(
+          `SELECT c.backfill IS NULL AS no_backfill,
+                  (SELECT count(*) FROM profile_changes p
+                    WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
+                      AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id))::int AS pending
+           FROM flow_cursors c WHERE c.flow_id = $1`,
+          [flowId],
+        )) as { no_backfill: boolean; pending: number }[];
+        last = rows[0];
+        return rows[0]?.no_backfill === true && rows[0].pending === 0;
+      },
+      () => `flow ${flowId} to catch up: ${JSON.stringify(last)}`,
+      { timeoutMs },
+    );
+    // Acknowledged sends are in the emulator; give the consumer a moment to receive them.
+    await new Promise((res) => setTimeout(res, 300));
   }
 
   /** The membership status the profile lookup reports. */
@@ -313,12 +310,14 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     collectors.push(collectorB);
     collectorB.start();
     const attributes = ['personalEmail.address', 'person.name.firstName'];
-    const later = await createSegment(
-      t,
-      tenant,
-      `Later ${hub}`,
-      'person.name.lastName = "Smith"',
-    );
+    const later = (
+      await createSegment(
+        t,
+        tenant,
+        `Later ${hub}`,
+        'person.name.lastName = "Smith"',
+      )
+    ).id;
     const flowA = await flowFor(tenant, hub, [segmentId, later], attributes);
     const flowB = await flowFor(tenant, hubB, [segmentId, later], attributes);
     await caughtUp(flowA.flowId);
@@ -340,16 +339,14 @@ describe('dataflow runner: exports through the local emulator, proven with the S
 
     // The new segments' background evaluations are done: one running after
     // the ingest would be a later evaluation and make the profile `existing`.
-    for (const end = Date.now() + 20_000; ;) {
+    await eventually(async () => {
       const [row] = (await ds.query(
         `SELECT count(*)::int AS n FROM segment_jobs
           WHERE org_id = $1 AND status IN ('queued', 'running')`,
         [tenant.orgId],
       )) as { n: number }[];
-      if (row?.n === 0) break;
-      if (Date.now() > end) throw new Error('segment jobs did not finish');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return row?.n === 0;
+    }, 'the segment jobs to finish');
     // Both paused while the profile qualifies: no export has seen it yet.
     await action(flowA.flowId, 'disable');
     await action(flowB.flowId, 'disable');
@@ -434,16 +431,17 @@ describe('dataflow runner: exports through the local emulator, proven with the S
       .set(tenant.headers)
       .expect(202);
     // The runner marks the cursor of a deleted flow instead of dropping it.
-    const end = Date.now() + 10_000;
-    for (;;) {
-      const [row] = (await ds.query(
-        `SELECT deleted_at IS NOT NULL AS deleted FROM flow_cursors WHERE flow_id = $1`,
-        [flow.flowId],
-      )) as { deleted: boolean }[];
-      if (row?.deleted) break;
-      if (Date.now() > end) throw new Error('cursor not marked deleted');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(
+      async () => {
+        const [row] = (await ds.query(
+          `SELECT deleted_at IS NOT NULL AS deleted FROM flow_cursors WHERE flow_id = $1`,
+          [flow.flowId],
+        )) as { deleted: boolean }[];
+        return row?.deleted;
+      },
+      'the cursor to be marked deleted',
+      { timeoutMs: 10_000 },
+    );
     expect(await lookupStatus(tenant, 'gone@x.com', segmentId)).toBe(
       'existing',
     );
@@ -451,12 +449,14 @@ describe('dataflow runner: exports through the local emulator, proven with the S
 
   it('backfills the members of a segment added to an existing flow', async () => {
     const { tenant, hub, collector, segmentId } = await setup();
-    const platinum = await createSegment(
-      t,
-      tenant,
-      `Platinum ${hub}`,
-      'loyalty.points >= 1000',
-    );
+    const platinum = (
+      await createSegment(
+        t,
+        tenant,
+        `Platinum ${hub}`,
+        'loyalty.points >= 1000',
+      )
+    ).id;
     await ingest(t, tenant, [
       profile('q1@x.com', 'bronze', {
         loyalty: { tier: 'bronze', points: 5000 },
@@ -506,18 +506,19 @@ describe('dataflow runner: exports through the local emulator, proven with the S
         };
       };
     };
-    let run: Run | undefined;
-    const end = Date.now() + 20_000;
-    while (!run && Date.now() < end) {
-      const res = await t.http
-        .get(`${FS}/runs?property=flowId==${flow.flowId}`)
-        .set(tenant.headers)
-        .expect(200);
-      run = (res.body as { items: Run[] }).items.find(
-        (r) => r.metrics.statusSummary.errors?.length > 0,
-      );
-      if (!run) await new Promise((r) => setTimeout(r, 100));
-    }
+    const run = await eventually(
+      async () => {
+        const res = await t.http
+          .get(`${FS}/runs?property=flowId==${flow.flowId}`)
+          .set(tenant.headers)
+          .expect(200);
+        return (res.body as { items: Run[] }).items.find(
+          (r) => r.metrics.statusSummary.errors?.length > 0,
+        );
+      },
+      'a run with errors',
+      { intervalMs: 100 },
+    );
     expect(run?.metrics.statusSummary.status).toBe('failed');
     expect(run?.metrics.statusSummary.errors[0]?.message).toMatch(/SAS key/);
     expect(JSON.stringify(run)).not.toContain('d3Jvbmcta2V5');

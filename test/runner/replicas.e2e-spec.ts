@@ -17,11 +17,9 @@ import {
   type TestTenant,
 } from '../helpers/app.js';
 import { startReplica, stopReplica } from '../helpers/child.js';
-import {
-  createEventHubsFlow,
-  createSegment,
-  ingest,
-} from '../helpers/flows.js';
+import { createEventHubsFlow } from '../helpers/flows.js';
+import { ingest } from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
 import { HubCollector } from '../helpers/hub.js';
 
 /** Runner replicas as real processes sharing one database. */
@@ -56,12 +54,9 @@ describe('runner replicas', () => {
     const collector = new HubCollector(emulator.connectionString(hub), hub);
     collectors.push(collector);
     collector.start();
-    const segmentId = await createSegment(
-      t,
-      tenant,
-      `Members ${hub}`,
-      'loyalty.tier = "gold"',
-    );
+    const segmentId = (
+      await createSegment(t, tenant, `Members ${hub}`, 'loyalty.tier = "gold"')
+    ).id;
     // The new segment's background evaluation (of no profiles yet) is done
     // here, so none runs in a replica after the fill: the members stay
     // `realized` in their rows, as a fresh qualification does.

@@ -15,8 +15,8 @@ import {
   ingest,
   lookup,
   tenantRef,
-} from '../profiles/helpers.js';
-import { createSegment } from './helpers.js';
+} from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
 
 type Membership = { status: string; lastQualificationTime: string };
 

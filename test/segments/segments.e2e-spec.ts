@@ -8,7 +8,7 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { createSegment, type SegmentBody } from './helpers.js';
+import { createSegment, type SegmentBody } from '../helpers/segments.js';
 
 const BASE = '/data/core/ups/segment/definitions';
 const errorShape = {

@@ -12,8 +12,7 @@ import {
 } from 'class-validator';
 
 /** An XDM attribute path such as `person.name.firstName`. */
-export const ATTRIBUTE_PATH =
-  /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const ATTRIBUTE_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 export class ProfileSelectorValueDto {
   /** XDM path of the attribute to export. @example personalEmail.address */

@@ -5,8 +5,8 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiSecurity } from '@nestjs/swagger';
-import { PlatformAuthGuard } from '../auth/platform-auth.guard.js';
-import type { AppRequest, Tenant } from './request-context.js';
+import { PlatformAuthGuard } from './platform-auth.guard.js';
+import type { AppRequest, Tenant } from '../common/request-context.js';
 
 /** The tenant resolved by PlatformAuthGuard. */
 export const CurrentTenant = createParamDecorator(

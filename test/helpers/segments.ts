@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { TestApp, TestTenant } from '../helpers/app.js';
+import type { TestApp, TestTenant } from './app.js';
 
 export interface SegmentBody {
   id: string;

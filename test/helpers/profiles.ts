@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { expect } from 'vitest';
-import type { TestApp, TestTenant } from '../helpers/app.js';
+import type { TestApp, TestTenant } from './app.js';
+import { eventually } from './wait.js';
 import type { ProfileChange } from '../../src/profile-store/change-log.js';
 import { ProfileStore } from '../../src/profile-store/profile-store.js';
 
@@ -77,16 +78,18 @@ export async function waitVisible(
   tenant: TestTenant,
 ): Promise<void> {
   const ds = t.app.get(DataSource);
-  for (let i = 0; i < 200; i++) {
-    const [row] = (await ds.query(
-      `SELECT coalesce(max(tx_id) < pg_snapshot_xmin(pg_current_snapshot()), true) AS ok
-         FROM profile_changes WHERE org_id = $1 AND sandbox_name = $2`,
-      [tenant.orgId, tenant.sandbox],
-    )) as { ok: boolean }[];
-    if (row?.ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('changes did not become visible');
+  await eventually(
+    async () => {
+      const [row] = (await ds.query(
+        `SELECT coalesce(max(tx_id) < pg_snapshot_xmin(pg_current_snapshot()), true) AS ok
+           FROM profile_changes WHERE org_id = $1 AND sandbox_name = $2`,
+        [tenant.orgId, tenant.sandbox],
+      )) as { ok: boolean }[];
+      return row?.ok;
+    },
+    'the changes to become visible',
+    { timeoutMs: 10_000 },
+  );
 }
 
 /** Every committed change of the tenant, in reader order. */

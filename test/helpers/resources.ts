@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { TestApp, TestTenant } from '../helpers/app.js';
+import type { TestApp, TestTenant } from './app.js';
 
 export const FS = '/data/foundation/flowservice';
 export const EH_SPEC = {

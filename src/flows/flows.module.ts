@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module.js';
+import { ReferencesModule } from '../common/references.js';
+import { RunsModule } from '../runs/runs.module.js';
+import { SourceConnectionsModule } from '../source-connections/source-connections.module.js';
+import { TargetConnectionsModule } from '../target-connections/target-connections.module.js';
+import { FlowEntity } from './flow.entity.js';
+import { FlowsController } from './flows.controller.js';
+import { FlowsService } from './flows.service.js';
+
+/** Flows: which segments and attributes go from a source to targets. */
+@Module({
+  imports: [
+    AuthModule,
+    ReferencesModule,
+    SourceConnectionsModule,
+    TargetConnectionsModule,
+    RunsModule,
+    TypeOrmModule.forFeature([FlowEntity]),
+  ],
+  controllers: [FlowsController],
+  providers: [FlowsService],
+})
+export class FlowsModule {}
