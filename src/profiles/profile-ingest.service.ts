@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import {
   type Queryable,
   type TenantRef,
+  sqlState,
   withTransaction,
 } from '../database/transaction.js';
 import {
@@ -30,6 +31,11 @@ export interface IngestResult {
   results: RecordResult[];
   accepted: number;
   rejected: number;
+  /**
+   * Records not stored because the server failed (e.g. the database went
+   * away): rejected with a reason saying so, safe to send again.
+   */
+  notStored: number;
 }
 
 /**
@@ -86,18 +92,74 @@ export class ProfileIngestService {
       }
     }
     const size = Math.max(1, opts.batchSize ?? DEFAULT_BATCH_SIZE);
+    let notStored = 0;
     for (let i = 0; i < valid.length; i += size) {
       const batch = valid.slice(i, i + size);
-      const done = await withTransaction(
-        this.dataSource,
-        (m) => this.ingestBatch(m, tenant, batch),
-        opts.manager,
-      );
-      results.push(...done);
+      try {
+        results.push(...(await this.storeBatch(tenant, batch, opts.manager)));
+      } catch (err) {
+        // The server failed (not the data): this batch rolled back and the
+        // rest is not attempted. Every record still gets a definite answer.
+        if (opts.manager) throw err;
+        const rest = valid.slice(i);
+        notStored = rest.length;
+        const reason = `not stored: the server could not store this batch (${serverProblem(err)}); send the record again`;
+        for (const r of rest)
+          results.push({
+            index: r.index,
+            ...(r.line === undefined ? {} : { line: r.line }),
+            status: 'error',
+            reason,
+          });
+        break;
+      }
     }
     results.sort((a, b) => a.index - b.index);
     const accepted = results.filter((r) => r.status === 'ok').length;
-    return { results, accepted, rejected: results.length - accepted };
+    return {
+      results,
+      accepted,
+      rejected: results.length - accepted,
+      notStored,
+    };
+  }
+
+  /**
+   * A batch in its own transaction (or the caller's). A data exception that
+   * validation did not foresee (SQLSTATE class 22) is narrowed down by
+   * halves to the records that cause it: they are rejected with the
+   * database's reason, their neighbours stored.
+   */
+  private async storeBatch(
+    tenant: TenantRef,
+    batch: BatchItem[],
+    manager: EntityManager | undefined,
+  ): Promise<RecordResult[]> {
+    try {
+      return await withTransaction(
+        this.dataSource,
+        (m) => this.ingestBatch(m, tenant, batch),
+        manager,
+      );
+    } catch (err) {
+      if (manager || !sqlState(err)?.startsWith('22')) throw err;
+      if (batch.length === 1) {
+        const [r] = batch as [BatchItem];
+        return [
+          {
+            index: r.index,
+            ...(r.line === undefined ? {} : { line: r.line }),
+            status: 'error',
+            reason: `the record could not be stored: ${(err as Error).message}`,
+          },
+        ];
+      }
+      const half = Math.ceil(batch.length / 2);
+      return [
+        ...(await this.storeBatch(tenant, batch.slice(0, half), manager)),
+        ...(await this.storeBatch(tenant, batch.slice(half), manager)),
+      ];
+    }
   }
 
   /**
@@ -156,4 +218,13 @@ function distinctKeys(keys: IdentityKey[]): IdentityKey[] {
   const seen = new Map<string, IdentityKey>();
   for (const k of keys) seen.set(identityKeyString(k), k);
   return [...seen.values()];
+}
+
+/** What went wrong on the server, without internals (no SQL, no stack). */
+function serverProblem(err: unknown): string {
+  const code = sqlState(err);
+  if (code?.startsWith('08') || code === '57P01' || code === '57P03')
+    return 'the database is unavailable';
+  if (code) return `database error ${code}`;
+  return 'an internal error';
 }

@@ -129,6 +129,7 @@ function normalizeIdentity(entry: unknown, where: string): IdentityEntry {
   if (typeof id !== 'string' || id.trim().length === 0) {
     throw new FragmentError(`${where}.id must be a non-empty string`);
   }
+  if (!isStorable(id)) throw unstorable(`${where}.id`);
   if (RESERVED_IDENTITY_VALUES.has(id.trim().toLowerCase())) {
     throw new FragmentError(
       `${where}.id "${id.slice(0, 80)}" is not an identity (null, anonymous and invalid are placeholders, never identifiers)`,
@@ -170,7 +171,30 @@ function dedupeIdentities(list: IdentityEntry[]): IdentityEntry[] {
   return [...byId.values()];
 }
 
+/** A lone UTF-16 surrogate: valid in a JS string, not in PostgreSQL's text or jsonb. */
+const LONE_SURROGATE =
+  /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Text PostgreSQL can store: no U+0000 (jsonb and text reject it) and no
+ * lone surrogate. Checked per record, so such a value rejects its record
+ * with a reason instead of failing the whole batch.
+ */
+function isStorable(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
+function unstorable(where: string): FragmentError {
+  return new FragmentError(
+    `${where} contains a character that cannot be stored (U+0000 or an unpaired UTF-16 surrogate)`,
+  );
+}
+
 function checkAttributes(value: unknown, path: string, depth: number): void {
+  if (typeof value === 'string') {
+    if (!isStorable(value)) throw unstorable(path || 'the record');
+    return;
+  }
   if (depth > MAX_DEPTH) {
     throw new FragmentError(
       `${path || 'the record'} is nested deeper than ${MAX_DEPTH} levels`,
@@ -197,6 +221,8 @@ function checkAttributes(value: unknown, path: string, depth: number): void {
         `attribute name "${key.slice(0, 80)}"${path ? ` in ${path}` : ''} is not allowed (empty, too long, contains "." or is __proto__)`,
       );
     }
+    if (!isStorable(key))
+      throw unstorable(`an attribute name${path ? ` in ${path}` : ''}`);
     checkAttributes(child, path ? `${path}.${key}` : key, depth + 1);
   }
 }

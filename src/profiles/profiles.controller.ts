@@ -34,13 +34,16 @@ export class ProfilesController {
   /**
    * Ingest profile fragments: `{"profiles": [...]}` (up to 1,000) or
    * `application/x-ndjson` (one fragment per line). Each record is stored or
-   * rejected on its own: 200 when all were stored, 207 when some were rejected.
+   * rejected on its own: 200 when all were stored, 207 when some were rejected,
+   * 503 when the server failed part way (`notStored` records, each listed with
+   * that reason; the others are stored): send exactly those again.
    */
   @Post('ingest/profiles')
   @ApiConsumes('application/json', 'application/x-ndjson')
   @ApiBody({ type: IngestProfilesDto })
   @ApiResponse({ status: 200, type: IngestResponseDto })
   @ApiResponse({ status: 207, type: IngestResponseDto })
+  @ApiResponse({ status: 503, type: IngestResponseDto })
   async ingest(
     @CurrentTenant() tenant: Tenant,
     // Typed unknown on purpose: the body is JSON or NDJSON text, parsed by the service.
@@ -49,7 +52,7 @@ export class ProfilesController {
   ): Promise<IngestResponseDto> {
     const result = await this.ingestion.ingestRequest(tenant, body);
     this.metrics.recordIngest(result.accepted, result.rejected);
-    res.status(result.rejected > 0 ? 207 : 200);
+    res.status(result.notStored > 0 ? 503 : result.rejected > 0 ? 207 : 200);
     return result;
   }
 

@@ -231,13 +231,10 @@ describe('buildMessages', () => {
     expect(first.outcome.segmentOutput).toEqual({ s1: 1 });
     // The flow's position is already past the realizing transaction.
     const again = build('99', '100');
-    expect(
-      (
-        again.events.get('t1')?.[0]?.body.segmentMembership as {
-          ups: Record<string, { status: string }>;
-        }
-      ).ups.s1?.status,
-    ).toBe('existing');
+    const body = again.events.get('t1')?.[0]?.body as {
+      segmentMembership: { ups: Record<string, { status: string }> };
+    };
+    expect(body.segmentMembership.ups.s1?.status).toBe('existing');
   });
 
   it('skips a profile that is not a member of a mapped segment', () => {

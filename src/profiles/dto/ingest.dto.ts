@@ -34,7 +34,7 @@ export class IngestRecordResultDto {
 
 /**
  * 200 when every record was stored, 207 when at least one was rejected
- * (the others are stored regardless).
+ * (the others are stored regardless), 503 when the server failed part way.
  */
 export class IngestResponseDto {
   results: IngestRecordResultDto[];
@@ -44,4 +44,10 @@ export class IngestResponseDto {
 
   /** Records rejected (see `results[].reason`). */
   rejected: number;
+
+  /**
+   * Of the rejected, records not stored because the server failed part way
+   * (the response is then a 503): send them again; the others are stored.
+   */
+  notStored: number;
 }
