@@ -8,6 +8,7 @@ import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsO
 import { IdentityIndexByKeyOnly1764700000000 } from './1764700000000-IdentityIndexByKeyOnly.js';
 import { DeletedFlowPositions1764800000000 } from './1764800000000-DeletedFlowPositions.js';
 import { IdentityFirstSeen1764900000000 } from './1764900000000-IdentityFirstSeen.js';
+import { ExportedExits1765000000000 } from './1765000000000-ExportedExits.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -21,4 +22,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   IdentityIndexByKeyOnly1764700000000,
   DeletedFlowPositions1764800000000,
   IdentityFirstSeen1764900000000,
+  ExportedExits1765000000000,
 ];

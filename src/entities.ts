@@ -9,6 +9,7 @@ import { TargetConnectionEntity } from './target-connections/target-connection.e
 import { SandboxEntity } from './tenancy/sandbox.entity.js';
 import { ProfileIdentityEntity } from './profile-store/profile-identity.entity.js';
 import { ProfileEntity } from './profile-store/profile.entity.js';
+import { ExportedExitEntity } from './profile-store/exported-exit.entity.js';
 import { SegmentDefinitionEntity } from './segments/segment-definition.entity.js';
 import { SegmentJobEntity } from './segments/segment-job.entity.js';
 
@@ -24,6 +25,7 @@ export const ENTITIES = [
   FlowCursorEntity,
   ProfileEntity,
   ProfileIdentityEntity,
+  ExportedExitEntity,
   SegmentDefinitionEntity,
   SegmentJobEntity,
   RateLimitWindowEntity,

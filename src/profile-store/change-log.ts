@@ -312,6 +312,9 @@ export async function purgeConsumedChanges(
       if (!lock?.ok) return 0;
       const floors = await readers(em);
       const rows = (await em.query(
+        // The exits among them have reached every flow: from now on the
+        // exited memberships may be purged after the retention period
+        // (purgeExitedMemberships reads only exported_exits).
         `WITH gone AS (
            DELETE FROM profile_changes
             WHERE ctid = ANY(ARRAY(
@@ -324,7 +327,15 @@ export async function purgeConsumedChanges(
                     WHERE k.org = c.org_id AND k.sandbox = c.sandbox_name
                       AND (k.tx, k.cid) < (c.tx_id, c.id))
                LIMIT $2))
-           RETURNING 1)
+           RETURNING org_id, sandbox_name, profile_id, changed_at, membership_changes, deleted),
+         exits AS (
+           INSERT INTO exported_exits (org_id, sandbox_name, profile_id, segment_id, exited_at)
+           SELECT g.org_id, g.sandbox_name, g.profile_id, mc->>0, max(g.changed_at)
+             FROM gone g CROSS JOIN LATERAL jsonb_array_elements(g.membership_changes) mc
+            WHERE mc->>2 = 'exited' AND NOT g.deleted
+            GROUP BY 1, 2, 3, 4
+           ON CONFLICT (org_id, sandbox_name, profile_id, segment_id)
+           DO UPDATE SET exited_at = GREATEST(exported_exits.exited_at, EXCLUDED.exited_at))
          SELECT count(*)::int AS n FROM gone`,
         [
           retentionHours,

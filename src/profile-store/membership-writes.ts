@@ -86,51 +86,61 @@ export async function membersAfter(
 }
 
 /**
- * Drops exited memberships older than the retention period from the
- * profiles holding them: pages of profiles in id order (the order ingestion
- * locks in; rows locked by a writer right now are skipped and purged next
- * time), so each pass reads the store once.
+ * Drops exited memberships older than the retention period whose exit every
+ * flow has exported (exported_exits, filled by the change-log purge): a
+ * disabled or failing flow holds its exits until it has sent them. Reads
+ * only what is due, a page at a time; profile rows are locked in id order
+ * (as ingestion locks them). An entry is removed only if it still is that
+ * exit (a profile that re-entered, or exited again later, keeps its entry).
  */
 export async function purgeExitedMemberships(
   ds: DataSource,
   retentionDays: number,
+  page = 1000,
 ): Promise<number> {
-  const cutoff = new Date(
-    Date.now() - retentionDays * 86_400_000,
-  ).toISOString();
-  const expired = membershipSql.exitedBefore('e.value', '$1');
-  let after = BEFORE_ANY_ID;
+  const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
+  const entry = 'p.memberships->d.segment_id';
+  const stillThatExit = `${membershipSql.status(entry)} = 'exited'
+         AND ${membershipSql.time(entry)}::timestamptz <= d.exited_at`;
   let total = 0;
   for (;;) {
-    const rows = (await ds.query(
-      `WITH page AS MATERIALIZED (
-         SELECT id, (SELECT count(*)::int FROM jsonb_each(memberships) e
-                      WHERE ${expired}) AS n
-           FROM profiles
-          WHERE id > $2::uuid
-          ORDER BY id LIMIT 5000),
-       due AS (
-         SELECT p.id FROM profiles p
-          WHERE p.id = ANY(ARRAY(SELECT id FROM page WHERE n > 0))
-          ORDER BY p.id
-            FOR UPDATE SKIP LOCKED),
-       purged AS (
-         UPDATE profiles p
-            SET memberships = (
-                  SELECT COALESCE(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
-                    FROM jsonb_each(p.memberships) e
-                   WHERE NOT ${expired})
-           FROM due WHERE p.id = due.id
-         RETURNING p.id)
-       SELECT (SELECT page.id::text FROM page ORDER BY page.id DESC LIMIT 1) AS last,
-              (SELECT count(*)::int FROM page) AS seen,
-              (SELECT COALESCE(sum(page.n), 0)::int
-                 FROM purged JOIN page USING (id)) AS n`,
-      [cutoff, after],
-    )) as { last: string | null; seen: number; n: number }[];
-    total += rows[0]?.n ?? 0;
-    const last = rows[0]?.last;
-    if (!last || (rows[0]?.seen ?? 0) < 5000) return total;
-    after = last;
+    const [row] = (await ds.transaction(async (em) =>
+      em.query(
+        `WITH due AS MATERIALIZED (
+           SELECT org_id, sandbox_name, profile_id, segment_id, exited_at
+             FROM exported_exits
+            WHERE exited_at < $1
+            ORDER BY exited_at
+            LIMIT $2
+              FOR UPDATE SKIP LOCKED),
+         locked AS (
+           SELECT p.id FROM profiles p
+            WHERE p.id IN (SELECT profile_id FROM due)
+            ORDER BY p.id
+              FOR UPDATE),
+         purged AS (
+           UPDATE profiles p
+              SET memberships = p.memberships - ARRAY(
+                    SELECT d.segment_id FROM due d
+                     WHERE d.profile_id = p.id AND d.org_id = p.org_id
+                       AND d.sandbox_name = p.sandbox_name AND ${stillThatExit})
+             FROM locked WHERE p.id = locked.id
+           RETURNING p.id),
+         dequeued AS (
+           DELETE FROM exported_exits e USING due d
+            WHERE e.org_id = d.org_id AND e.sandbox_name = d.sandbox_name
+              AND e.profile_id = d.profile_id AND e.segment_id = d.segment_id
+           RETURNING 1)
+         SELECT (SELECT count(*) FROM due)::int AS seen,
+                (SELECT count(*) FROM due d JOIN profiles p ON p.id = d.profile_id
+                  WHERE d.org_id = p.org_id AND d.sandbox_name = p.sandbox_name
+                    AND ${stillThatExit})::int AS n,
+                (SELECT count(*) FROM purged)::int AS touched,
+                (SELECT count(*) FROM dequeued)::int AS dequeued`,
+        [cutoff, page],
+      ),
+    )) as { seen: number; n: number }[];
+    total += row?.n ?? 0;
+    if ((row?.seen ?? 0) < page) return total;
   }
 }
