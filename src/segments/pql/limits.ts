@@ -1,0 +1,31 @@
+/**
+ * Definition-time limits on PQL text. They keep one tenant's definition from
+ * costing the shared process much to parse, store or evaluate; evaluation has
+ * its own bound (`EVALUATION_BUDGET`) that holds whatever was accepted.
+ */
+export interface PqlLimits {
+  /** Longest PQL text, in characters (UTF-16 code units). */
+  maxTextLength: number;
+  /** Most nodes in the parsed tree: conditions, values and array items. */
+  maxNodes: number;
+  /** Most items in one array literal (`in`, `notIn`, `intersects`). */
+  maxArrayItems: number;
+  /** Longest `matches` or `like` pattern, in characters. */
+  maxPatternLength: number;
+}
+
+export const DEFAULT_PQL_LIMITS: Readonly<PqlLimits> = {
+  maxTextLength: 32_768,
+  maxNodes: 2_000,
+  maxArrayItems: 1_000,
+  maxPatternLength: 1_000,
+};
+
+/**
+ * Work one `evaluatePql` call may do on the profile's values, in RE2 steps
+ * (a pattern's program size per character tested) and characters or array
+ * elements scanned. A predicate whose work would exceed what is left is
+ * false, so a definition costs at most this much per profile, about 1 to
+ * 2 ms on one core, whatever its patterns and the profile's strings.
+ */
+export const EVALUATION_BUDGET = 1_000_000;

@@ -1,0 +1,220 @@
+import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
+
+/**
+ * A compiled `matches` or `like` pattern. Matching runs on RE2 (re2js), whose
+ * time is linear in the input: at most about `cost` steps per input character,
+ * so `value.length * cost` bounds one test whatever the pattern or the value.
+ */
+export class LinearMatcher {
+  /** Steps per input character in the worst case (the RE2 program size). */
+  readonly cost: number;
+
+  constructor(private readonly re: RE2JS) {
+    this.cost = Math.max(1, re.programSize());
+  }
+
+  /** True when the pattern matches somewhere in `value` (`like` patterns are anchored). */
+  test(value: string): boolean {
+    return this.re.test(value);
+  }
+}
+
+/** A pattern RE2 cannot run; `index` is the offset in the pattern it is about. */
+export class PatternError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly index: number,
+  ) {
+    super(reason);
+  }
+}
+
+const SYNTAX_NOTE = '(PQL regular expressions use RE2 syntax)';
+
+/**
+ * Constructs java.util.regex accepts but RE2 cannot run in linear time (or
+ * reads differently), found before RE2 sees the pattern so the error can say
+ * what the construct is and where it starts. Returns null when there is none.
+ */
+function findJavaOnlySyntax(pattern: string): PatternError | null {
+  const n = pattern.length;
+  // Whether the previous item is a quantifier, so a following `+` is possessive.
+  let afterQuantifier = false;
+  let braceStart = -1;
+  for (let i = 0; i < n;) {
+    const c = pattern[i];
+    if (c === '\\') {
+      const next = pattern[i + 1] ?? '';
+      if (next >= '1' && next <= '9') {
+        return new PatternError(
+          `Backreference '\\${next}' is not supported ${SYNTAX_NOTE}`,
+          i,
+        );
+      }
+      if (next === 'k' && pattern[i + 2] === '<') {
+        return new PatternError(
+          `Named backreference '\\k<…>' is not supported ${SYNTAX_NOTE}`,
+          i,
+        );
+      }
+      if (next === 'Q') {
+        const end = pattern.indexOf('\\E', i + 2);
+        i = end < 0 ? n : end + 2;
+      } else {
+        i += 2;
+      }
+      afterQuantifier = false;
+      continue;
+    }
+    if (c === '[') {
+      const end = scanClass(pattern, i);
+      if (end.intersection >= 0) {
+        return new PatternError(
+          `Character class intersection '&&' is not supported ${SYNTAX_NOTE}`,
+          end.intersection,
+        );
+      }
+      i = end.next;
+      afterQuantifier = false;
+      continue;
+    }
+    if (c === '(' && pattern[i + 1] === '?') {
+      const rest = pattern.slice(i + 2, i + 4);
+      const lookaround = rest.startsWith('=')
+        ? 'Lookahead'
+        : rest.startsWith('!')
+          ? 'Negative lookahead'
+          : rest === '<='
+            ? 'Lookbehind'
+            : rest === '<!'
+              ? 'Negative lookbehind'
+              : null;
+      if (lookaround !== null) {
+        return new PatternError(
+          `${lookaround} is not supported ${SYNTAX_NOTE}`,
+          i,
+        );
+      }
+      if (rest.startsWith('>')) {
+        return new PatternError(
+          `Atomic group '(?>…)' is not supported ${SYNTAX_NOTE}`,
+          i,
+        );
+      }
+    }
+    if (c === '+' && afterQuantifier) {
+      return new PatternError(
+        `Possessive quantifier is not supported ${SYNTAX_NOTE}`,
+        i - 1,
+      );
+    }
+    afterQuantifier =
+      c === '*' ||
+      c === '+' ||
+      c === '?' ||
+      (c === '}' &&
+        braceStart >= 0 &&
+        /^\d+(,\d*)?$/.test(pattern.slice(braceStart + 1, i)));
+    if (c === '{') braceStart = i;
+    else if (c === '}') braceStart = -1;
+    i++;
+  }
+  return null;
+}
+
+/** The end of the character class opening at `start`, and where a Java `&&` is, if any. */
+function scanClass(
+  pattern: string,
+  start: number,
+): { next: number; intersection: number } {
+  const n = pattern.length;
+  let i = start + 1;
+  if (pattern[i] === '^') i++;
+  // A `]` right after `[` or `[^` is a literal.
+  if (pattern[i] === ']') i++;
+  let intersection = -1;
+  while (i < n) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i += 2;
+    } else if (c === '[' && pattern[i + 1] === ':') {
+      const close = pattern.indexOf(':]', i + 2);
+      i = close < 0 ? i + 1 : close + 2;
+    } else if (c === ']') {
+      return { next: i + 1, intersection };
+    } else {
+      if (c === '&' && pattern[i + 1] === '&' && intersection < 0) {
+        intersection = i;
+      }
+      i++;
+    }
+  }
+  return { next: n, intersection };
+}
+
+function compileRe2(pattern: string, source: string): RE2JS {
+  try {
+    return RE2JS.compile(source);
+  } catch (e) {
+    if (e instanceof RE2JSSyntaxException) {
+      // RE2 names the offending fragment, not its offset: the fragment's first
+      // occurrence is where a reader should look.
+      const fragment = e.input ?? '';
+      const at = fragment === '' ? -1 : pattern.indexOf(fragment);
+      return throwPattern(
+        `Invalid regular expression: ${e.getDescription()}${fragment ? ` '${fragment}'` : ''} ${SYNTAX_NOTE}`,
+        Math.max(at, 0),
+      );
+    }
+    if (e instanceof RE2JSException) {
+      return throwPattern(`Invalid regular expression: ${e.message}`, 0);
+    }
+    throw e;
+  }
+}
+
+function throwPattern(reason: string, index: number): never {
+  throw new PatternError(reason, index);
+}
+
+/**
+ * Compiles a PQL `matches` pattern (a search, not a full match). Inline flags
+ * such as a leading `(?i)` are RE2's own. Throws `PatternError` for syntax RE2
+ * does not have, naming the construct and its offset in the pattern.
+ */
+export function compileMatches(pattern: string): LinearMatcher {
+  const javaOnly = findJavaOnlySyntax(pattern);
+  if (javaOnly !== null) throw javaOnly;
+  return new LinearMatcher(compileRe2(pattern, pattern));
+}
+
+/**
+ * Compiles a `like` pattern to an anchored RE2 program: `%` is any run of
+ * characters, `_` exactly one (code point), `\%` and `\_` stand for
+ * themselves; every other character is literal.
+ */
+export function compileLike(pattern: string): LinearMatcher {
+  let source = '\\A(?s:';
+  let literal = '';
+  const flush = (): void => {
+    if (literal !== '') source += RE2JS.quote(literal);
+    literal = '';
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === '\\' && (pattern[i + 1] === '%' || pattern[i + 1] === '_')) {
+      literal += pattern[i + 1];
+      i++;
+    } else if (ch === '%') {
+      flush();
+      source += '.*';
+    } else if (ch === '_') {
+      flush();
+      source += '.';
+    } else {
+      literal += ch;
+    }
+  }
+  flush();
+  return new LinearMatcher(compileRe2(pattern, source + ')\\z'));
+}
