@@ -30,6 +30,18 @@ interface Context {
   budget: number;
 }
 
+/**
+ * Budget units per piece of work, each about a nanosecond on one core (for
+ * the worst inputs measured): an RE2 step, a character compared by a string
+ * function, an array element compared by `includes`, looked up by
+ * `intersects`, or parsed as an ISO date against date literals.
+ */
+const COST_PER_RE2_STEP = 2;
+const COST_PER_CHAR = 5;
+const COST_PER_INCLUDES_ELEMENT = 15;
+const COST_PER_LOOKUP_ELEMENT = 35;
+const COST_PER_DATE_ELEMENT = 850;
+
 /** Spends `cost` units of the evaluation's budget; false (nothing spent) if it would run out. */
 function spend(ctx: Context, cost: number): boolean {
   if (cost > ctx.budget) return false;
@@ -43,7 +55,10 @@ function testPattern(
   ctx: Context,
 ): boolean {
   // RE2 takes at most `cost` steps per character (plus a constant).
-  return spend(ctx, (value.length + 1) * matcher.cost) && matcher.test(value);
+  return (
+    spend(ctx, (value.length + 1) * matcher.cost * COST_PER_RE2_STEP) &&
+    matcher.test(value)
+  );
 }
 
 function readPath(
@@ -236,7 +251,11 @@ function inList(value: unknown, list: ArrayLiteralNode, ctx: Context): boolean {
     }
     return false;
   }
-  const lookup = lookupOf(list);
+  return inLookup(value, lookupOf(list));
+}
+
+/** `value` (a profile value, never a relative time) in a prepared list. */
+function inLookup(value: unknown, lookup: ListLookup): boolean {
   const t = typeof value;
   if (
     (t === 'string' || t === 'number' || t === 'boolean') &&
@@ -374,7 +393,8 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
     case 'stringFunction': {
       const value = readPath(ctx.profile, node.target.segments);
       if (typeof value !== 'string') return false;
-      if (!spend(ctx, value.length + node.needle.length)) return false;
+      const chars = value.length + node.needle.length;
+      if (!spend(ctx, chars * COST_PER_CHAR)) return false;
       return stringFunction(
         node.fn,
         node.caseSensitive ? value : value.toLowerCase(),
@@ -393,14 +413,25 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
     }
     case 'includes': {
       const value = readPath(ctx.profile, node.target.segments);
-      if (!Array.isArray(value) || !spend(ctx, value.length)) return false;
+      if (
+        !Array.isArray(value) ||
+        !spend(ctx, value.length * COST_PER_INCLUDES_ELEMENT)
+      ) {
+        return false;
+      }
       const wanted = valueOf(node.value, ctx);
       return value.some((element) => compareValues('=', element, wanted));
     }
     case 'intersects': {
       const value = readPath(ctx.profile, node.target.segments);
-      if (!Array.isArray(value) || !spend(ctx, value.length)) return false;
-      return value.some((element) => inList(element, node.list, ctx));
+      if (!Array.isArray(value)) return false;
+      const lookup = lookupOf(node.list);
+      const perElement =
+        lookup.intervals.length > 0
+          ? COST_PER_DATE_ELEMENT
+          : COST_PER_LOOKUP_ELEMENT;
+      if (!spend(ctx, value.length * perElement)) return false;
+      return value.some((element) => inLookup(element, lookup));
     }
     case 'occurs': {
       const value = readPath(ctx.profile, node.target.segments);

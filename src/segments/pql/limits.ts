@@ -22,10 +22,12 @@ export const DEFAULT_PQL_LIMITS: Readonly<PqlLimits> = {
 };
 
 /**
- * Work one `evaluatePql` call may do on the profile's values, in RE2 steps
- * (a pattern's program size per character tested) and characters or array
- * elements scanned. A predicate whose work would exceed what is left is
- * false, so a definition costs at most this much per profile, about 1 to
- * 2 ms on one core, whatever its patterns and the profile's strings.
+ * Work one `evaluatePql` call may do on the profile's values, in units of
+ * about a nanosecond: RE2 steps (a pattern's program size per character
+ * tested), characters compared, array elements looked up (see the weights in
+ * `evaluator.ts`). A predicate whose work would exceed what is left is false,
+ * so one definition costs at most about 2–3 ms per profile on one core,
+ * whatever its patterns and the profile's values. For scale: `matches` with
+ * a 20-step pattern can test strings up to 50,000 characters.
  */
-export const EVALUATION_BUDGET = 1_000_000;
+export const EVALUATION_BUDGET = 2_000_000;

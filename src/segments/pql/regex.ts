@@ -38,8 +38,9 @@ const SYNTAX_NOTE = '(PQL regular expressions use RE2 syntax)';
  */
 function findJavaOnlySyntax(pattern: string): PatternError | null {
   const n = pattern.length;
-  // Whether the previous item is a quantifier, so a following `+` is possessive.
-  let afterQuantifier = false;
+  // Where the previous item's quantifier starts (-1: none), so a following
+  // `+` makes it possessive.
+  let quantifierStart = -1;
   let braceStart = -1;
   for (let i = 0; i < n;) {
     const c = pattern[i];
@@ -63,7 +64,7 @@ function findJavaOnlySyntax(pattern: string): PatternError | null {
       } else {
         i += 2;
       }
-      afterQuantifier = false;
+      quantifierStart = -1;
       continue;
     }
     if (c === '[') {
@@ -75,7 +76,7 @@ function findJavaOnlySyntax(pattern: string): PatternError | null {
         );
       }
       i = end.next;
-      afterQuantifier = false;
+      quantifierStart = -1;
       continue;
     }
     if (c === '(' && pattern[i + 1] === '?') {
@@ -102,19 +103,23 @@ function findJavaOnlySyntax(pattern: string): PatternError | null {
         );
       }
     }
-    if (c === '+' && afterQuantifier) {
+    if (c === '+' && quantifierStart >= 0) {
       return new PatternError(
         `Possessive quantifier is not supported ${SYNTAX_NOTE}`,
-        i - 1,
+        quantifierStart,
       );
     }
-    afterQuantifier =
-      c === '*' ||
-      c === '+' ||
-      c === '?' ||
-      (c === '}' &&
-        braceStart >= 0 &&
-        /^\d+(,\d*)?$/.test(pattern.slice(braceStart + 1, i)));
+    if (c === '*' || c === '+' || c === '?') {
+      quantifierStart = i;
+    } else if (
+      c === '}' &&
+      braceStart >= 0 &&
+      /^\d+(,\d*)?$/.test(pattern.slice(braceStart + 1, i))
+    ) {
+      quantifierStart = braceStart;
+    } else {
+      quantifierStart = -1;
+    }
     if (c === '{') braceStart = i;
     else if (c === '}') braceStart = -1;
     i++;
