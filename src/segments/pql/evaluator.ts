@@ -413,13 +413,13 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
     }
     case 'includes': {
       const value = readPath(ctx.profile, node.target.segments);
-      if (
-        !Array.isArray(value) ||
-        !spend(ctx, value.length * COST_PER_INCLUDES_ELEMENT)
-      ) {
-        return false;
-      }
+      if (!Array.isArray(value)) return false;
       const wanted = valueOf(node.value, ctx);
+      const perElement =
+        wanted instanceof Interval
+          ? COST_PER_DATE_ELEMENT
+          : COST_PER_INCLUDES_ELEMENT;
+      if (!spend(ctx, value.length * perElement)) return false;
       return value.some((element) => compareValues('=', element, wanted));
     }
     case 'intersects': {

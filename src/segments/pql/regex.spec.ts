@@ -209,6 +209,13 @@ describe('evaluation budget', () => {
     );
     expect(ev('a.intersects(["v1", "v2"])', { a: huge })).toBe(false);
     expect(ev('a.includes("v1")', { a: huge })).toBe(false);
+    const dates = Array.from({ length: 100_000 }, () => '2020-01-02');
+    expect(ev('a.includes(date(2020, 1, 2))', { a: dates.slice(0, 10) })).toBe(
+      true,
+    );
+    expect(
+      timeEvaluation('a.includes(date(2020, 1, 1))', { a: dates }),
+    ).toBeLessThan(50);
     const list = `[${Array.from({ length: 1000 }, (_, i) => `"w${i}"`).join(', ')}]`;
     expect(timeEvaluation(`a.intersects(${list})`, { a: huge })).toBeLessThan(
       50,
