@@ -213,6 +213,13 @@ export class Env {
   @Max(65_536)
   PQL_MAX_PATTERN_LENGTH = DEFAULT_PQL_LIMITS.maxPatternLength;
 
+  /** Estimated RE2 instructions all patterns of one PQL expression may compile to together. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  PQL_MAX_PATTERN_SIZE = DEFAULT_PQL_LIMITS.maxPatternSize;
+
   /**
    * Segment definitions one sandbox may hold. Every segment here is evaluated
    * on every ingested profile, like Adobe's streaming segments, whose

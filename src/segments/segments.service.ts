@@ -66,6 +66,7 @@ export class SegmentsService {
       maxNodes: this.env.PQL_MAX_NODES,
       maxArrayItems: this.env.PQL_MAX_ARRAY_ITEMS,
       maxPatternLength: this.env.PQL_MAX_PATTERN_LENGTH,
+      maxPatternSize: this.env.PQL_MAX_PATTERN_SIZE,
     };
   }
 

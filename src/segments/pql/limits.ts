@@ -12,6 +12,12 @@ export interface PqlLimits {
   maxArrayItems: number;
   /** Longest `matches` or `like` pattern, in characters. */
   maxPatternLength: number;
+  /**
+   * The expression's patterns together may compile to about this many RE2
+   * instructions (`estimateProgramSize`): compiling is paid when the
+   * definition is written and once per process when it is first evaluated.
+   */
+  maxPatternSize: number;
 }
 
 export const DEFAULT_PQL_LIMITS: Readonly<PqlLimits> = {
@@ -19,6 +25,7 @@ export const DEFAULT_PQL_LIMITS: Readonly<PqlLimits> = {
   maxNodes: 2_000,
   maxArrayItems: 1_000,
   maxPatternLength: 1_000,
+  maxPatternSize: 10_000,
 };
 
 /**

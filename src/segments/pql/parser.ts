@@ -21,6 +21,7 @@ import {
   PatternError,
   compileLike,
   compileMatches,
+  estimateProgramSize,
 } from './regex.js';
 import { DAY_MS, UNIT_WORDS, daysInMonth, utc } from './time.js';
 
@@ -176,6 +177,8 @@ class Parser {
   private pos = 0;
   private depth = 0;
   private lambdaVariable: string | undefined;
+  /** Estimated RE2 program size of the patterns compiled so far. */
+  private patternSize = 0;
 
   constructor(
     private readonly text: string,
@@ -666,12 +669,21 @@ class Parser {
     pattern: StringLiteralNode,
     compile: (source: string) => LinearMatcher,
   ): LinearMatcher {
-    const max = this.limits?.maxPatternLength;
-    if (max !== undefined && pattern.value.length > max) {
-      throw this.error(
-        `Pattern is ${pattern.value.length} characters long; at most ${max} are allowed`,
-        pattern.start,
-      );
+    if (this.limits !== undefined) {
+      const { maxPatternLength, maxPatternSize } = this.limits;
+      if (pattern.value.length > maxPatternLength) {
+        throw this.error(
+          `Pattern is ${pattern.value.length} characters long; at most ${maxPatternLength} are allowed`,
+          pattern.start,
+        );
+      }
+      this.patternSize += estimateProgramSize(pattern.value);
+      if (this.patternSize > maxPatternSize) {
+        throw this.error(
+          `Patterns expand to about ${this.patternSize} regular-expression instructions up to here; at most ${maxPatternSize} are allowed (a repeat x{n} counts x n times)`,
+          pattern.start,
+        );
+      }
     }
     try {
       return compile(pattern.value);

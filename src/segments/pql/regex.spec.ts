@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   DEFAULT_PQL_LIMITS,
   EVALUATION_BUDGET,
@@ -6,6 +7,12 @@ import {
   parsePql,
   type PqlLimits,
 } from './index.js';
+import {
+  PatternError,
+  compileLike,
+  compileMatches,
+  estimateProgramSize,
+} from './regex.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 
@@ -135,6 +142,7 @@ describe('definition-time limits', () => {
     maxNodes: 8,
     maxArrayItems: 3,
     maxPatternLength: 5,
+    maxPatternSize: 1_000,
   };
 
   it('accepts what is within every limit', () => {
@@ -171,6 +179,27 @@ describe('definition-time limits', () => {
       'Pattern is 6 characters long; at most 5 are allowed',
     );
     expect(parseError('a like "abcdef"', limits).position).toBe(7);
+  });
+
+  it('limits the estimated program size of the patterns together', () => {
+    const big = { ...DEFAULT_PQL_LIMITS, maxPatternSize: 1_000 };
+    expect(() =>
+      parsePql('a.matches("x{500}") and b like "%x%"', { limits: big }),
+    ).not.toThrow();
+    const err = parseError(
+      'a.matches("x{500}") and b.matches("(ab){300}")',
+      big,
+    );
+    expect(err.reason).toContain('at most 1000 are allowed');
+    expect(err.position).toBe(34);
+    // One short pattern that would expand to 140,000 instructions (and take
+    // most of a second to compile) is refused before it is compiled.
+    const t0 = performance.now();
+    expect(
+      parseError(`a.matches("${'a{1000}'.repeat(140)}")`, DEFAULT_PQL_LIMITS)
+        .reason,
+    ).toContain('regular-expression instructions');
+    expect(performance.now() - t0).toBeLessThan(50);
   });
 
   it('applies no limits when none are given (stored definitions re-read)', () => {
@@ -233,5 +262,141 @@ describe('evaluation budget', () => {
     expect(ev('a in [date(2020, 1, 1), 1]', { a: '2020-01-01' })).toBe(true);
     expect(ev('a in [date(2020, 1, 1), 1]', { a: '1' })).toBe(false);
     expect(ev('today in [date(2026, 11, 25)]', {})).toBe(true);
+  });
+});
+
+describe('estimateProgramSize', () => {
+  it.each([
+    'abc',
+    '^(a+)+$',
+    '(?i)john',
+    'x{1000}',
+    'x{2,1000}',
+    '(ab|cd){10,20}',
+    '(?s:.){1000}',
+    '(?P<n>a)(?:b{3}){4}',
+    '[a-z[:alpha:]]{5}',
+    '\\pL{100}',
+    '[\\pL\\pN]{100}',
+    '(?i)\\p{Greek}+',
+    '\\Qa.b{9}\\E{3}',
+    '\\x{41}{5}',
+    '((a{10}){10}){10}',
+    'a|b|c|d*',
+  ])('does not underestimate RE2 for %s', (pattern) => {
+    expect(estimateProgramSize(pattern)).toBeGreaterThanOrEqual(
+      compileMatches(pattern).cost - 2,
+    );
+  });
+
+  it('is linear for any text (no compile)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 1000 }), (pattern) => {
+        expect(estimateProgramSize(pattern)).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('any pattern text', () => {
+  it('compiles or is a PatternError, and never throws when matching', () => {
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc
+        .array(
+          fc.constantFrom(
+            '(',
+            ')',
+            '[',
+            ']',
+            '\\',
+            '?',
+            '<',
+            '=',
+            '!',
+            '+',
+            '*',
+            '{',
+            '}',
+            ',',
+            '1',
+            '&',
+            '^',
+            '$',
+            'P',
+            'Q',
+            'E',
+            'p',
+            ':',
+            '\uD800',
+            'é',
+            '%',
+            '_',
+          ),
+          { maxLength: 20 },
+        )
+        .map((parts) => parts.join('')),
+    );
+    fc.assert(
+      fc.property(
+        text,
+        fc.string({ unit: 'binary', maxLength: 20 }),
+        (p, v) => {
+          for (const compile of [compileMatches, compileLike]) {
+            let matcher;
+            try {
+              matcher = compile(p);
+            } catch (e) {
+              expect(e).toBeInstanceOf(PatternError);
+              continue;
+            }
+            expect(typeof matcher.test(v)).toBe('boolean');
+          }
+        },
+      ),
+      { numRuns: 800 },
+    );
+  });
+
+  it('like matches exactly what a direct reading of % and _ accepts', () => {
+    // Reference: a memoised recursive matcher over code points.
+    const reference = (pattern: string, value: string): boolean => {
+      const tokens: string[] = [];
+      for (let i = 0; i < pattern.length; i++) {
+        const ch = pattern[i];
+        if (ch === '\\' && (pattern[i + 1] === '%' || pattern[i + 1] === '_')) {
+          tokens.push(`lit:${pattern[++i]}`);
+        } else tokens.push(ch === '%' || ch === '_' ? ch : `lit:${ch}`);
+      }
+      const chars = [...value];
+      const memo = new Map<string, boolean>();
+      const go = (t: number, c: number): boolean => {
+        const key = `${t},${c}`;
+        const hit = memo.get(key);
+        if (hit !== undefined) return hit;
+        let r: boolean;
+        if (t === tokens.length) r = c === chars.length;
+        else if (tokens[t] === '%')
+          r = go(t + 1, c) || (c < chars.length && go(t, c + 1));
+        else if (c === chars.length) r = false;
+        else if (tokens[t] === '_') r = go(t + 1, c + 1);
+        else r = tokens[t].slice(4) === chars[c] && go(t + 1, c + 1);
+        memo.set(key, r);
+        return r;
+      };
+      return go(0, 0);
+    };
+    const alphabet = fc.constantFrom('a', 'b', '%', '_', '\\', '.', '*', 'é');
+    const str = (max: number) =>
+      fc.array(alphabet, { maxLength: max }).map((p) => p.join(''));
+    fc.assert(
+      fc.property(str(8), str(10), (pattern, value) => {
+        expect(compileLike(pattern).test(value)).toBe(
+          reference(pattern, value),
+        );
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

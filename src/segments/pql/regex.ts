@@ -223,3 +223,120 @@ export function compileLike(pattern: string): LinearMatcher {
   flush();
   return new LinearMatcher(compileRe2(pattern, source + ')\\z'));
 }
+
+/**
+ * Weight of a Unicode class (`\pL`, `[^\p{Greek}]`): hundreds of ranges to
+ * compile, more with `(?i)`.
+ */
+const UNICODE_CLASS_SIZE = 100;
+/** The fixed work of compiling any pattern, however short, as instructions. */
+const PATTERN_OVERHEAD = 50;
+
+/**
+ * An upper estimate of the RE2 program `pattern` compiles to, found without
+ * compiling it: compiling is what costs (a 1,000-character pattern can expand
+ * to 100,000+ instructions and take seconds), so the limit must come first.
+ * A repeat `x{n,m}` counts `x` m times; a Unicode class counts
+ * `UNICODE_CLASS_SIZE`, and every pattern `PATTERN_OVERHEAD`. Syntax errors
+ * are left to RE2.
+ */
+export function estimateProgramSize(pattern: string): number {
+  const n = pattern.length;
+  let i = 0;
+
+  const alternation = (): number => {
+    let total = sequence();
+    while (pattern[i] === '|') {
+      i++;
+      total += 1 + sequence();
+    }
+    return total;
+  };
+
+  const sequence = (): number => {
+    let total = 0;
+    while (i < n && pattern[i] !== '|' && pattern[i] !== ')') {
+      let size = atom();
+      for (;;) {
+        const c = pattern[i];
+        if (c === '*' || c === '+' || c === '?') {
+          i++;
+          size += 1;
+          continue;
+        }
+        const repeat =
+          c === '{'
+            ? /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i, i + 24))
+            : null;
+        if (repeat === null) break;
+        const min = Number(repeat[1]);
+        const max = repeat[3] ? Number(repeat[3]) : repeat[2] ? min + 1 : min;
+        // RE2 writes x{n,m} as n copies of x and m-n optional ones (one
+        // more instruction each).
+        const copies = Math.max(min, max, 1);
+        size = size * copies + Math.max(0, max - min) + 1;
+        i += repeat[0].length;
+      }
+      total += size;
+    }
+    return total;
+  };
+
+  const skipTo = (close: string, from: number): number => {
+    const at = pattern.indexOf(close, from);
+    return at < 0 ? n : at + close.length;
+  };
+
+  const atom = (): number => {
+    const c = pattern[i];
+    if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next === 'Q') {
+        const start = i + 2;
+        i = skipTo('\\E', start);
+        return Math.max(1, i - start);
+      }
+      if (next === 'p' || next === 'P') {
+        i = pattern[i + 2] === '{' ? skipTo('}', i + 2) : i + 3;
+        return UNICODE_CLASS_SIZE;
+      }
+      i = next === 'x' && pattern[i + 2] === '{' ? skipTo('}', i + 2) : i + 2;
+      return 1;
+    }
+    if (c === '[') {
+      const end = scanClass(pattern, i).next;
+      const unicode = pattern.slice(i, end).match(/\\[pP]/g)?.length ?? 0;
+      i = end;
+      return Math.max(1, unicode * UNICODE_CLASS_SIZE);
+    }
+    if (c === '(') {
+      i++;
+      if (pattern[i] === '?') {
+        // Flags `(?i)`, `(?i:…)`, names `(?P<n>…)` / `(?<n>…)`.
+        if (pattern[i + 1] === 'P' || pattern[i + 1] === '<') {
+          i = skipTo('>', i);
+        } else {
+          while (i < n && pattern[i] !== ':' && pattern[i] !== ')') i++;
+          if (pattern[i] === ')') {
+            i++;
+            return 0;
+          }
+          i++;
+        }
+      }
+      const inner = alternation();
+      if (pattern[i] === ')') i++;
+      return inner + 2;
+    }
+    i++;
+    return 1;
+  };
+
+  let total = 0;
+  while (i < n) {
+    total += alternation();
+    // A stray `)`: RE2 refuses it; keep estimating past it.
+    if (i < n) i++;
+  }
+  return PATTERN_OVERHEAD + total;
+}
