@@ -369,7 +369,7 @@ describe('any pattern text', () => {
           tokens.push(`lit:${pattern[++i]}`);
         } else tokens.push(ch === '%' || ch === '_' ? ch : `lit:${ch}`);
       }
-      const chars = [...value];
+      const chars = Array.from(value); // code points, as `_` matches one
       const memo = new Map<string, boolean>();
       const go = (t: number, c: number): boolean => {
         const key = `${t},${c}`;
