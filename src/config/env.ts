@@ -12,6 +12,8 @@ import {
   validateSync,
 } from 'class-validator';
 
+import { DEFAULT_PQL_LIMITS } from '../segments/pql/index.js';
+
 const toBool = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
   const v = value.trim().toLowerCase();
@@ -182,6 +184,52 @@ export class Env {
   @Min(0)
   @Max(87_600)
   CHANGE_LOG_RETENTION_HOURS = 24;
+
+  /** Longest PQL text (`expression.value`) a segment definition may have, in characters. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  PQL_MAX_TEXT_LENGTH = DEFAULT_PQL_LIMITS.maxTextLength;
+
+  /** Most nodes (conditions, values, array items) in one parsed PQL expression. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PQL_MAX_NODES = DEFAULT_PQL_LIMITS.maxNodes;
+
+  /** Most items in one PQL array literal (`in`, `notIn`, `intersects`). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PQL_MAX_ARRAY_ITEMS = DEFAULT_PQL_LIMITS.maxArrayItems;
+
+  /** Longest `matches` or `like` pattern, in characters. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  PQL_MAX_PATTERN_LENGTH = DEFAULT_PQL_LIMITS.maxPatternLength;
+
+  /** Estimated RE2 instructions all patterns of one PQL expression may compile to together. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  PQL_MAX_PATTERN_SIZE = DEFAULT_PQL_LIMITS.maxPatternSize;
+
+  /**
+   * Segment definitions one sandbox may hold. Every segment here is evaluated
+   * on every ingested profile, like Adobe's streaming segments, whose
+   * guardrail is 500 per sandbox.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  SEGMENTS_MAX_PER_SANDBOX = 500;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';

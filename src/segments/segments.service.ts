@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import {
   DataSource,
@@ -14,6 +14,7 @@ import {
   validationFailed,
 } from '../common/errors.js';
 import type { Tenant } from '../common/request-context.js';
+import { ENV, type Env } from '../config/env.js';
 import type { TenantRef } from '../database/transaction.js';
 import { removeSegmentMemberships } from '../profile-store/membership-writes.js';
 import type {
@@ -23,7 +24,12 @@ import type {
   SegmentDefinitionResponseDto,
   SegmentDeletedDto,
 } from './dto/segment-definition.dto.js';
-import { PqlError, isTimeRelative, parsePql } from './pql/index.js';
+import {
+  PqlError,
+  type PqlLimits,
+  isTimeRelative,
+  parsePql,
+} from './pql/index.js';
 import { SegmentDefinitionEntity } from './segment-definition.entity.js';
 import { SegmentJobsService } from './segment-jobs.service.js';
 import { toSegmentDto } from './segment.mapper.js';
@@ -52,17 +58,29 @@ export class SegmentsService {
     @InjectRepository(SegmentDefinitionEntity)
     private readonly segments: Repository<SegmentDefinitionEntity>,
     private readonly jobs: SegmentJobsService,
+    @Inject(ENV) private readonly env: Env,
   ) {}
+
+  private get limits(): PqlLimits {
+    return {
+      maxTextLength: this.env.PQL_MAX_TEXT_LENGTH,
+      maxNodes: this.env.PQL_MAX_NODES,
+      maxArrayItems: this.env.PQL_MAX_ARRAY_ITEMS,
+      maxPatternLength: this.env.PQL_MAX_PATTERN_LENGTH,
+      maxPatternSize: this.env.PQL_MAX_PATTERN_SIZE,
+    };
+  }
 
   /** Creates the definition and queues its evaluation over existing profiles. */
   async create(
     tenant: Tenant,
     dto: CreateSegmentDefinitionDto,
   ): Promise<SegmentDefinitionResponseDto> {
-    const timeRelative = checkExpression(dto.expression.value);
+    const timeRelative = checkExpression(dto.expression.value, this.limits);
     const saved = await this.guardName(dto.name, () =>
       this.dataSource.transaction(async (m) => {
         await this.assertNameFree(m, tenant, dto.name);
+        await this.assertBelowSandboxLimit(m, tenant);
         const entity = m.create(SegmentDefinitionEntity, {
           orgId: tenant.orgId,
           sandboxName: tenant.sandboxName,
@@ -136,7 +154,7 @@ export class SegmentsService {
     id: string,
     dto: CreateSegmentDefinitionDto,
   ): Promise<SegmentDefinitionResponseDto> {
-    const timeRelative = checkExpression(dto.expression.value);
+    const timeRelative = checkExpression(dto.expression.value, this.limits);
     const saved = await this.guardName(dto.name, () =>
       this.dataSource.transaction(async (m) => {
         const row = await this.find(m, tenant, id, true);
@@ -255,6 +273,30 @@ export class SegmentsService {
     if (taken) throw duplicateName(name);
   }
 
+  /**
+   * 422 when the sandbox already holds SEGMENTS_MAX_PER_SANDBOX definitions.
+   * The transaction lock serialises creates per sandbox, so concurrent ones
+   * cannot both pass the count.
+   */
+  private async assertBelowSandboxLimit(
+    m: EntityManager,
+    tenant: TenantRef,
+  ): Promise<void> {
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [
+      `segment-definitions:${tenant.orgId}:${tenant.sandboxName}`,
+    ]);
+    const count = await m.count(SegmentDefinitionEntity, {
+      where: { orgId: tenant.orgId, sandboxName: tenant.sandboxName },
+    });
+    const max = this.env.SEGMENTS_MAX_PER_SANDBOX;
+    if (count >= max) {
+      throw new DomainError(
+        ErrorCode.Unprocessable,
+        `This sandbox already has ${count} segment definitions; at most ${max} are allowed (SEGMENTS_MAX_PER_SANDBOX). Delete one first.`,
+      );
+    }
+  }
+
   /** A concurrent create with the same name loses on the unique index: still a 422. */
   private async guardName<T>(name: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -280,9 +322,9 @@ function duplicateName(name: string): DomainError {
 }
 
 /** Parses the PQL; a syntax error or unsupported construct is a 400 naming the position. */
-function checkExpression(text: string): boolean {
+function checkExpression(text: string, limits: PqlLimits): boolean {
   try {
-    return isTimeRelative(parsePql(text));
+    return isTimeRelative(parsePql(text, { limits }));
   } catch (err) {
     if (!(err instanceof PqlError)) throw err;
     throw validationFailed(

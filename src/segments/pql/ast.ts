@@ -1,3 +1,5 @@
+import type { LinearMatcher } from './regex.js';
+
 /** Start (inclusive) and end (exclusive) 0-based offsets into the PQL text. */
 export interface Span {
   start: number;
@@ -131,8 +133,8 @@ export interface LikeNode extends Span {
   kind: 'like';
   value: PqlValueNode;
   pattern: StringLiteralNode;
-  /** Compiled at parse time: `%` → any run, `_` → one character, `\%` `\_` literal. */
-  regex: RegExp;
+  /** Compiled at parse time to RE2: `%` → any run, `_` → one character, `\%` `\_` literal. */
+  matcher: LinearMatcher;
 }
 
 export interface StringFunctionNode extends Span {
@@ -149,8 +151,8 @@ export interface MatchesNode extends Span {
   kind: 'matches';
   target: PathNode;
   pattern: StringLiteralNode;
-  /** Compiled at parse time; a leading Java-style `(?i)`/`(?s)`/`(?m)` becomes a flag. */
-  regex: RegExp;
+  /** Compiled at parse time to RE2; inline flags such as a leading `(?i)` are RE2's. */
+  matcher: LinearMatcher;
 }
 
 /** `.isNull()` or, with `negated`, `.isNotNull()`. */

@@ -7,6 +7,8 @@ import type {
   ScalarLiteralNode,
   TimeNode,
 } from './ast.js';
+import { EVALUATION_BUDGET } from './limits.js';
+import type { LinearMatcher } from './regex.js';
 import { DAY_MS, parseIsoDate, shift, truncate } from './time.js';
 
 /**
@@ -24,6 +26,39 @@ class Interval {
 interface Context {
   profile: Record<string, unknown>;
   nowMs: number;
+  /** Work left for this evaluation; see `EVALUATION_BUDGET`. */
+  budget: number;
+}
+
+/**
+ * Budget units per piece of work, each about a nanosecond on one core (for
+ * the worst inputs measured): an RE2 step, a character compared by a string
+ * function, an array element compared by `includes`, looked up by
+ * `intersects`, or parsed as an ISO date against date literals.
+ */
+const COST_PER_RE2_STEP = 2;
+const COST_PER_CHAR = 5;
+const COST_PER_INCLUDES_ELEMENT = 15;
+const COST_PER_LOOKUP_ELEMENT = 35;
+const COST_PER_DATE_ELEMENT = 850;
+
+/** Spends `cost` units of the evaluation's budget; false (nothing spent) if it would run out. */
+function spend(ctx: Context, cost: number): boolean {
+  if (cost > ctx.budget) return false;
+  ctx.budget -= cost;
+  return true;
+}
+
+function testPattern(
+  matcher: LinearMatcher,
+  value: string,
+  ctx: Context,
+): boolean {
+  // RE2 takes at most `cost` steps per character (plus a constant).
+  return (
+    spend(ctx, (value.length + 1) * matcher.cost * COST_PER_RE2_STEP) &&
+    matcher.test(value)
+  );
 }
 
 function readPath(
@@ -147,11 +182,91 @@ function compareValues(op: CompareOp, a: unknown, b: unknown): boolean {
   return false;
 }
 
-function inList(value: unknown, list: ArrayLiteralNode, ctx: Context): boolean {
+/**
+ * An array literal prepared for membership tests on profile values: strings,
+ * numbers and booleans in a Set, date literals as sorted disjoint intervals,
+ * so a test costs O(log n) however long the list (profile arrays can be long).
+ */
+interface ListLookup {
+  scalars: ReadonlySet<unknown>;
+  /** Sorted, disjoint `[start, end)` intervals (epoch ms). */
+  intervals: readonly { start: number; end: number }[];
+}
+
+const lookups = new WeakMap<ArrayLiteralNode, ListLookup>();
+
+function lookupOf(list: ArrayLiteralNode): ListLookup {
+  let lookup = lookups.get(list);
+  if (lookup !== undefined) return lookup;
+  const scalars = new Set<unknown>();
+  const dates: { start: number; end: number }[] = [];
   for (const item of list.items) {
-    if (compareValues('=', value, valueOf(item, ctx))) return true;
+    if (item.kind === 'date')
+      dates.push({ start: item.startMs, end: item.endMs });
+    else scalars.add(item.value);
+  }
+  dates.sort((a, b) => a.start - b.start);
+  const intervals: { start: number; end: number }[] = [];
+  for (const d of dates) {
+    const last = intervals[intervals.length - 1];
+    if (last !== undefined && d.start <= last.end) {
+      last.end = Math.max(last.end, d.end);
+    } else {
+      intervals.push({ ...d });
+    }
+  }
+  lookup = { scalars, intervals };
+  lookups.set(list, lookup);
+  return lookup;
+}
+
+function inIntervals(
+  t: number,
+  intervals: readonly { start: number; end: number }[],
+): boolean {
+  if (Number.isNaN(t)) return false;
+  let lo = 0;
+  let hi = intervals.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const i = intervals[mid];
+    if (t < i.start) hi = mid - 1;
+    else if (t >= i.end) lo = mid + 1;
+    else return true;
   }
   return false;
+}
+
+/**
+ * `value` equal to an item of `list` by `compareValues('=')`: a string,
+ * number or boolean equal to a literal of its own type, or a time inside a
+ * date literal's interval.
+ */
+function inList(value: unknown, list: ArrayLiteralNode, ctx: Context): boolean {
+  if (value === null || value === undefined) return false;
+  if (value instanceof Interval) {
+    // A relative time (`today in [...]`): rare and literal-only, so the plain scan.
+    for (const item of list.items) {
+      if (compareValues('=', value, valueOf(item, ctx))) return true;
+    }
+    return false;
+  }
+  return inLookup(value, lookupOf(list));
+}
+
+/** `value` (a profile value, never a relative time) in a prepared list. */
+function inLookup(value: unknown, lookup: ListLookup): boolean {
+  const t = typeof value;
+  if (
+    (t === 'string' || t === 'number' || t === 'boolean') &&
+    lookup.scalars.has(value)
+  ) {
+    return true;
+  }
+  return (
+    lookup.intervals.length > 0 &&
+    inIntervals(parseIsoDate(value), lookup.intervals)
+  );
 }
 
 function stringFunction(fn: string, haystack: string, needle: string): boolean {
@@ -273,11 +388,13 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
     }
     case 'like': {
       const value = valueOf(node.value, ctx);
-      return typeof value === 'string' && node.regex.test(value);
+      return typeof value === 'string' && testPattern(node.matcher, value, ctx);
     }
     case 'stringFunction': {
       const value = readPath(ctx.profile, node.target.segments);
       if (typeof value !== 'string') return false;
+      const chars = value.length + node.needle.length;
+      if (!spend(ctx, chars * COST_PER_CHAR)) return false;
       return stringFunction(
         node.fn,
         node.caseSensitive ? value : value.toLowerCase(),
@@ -287,8 +404,7 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
     case 'matches': {
       const value = readPath(ctx.profile, node.target.segments);
       if (typeof value !== 'string') return false;
-      node.regex.lastIndex = 0;
-      return node.regex.test(value);
+      return testPattern(node.matcher, value, ctx);
     }
     case 'nullCheck': {
       const value = readPath(ctx.profile, node.target.segments);
@@ -299,12 +415,23 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
       const value = readPath(ctx.profile, node.target.segments);
       if (!Array.isArray(value)) return false;
       const wanted = valueOf(node.value, ctx);
+      const perElement =
+        wanted instanceof Interval
+          ? COST_PER_DATE_ELEMENT
+          : COST_PER_INCLUDES_ELEMENT;
+      if (!spend(ctx, value.length * perElement)) return false;
       return value.some((element) => compareValues('=', element, wanted));
     }
     case 'intersects': {
       const value = readPath(ctx.profile, node.target.segments);
       if (!Array.isArray(value)) return false;
-      return value.some((element) => inList(element, node.list, ctx));
+      const lookup = lookupOf(node.list);
+      const perElement =
+        lookup.intervals.length > 0
+          ? COST_PER_DATE_ELEMENT
+          : COST_PER_LOOKUP_ELEMENT;
+      if (!spend(ctx, value.length * perElement)) return false;
+      return value.some((element) => inLookup(element, lookup));
     }
     case 'occurs': {
       const value = readPath(ctx.profile, node.target.segments);
@@ -315,15 +442,21 @@ function evaluate(node: PqlNode, ctx: Context): boolean {
 
 /**
  * Evaluates a parsed condition against an XDM profile document at time `now`.
- * Never throws for any profile content; see the module README in the report
- * for null and type-mismatch rules (comparisons with a missing side are false).
+ * Never throws for any profile content; see `index.ts` for null and
+ * type-mismatch rules (comparisons with a missing side are false). The work
+ * done on the profile's values is bounded by `EVALUATION_BUDGET`: a pattern
+ * test, string function or array scan that would exceed it is false.
  */
 export function evaluatePql(
   node: PqlNode,
   profile: Record<string, unknown>,
   now: Date,
 ): boolean {
-  return evaluate(node, { profile, nowMs: now.getTime() });
+  return evaluate(node, {
+    profile,
+    nowMs: now.getTime(),
+    budget: EVALUATION_BUDGET,
+  });
 }
 
 function collectPaths(node: PqlNode, out: Set<string>): void {

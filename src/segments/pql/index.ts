@@ -19,14 +19,28 @@
  *   element equal; missing/null gives false for both.
  * - `like` and the string functions are false unless the value is a string;
  *   the `doesNot…` forms are false for missing values too.
- *   `matches` is a regex search (not full match); leading `(?i)` is honoured.
+ *   `matches` is an RE2 search (not a full match; inline flags such as a
+ *   leading `(?i)` are RE2's); Java-only syntax (backreferences, lookaround,
+ *   possessive quantifiers, atomic groups, `&&` in classes) is a parse error.
+ *   `like` and `matches` run in time linear in the value (RE2, via re2js).
  * - `includes` / `intersects` are false unless the value is an array.
  * - `isNull()` is true for missing or null; `isNotNull()` is its negation.
  * - A bare path used as a condition means `path = true`.
  * - `occurs` uses whole-unit periods; see `evaluator.ts` for the exact rules.
+ * - One evaluation does at most `EVALUATION_BUDGET` units of work on the
+ *   profile's values (RE2 steps, characters, array elements); a predicate
+ *   that would exceed what is left is false.
+ *
+ * `parsePql(text, { limits })` also enforces definition-time `PqlLimits`.
+ * This folder imports nothing else of the app.
  */
 export * from './ast.js';
 export { PqlError } from './errors.js';
-export { parsePql } from './parser.js';
+export { parsePql, type ParseOptions } from './parser.js';
+export {
+  DEFAULT_PQL_LIMITS,
+  EVALUATION_BUDGET,
+  type PqlLimits,
+} from './limits.js';
 export { evaluatePql, isTimeRelative, referencedPaths } from './evaluator.js';
 export { toPqlJson, type PqlJson } from './pql-json.js';

@@ -215,3 +215,38 @@ function scanString(
   }
   throw new PqlError('Unterminated string literal', text, start);
 }
+
+/**
+ * The offset in `text` of the character at `index` of the decoded value of
+ * the string literal starting at `literalStart` (its opening quote), so an
+ * error inside a pattern can point into the PQL text.
+ */
+export function offsetInStringLiteral(
+  text: string,
+  literalStart: number,
+  index: number,
+): number {
+  let i = literalStart + 1;
+  let decoded = 0;
+  while (i < text.length && decoded < index) {
+    if (text.charCodeAt(i) !== 92 /* \ */) {
+      i++;
+      decoded++;
+      continue;
+    }
+    const next = text[i + 1];
+    if (SIMPLE_ESCAPES[next] !== undefined) {
+      i += 2;
+      decoded++;
+    } else if (next === 'u') {
+      i += 6;
+      decoded++;
+    } else {
+      // Kept as written: two decoded characters for two written ones.
+      if (index - decoded === 1) return i + 1;
+      i += 2;
+      decoded += 2;
+    }
+  }
+  return i;
+}

@@ -14,7 +14,15 @@ import type {
   TimeUnit,
 } from './ast.js';
 import { PqlError } from './errors.js';
-import { Lexer, type Token } from './lexer.js';
+import { Lexer, offsetInStringLiteral, type Token } from './lexer.js';
+import type { PqlLimits } from './limits.js';
+import {
+  type LinearMatcher,
+  PatternError,
+  compileLike,
+  compileMatches,
+  estimateProgramSize,
+} from './regex.js';
 import { DAY_MS, UNIT_WORDS, daysInMonth, utc } from './time.js';
 
 const MAX_DEPTH = 64;
@@ -86,15 +94,82 @@ function describe(tok: Token): string {
   }
 }
 
+export interface ParseOptions {
+  /**
+   * Limits checked when a definition is written. Omitted when re-reading
+   * stored definitions, so lowering a limit never drops an accepted segment.
+   */
+  limits?: PqlLimits;
+}
+
 /**
  * Parses PQL text (`pql/text`) into a condition tree. Throws only `PqlError`,
- * for both syntax errors and constructs outside the supported subset.
+ * for syntax errors, constructs outside the supported subset and exceeded
+ * `options.limits`.
  */
-export function parsePql(text: string): PqlNode {
+export function parsePql(text: string, options: ParseOptions = {}): PqlNode {
   if (typeof text !== 'string') {
     throw new PqlError('PQL expression must be a string', '', 0);
   }
-  return new Parser(text).parseProgram();
+  const limits = options.limits;
+  if (limits !== undefined && text.length > limits.maxTextLength) {
+    throw new PqlError(
+      `PQL text is ${text.length} characters long; at most ${limits.maxTextLength} are allowed`,
+      text,
+      limits.maxTextLength,
+    );
+  }
+  const node = new Parser(text, limits).parseProgram();
+  if (limits !== undefined) checkNodeCount(node, text, limits.maxNodes);
+  return node;
+}
+
+/** Throws at the first node past `max` in reading order. */
+function checkNodeCount(root: PqlNode, text: string, max: number): void {
+  let count = 0;
+  const visit = (start: number): void => {
+    if (++count > max) {
+      throw new PqlError(
+        `Expression has more than ${max} nodes (conditions, values and array items); split it or simplify it`,
+        text,
+        start,
+      );
+    }
+  };
+  const walk = (node: PqlNode): void => {
+    visit(node.start);
+    switch (node.kind) {
+      case 'and':
+      case 'or':
+        for (const operand of node.operands) walk(operand);
+        return;
+      case 'not':
+        walk(node.operand);
+        return;
+      case 'compare':
+        visit(node.left.start);
+        visit(node.right.start);
+        return;
+      case 'in':
+        visit(node.value.start);
+        for (const item of node.list.items) visit(item.start);
+        return;
+      case 'intersects':
+        for (const item of node.list.items) visit(item.start);
+        return;
+      case 'like':
+        visit(node.value.start);
+        return;
+      case 'constant':
+      case 'stringFunction':
+      case 'matches':
+      case 'nullCheck':
+      case 'includes':
+      case 'occurs':
+        return;
+    }
+  };
+  walk(root);
 }
 
 class Parser {
@@ -102,8 +177,13 @@ class Parser {
   private pos = 0;
   private depth = 0;
   private lambdaVariable: string | undefined;
+  /** Estimated RE2 program size of the patterns compiled so far. */
+  private patternSize = 0;
 
-  constructor(private readonly text: string) {
+  constructor(
+    private readonly text: string,
+    private readonly limits: PqlLimits | undefined,
+  ) {
     this.lexer = new Lexer(text);
   }
 
@@ -297,7 +377,7 @@ class Parser {
             kind: 'like',
             value: left,
             pattern,
-            regex: likeToRegex(pattern.value),
+            matcher: this.compilePattern(pattern, compileLike),
             start: left.start,
             end: pattern.end,
           };
@@ -543,7 +623,7 @@ class Parser {
         kind: 'matches',
         target,
         pattern,
-        regex: this.compileRegex(pattern),
+        matcher: this.compilePattern(pattern, compileMatches),
         ...span,
       };
     }
@@ -581,20 +661,39 @@ class Parser {
     return arg.node;
   }
 
-  private compileRegex(pattern: StringLiteralNode): RegExp {
-    let source = pattern.value;
-    let flags = '';
-    // Java-style leading inline flags, as used in Adobe's examples: (?i)^John
-    const inline = /^\(\?([ism]+)\)/.exec(source);
-    if (inline !== null) {
-      flags = [...new Set(inline[1])].join('');
-      source = source.slice(inline[0].length);
+  /**
+   * A `like` or `matches` pattern compiled to RE2. Errors point at the
+   * offending construct inside the literal and name its pattern offset too.
+   */
+  private compilePattern(
+    pattern: StringLiteralNode,
+    compile: (source: string) => LinearMatcher,
+  ): LinearMatcher {
+    if (this.limits !== undefined) {
+      const { maxPatternLength, maxPatternSize } = this.limits;
+      if (pattern.value.length > maxPatternLength) {
+        throw this.error(
+          `Pattern is ${pattern.value.length} characters long; at most ${maxPatternLength} are allowed`,
+          pattern.start,
+        );
+      }
+      this.patternSize += estimateProgramSize(pattern.value);
+      if (this.patternSize > maxPatternSize) {
+        throw this.error(
+          `Patterns expand to about ${this.patternSize} regular-expression instructions up to here; at most ${maxPatternSize} are allowed (a repeat x{n} counts x n times)`,
+          pattern.start,
+        );
+      }
     }
     try {
-      return new RegExp(source, flags);
+      return compile(pattern.value);
     } catch (e) {
-      const detail = e instanceof Error ? e.message : 'invalid pattern';
-      throw this.error(`Invalid regular expression: ${detail}`, pattern.start);
+      if (!(e instanceof PatternError)) throw e;
+      const at =
+        e.index === 0
+          ? pattern.start
+          : offsetInStringLiteral(this.text, pattern.start, e.index);
+      throw this.error(`${e.reason}, at pattern offset ${e.index}`, at);
     }
   }
 
@@ -656,8 +755,14 @@ class Parser {
   private parseArray(): ArrayLiteralNode {
     const open = this.expectPunct('[', 'to start an array');
     const items: ScalarLiteralNode[] = [];
+    const max = this.limits?.maxArrayItems;
     if (!this.isPunct(']')) {
       for (;;) {
+        if (max !== undefined && items.length === max) {
+          throw this.error(
+            `Array literal has more than ${max} items; at most ${max} are allowed`,
+          );
+        }
         items.push(this.parseScalar());
         if (!this.isPunct(',')) break;
         this.next();
@@ -835,27 +940,4 @@ class Parser {
       `Expected a comparison, 'last', 'this', 'next', 'between', 'before', 'after' or 'on' after 'occurs' but found ${describe(tok)}`,
     );
   }
-}
-
-/**
- * `like` pattern → anchored RegExp: `%` is any run of characters, `_` exactly
- * one (code point), `\%` and `\_` stand for themselves; every other character
- * is literal (regex metacharacters are escaped).
- */
-export function likeToRegex(pattern: string): RegExp {
-  let source = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\' && (pattern[i + 1] === '%' || pattern[i + 1] === '_')) {
-      source += pattern[i + 1];
-      i++;
-    } else if (ch === '%') {
-      source += '[\\s\\S]*';
-    } else if (ch === '_') {
-      source += '[\\s\\S]';
-    } else {
-      source += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    }
-  }
-  return new RegExp(source + '$', 'u');
 }
