@@ -1,3 +1,4 @@
+import type { TimeSlice } from './time-slice.js';
 import {
   type MembershipStatus,
   type StoredMembership,
@@ -77,6 +78,42 @@ export function membershipTransitions<Doc>(
   }
   const next = patch ? { ...current, ...patch } : (current ?? {});
   return { next, patch, changes };
+}
+
+/** Segments evaluated between two chances to yield (see TimeSlice). */
+const SEGMENTS_PER_SLICE_CHECK = 8;
+
+/**
+ * membershipTransitions for many segments, giving the event loop a turn
+ * whenever `slice` says so between groups of segments: one profile against
+ * hundreds of costly definitions must not hold the loop for long.
+ */
+export async function membershipTransitionsSliced<Doc>(
+  doc: Doc,
+  segments: SegmentRule<Doc>[],
+  current: StoredMemberships | undefined,
+  at: Evaluation,
+  slice: TimeSlice,
+): Promise<Transitions> {
+  await slice.maybeYield();
+  if (segments.length <= SEGMENTS_PER_SLICE_CHECK)
+    return membershipTransitions(doc, segments, current, at);
+  let next = current;
+  let patch: StoredMemberships | null = null;
+  const changes: MembershipChange[] = [];
+  for (let i = 0; i < segments.length; i += SEGMENTS_PER_SLICE_CHECK) {
+    if (i > 0) await slice.maybeYield();
+    const t = membershipTransitions(
+      doc,
+      segments.slice(i, i + SEGMENTS_PER_SLICE_CHECK),
+      next,
+      at,
+    );
+    next = t.next;
+    if (t.patch) patch = { ...(patch ?? {}), ...t.patch };
+    changes.push(...t.changes);
+  }
+  return { next: next ?? {}, patch, changes };
 }
 
 /**

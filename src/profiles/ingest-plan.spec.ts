@@ -22,8 +22,8 @@ const newId = (): string =>
   `00000000-0000-7000-8000-${String(++seq).padStart(12, '0')}`;
 
 /** A plan that needed no identity ages. */
-function plan(input: BatchInput): BatchPlan {
-  const out = planBatch(input);
+async function plan(input: BatchInput): Promise<BatchPlan> {
+  const out = await planBatch(input);
   if ('needAges' in out) throw new Error('unexpected needAges');
   return out;
 }
@@ -56,9 +56,9 @@ const gold: SegmentRule<JsonObject> = {
 };
 
 describe('planBatch (ingestion rules without a database)', () => {
-  it('creates one profile per unknown identity and stitches records sharing one', () => {
+  it('creates one profile per unknown identity and stitches records sharing one', async () => {
     seq = 0;
-    const p = plan({
+    const p = await plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }] },
@@ -101,7 +101,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     ]);
   });
 
-  it('merges two stored profiles into the oldest; the newest update wins; the absorbed one exits and is deleted', () => {
+  it('merges two stored profiles into the oldest; the newest update wins; the absorbed one exits and is deleted', async () => {
     seq = 0;
     const old = stored(
       'p-old',
@@ -125,7 +125,7 @@ describe('planBatch (ingestion rules without a database)', () => {
       [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p-old'],
       [identityKeyString({ namespace: 'email', id: 'b@x.io' }), 'p-young'],
     ]);
-    const p = plan({
+    const p = await plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }, { id: 'b@x.io' }] },
@@ -173,12 +173,12 @@ describe('planBatch (ingestion rules without a database)', () => {
     ]);
   });
 
-  it('an unchanged record of a stored profile changes nothing but a realized → existing step', () => {
+  it('an unchanged record of a stored profile changes nothing but a realized → existing step', async () => {
     const row = stored('p1', { loyalty: { tier: 'gold' } }, ['a@x.io'], 1_000);
     row.memberships = {
       'seg-gold': ['realized', '2026-01-01T00:00:00.000Z', '7'],
     };
-    const p = plan({
+    const p = await plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'a@x.io' }] },
@@ -211,7 +211,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     expect(p.write.identities).toEqual({ inserts: [], moves: [], drops: [] });
   });
 
-  it('keeps at most 50 identities per profile: the oldest go first, new ones count as newest', () => {
+  it('keeps at most 50 identities per profile: the oldest go first, new ones count as newest', async () => {
     const emails = Array.from({ length: 49 }, (_, i) => `e${i}@x.io`);
     const full = stored('p-full', {}, emails, 1_000);
     full.identity_map.phone = [{ id: '000' }];
@@ -237,13 +237,13 @@ describe('planBatch (ingestion rules without a database)', () => {
       newId,
     };
     // Past the guardrail, the plan first asks when the stored identities were seen.
-    const first = planBatch(input);
+    const first = await planBatch(input);
     expect('needAges' in first && first.needAges).toHaveLength(50);
     // e5 is the oldest, then e0; everything else is younger.
     const ages = new Map([...owners.keys()].map((k, i) => [k, 10_000 + i]));
     ages.set(identityKeyString({ namespace: 'email', id: 'e5@x.io' }), 1);
     ages.set(identityKeyString({ namespace: 'email', id: 'e0@x.io' }), 2);
-    const p = plan({ ...input, identityAges: ages });
+    const p = await plan({ ...input, identityAges: ages });
     const [update] = p.write.updated;
     const kept = update?.profile.identityMap ?? {};
     expect(Object.values(kept).flat()).toHaveLength(MAX_PROFILE_IDENTITIES);
@@ -265,7 +265,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     expect(p.write.changes[0]?.identitiesChanged).toBe(true);
   });
 
-  it('refuses a record that would merge a full profile into another, and keeps its neighbours', () => {
+  it('refuses a record that would merge a full profile into another, and keeps its neighbours', async () => {
     const emails = Array.from({ length: 50 }, (_, i) => `f${i}@x.io`);
     const full = stored('p-full', {}, emails, 1_000);
     const other = stored('p-other', {}, ['o@x.io'], 2_000);
@@ -279,7 +279,7 @@ describe('planBatch (ingestion rules without a database)', () => {
         'p-other',
       ] as const,
     ]);
-    const p = plan({
+    const p = await plan({
       items: [
         item(0, {
           identityMap: { email: [{ id: 'f3@x.io' }, { id: 'o@x.io' }] },

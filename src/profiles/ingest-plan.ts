@@ -1,8 +1,9 @@
+import { TimeSlice } from '../memberships/time-slice.js';
 import {
   type Evaluation,
   type SegmentRule,
   exitAll,
-  membershipTransitions,
+  membershipTransitionsSliced,
 } from '../memberships/transitions.js';
 import type { StoredMemberships } from '../memberships/stored-membership.js';
 import type { ChangeRowInput } from '../profile-store/change-log.js';
@@ -105,14 +106,18 @@ const byCreation = (a: WorkProfile, b: WorkProfile): number =>
   a.createdSeq - b.createdSeq ||
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export function planBatch(
+/**
+ * Plans one batch. Asynchronous only to give the event loop a turn while
+ * evaluating segments (TimeSlice); it does no I/O.
+ */
+export async function planBatch(
   input: BatchInput,
-): BatchPlan | { needAges: IdentityKey[] } {
+): Promise<BatchPlan | { needAges: IdentityKey[] }> {
   const merged = mergeRecords(input);
   const trimmed = trimFullProfiles(merged, input.identityAges);
   if ('needAges' in trimmed) return trimmed;
   return {
-    write: rowsToWrite(merged, trimmed.drops, input),
+    write: await rowsToWrite(merged, trimmed.drops, input),
     results: merged.pending.map(({ result, target }) =>
       result.status === 'ok'
         ? { ...result, profileId: merged.survivorOf(target).id }
@@ -267,11 +272,12 @@ function mergeRecords(input: BatchInput): MergeOutcome {
  * (their change row keeps a snapshot); survivors are evaluated against the
  * tenant's segments; the change log gets a row per profile that changed.
  */
-function rowsToWrite(
+async function rowsToWrite(
   merged: MergeOutcome,
   drops: IdentityKey[],
   input: BatchInput,
-): BatchWrite {
+): Promise<BatchWrite> {
+  const slice = new TimeSlice();
   const { work, survivorOf } = merged;
   const now = input.evaluation.now;
   const survivors = survivorsOf(merged);
@@ -305,11 +311,12 @@ function rowsToWrite(
     const identitiesChanged = p.original
       ? !identityMapsEqual(p.original.identityMap, p.identityMap)
       : true;
-    const t = membershipTransitions(
+    const t = await membershipTransitionsSliced(
       { ...p.attributes, identityMap: p.identityMap },
       input.segments,
       p.memberships,
       input.evaluation,
+      slice,
     );
     p.memberships = t.next;
     const dataChanged = paths.length > 0 || identitiesChanged;

@@ -187,12 +187,12 @@ export class ProfileIngestService {
       evaluation: { now, nowIso: now.toISOString(), txId },
       newId: timeOrderedUuid,
     };
-    let plan = planBatch(input);
+    let plan = await planBatch(input);
     if ('needAges' in plan) {
       // A profile went past the identity guardrail: plan again knowing
       // which of its stored identities are oldest (rare; one more query).
       const ages = await identityAges(m, tenant, plan.needAges);
-      plan = planBatch({ ...input, identityAges: ages });
+      plan = await planBatch({ ...input, identityAges: ages });
       if ('needAges' in plan)
         throw new Error('identity ages missing for a full profile');
     }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Queryable, TenantRef } from '../database/transaction.js';
+import { TimeSlice } from '../memberships/time-slice.js';
 import type { SegmentRule } from '../memberships/transitions.js';
 import { type PqlNode, evaluatePql, parsePql } from './pql/index.js';
 
@@ -41,7 +42,11 @@ export class SegmentCatalog {
       time_relative: boolean;
     }[];
     const out: CompiledSegment[] = [];
+    // Compiling hundreds of new definitions (after a restart, say) takes
+    // turns with other work on the event loop.
+    const slice = new TimeSlice();
     for (const r of rows) {
+      await slice.maybeYield();
       const node = this.parse(`${r.id}:${r.version}`, r.text);
       if (node)
         out.push({

@@ -8,9 +8,10 @@ import {
   withTransaction,
 } from '../database/transaction.js';
 import type { StoredMemberships } from '../memberships/stored-membership.js';
+import { TimeSlice } from '../memberships/time-slice.js';
 import {
   type MembershipChange,
-  membershipTransitions,
+  membershipTransitionsSliced,
 } from '../memberships/transitions.js';
 import {
   type ChangeRowInput,
@@ -235,12 +236,14 @@ export class SegmentJobsService {
       const evaluation = { now, nowIso: now.toISOString(), txId: job.tx };
       const patches = new Map<string, StoredMemberships>();
       const changes = new Map<string, MembershipChange[]>();
+      const slice = new TimeSlice();
       for (const p of profiles) {
-        const t = membershipTransitions(
+        const t = await membershipTransitionsSliced(
           { ...p.attributes, identityMap: p.identity_map },
           [segment],
           p.memberships,
           evaluation,
+          slice,
         );
         if (t.patch) patches.set(p.id, t.patch);
         if (t.changes.length) changes.set(p.id, t.changes);
