@@ -5,19 +5,20 @@ import { PlatformApi } from '../common/tenant.decorator.js';
 import { CatalogService } from './catalog.service.js';
 import { ConnectionSpecListDto, FlowSpecListDto } from './dto/catalog.dto.js';
 
-@ApiTags('Connection specs', 'Flow specs')
 @PlatformApi()
 @Controller('data/foundation/flowservice')
 export class CatalogController {
   constructor(private readonly catalog: CatalogService) {}
 
   /** List connection specs (Event Hubs destination, profile store source). */
+  @ApiTags('Connection specs')
   @Get('connectionSpecs')
   listConnectionSpecs(@Query() query: ListQueryDto): ConnectionSpecListDto {
     return this.catalog.listConnectionSpecs(query);
   }
 
   /** Get one connection spec, including the JSON Schemas of its auth and target params. */
+  @ApiTags('Connection specs')
   @Get('connectionSpecs/:id')
   getConnectionSpec(
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -26,12 +27,14 @@ export class CatalogController {
   }
 
   /** List flow specs. */
+  @ApiTags('Flow specs')
   @Get('flowSpecs')
   listFlowSpecs(@Query() query: ListQueryDto): FlowSpecListDto {
     return this.catalog.listFlowSpecs(query);
   }
 
   /** Get one flow spec. */
+  @ApiTags('Flow specs')
   @Get('flowSpecs/:id')
   getFlowSpec(@Param('id', new ParseUUIDPipe()) id: string): FlowSpecListDto {
     return this.catalog.getFlowSpec(id);
