@@ -1,6 +1,7 @@
-import { Controller, Get, Param, ParseUUIDPipe, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ListQueryDto } from '../common/list-query.dto.js';
+import { uuidPipe } from '../common/pipes.js';
 import { PlatformApi } from '../common/tenant.decorator.js';
 import { CatalogService } from './catalog.service.js';
 import { ConnectionSpecListDto, FlowSpecListDto } from './dto/catalog.dto.js';
@@ -20,9 +21,7 @@ export class CatalogController {
   /** Get one connection spec, including the JSON Schemas of its auth and target params. */
   @ApiTags('Connection specs')
   @Get('connectionSpecs/:id')
-  getConnectionSpec(
-    @Param('id', new ParseUUIDPipe()) id: string,
-  ): ConnectionSpecListDto {
+  getConnectionSpec(@Param('id', uuidPipe) id: string): ConnectionSpecListDto {
     return this.catalog.getConnectionSpec(id);
   }
 
@@ -36,7 +35,7 @@ export class CatalogController {
   /** Get one flow spec. */
   @ApiTags('Flow specs')
   @Get('flowSpecs/:id')
-  getFlowSpec(@Param('id', new ParseUUIDPipe()) id: string): FlowSpecListDto {
+  getFlowSpec(@Param('id', uuidPipe) id: string): FlowSpecListDto {
     return this.catalog.getFlowSpec(id);
   }
 }
