@@ -7,6 +7,7 @@ import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInPro
 import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsOnProfiles.js';
 import { IdentityIndexByKeyOnly1764700000000 } from './1764700000000-IdentityIndexByKeyOnly.js';
 import { DeletedFlowPositions1764800000000 } from './1764800000000-DeletedFlowPositions.js';
+import { ListIndexes1764900000000 } from './1764900000000-ListIndexes.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -19,4 +20,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   MembershipsOnProfiles1764600000000,
   IdentityIndexByKeyOnly1764700000000,
   DeletedFlowPositions1764800000000,
+  ListIndexes1764900000000,
 ];

@@ -11,6 +11,7 @@ import {
 @Entity({ name: 'runs' })
 @Index('uq_runs_flow_hour', ['flowId', 'hourStart'], { unique: true })
 @Index('ix_runs_tenant', ['orgId', 'sandboxName', 'createdAt'])
+@Index('ix_runs_flow_created', ['flowId', 'createdAt'])
 export class RunEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
