@@ -335,6 +335,12 @@ export function listDocuments<T extends object>(
 export interface SqlField {
   type: 'text' | 'uuid' | 'uuid[]' | 'epochMs' | 'jsonb' | 'stringSet';
   sql: string;
+  /**
+   * For a computed `text` field with few values: the predicate for each
+   * (lowercased) value, simpler than the expression (and able to use a
+   * partial index). A value not listed matches nothing.
+   */
+  equals?: Record<string, string>;
 }
 
 export interface SqlListSpec {
@@ -503,6 +509,14 @@ function filterPredicate(f: Filter, spec: SqlListSpec, p: Params): string {
         ? allOf((v) => epochMsPredicate(sql, '!=', v, field, p))
         : anyOf((v) => epochMsPredicate(sql, f.op, v, field, p));
     case 'text': {
+      const { equals } = target;
+      if (equals && (f.op === '==' || f.op === '!=')) {
+        const hits = [
+          ...new Set(f.values.map((v) => equals[v.toLowerCase()] ?? 'false')),
+        ];
+        const any = `(${hits.join(' OR ')})`;
+        return f.op === '==' ? any : `NOT ${any}`;
+      }
       const lowered = `lower(${sql}) COLLATE "C"`;
       if (f.op === '!=') {
         const vs = f.values.map((v) => v.toLowerCase());
@@ -600,8 +614,11 @@ export async function listRows<E extends ObjectLiteral>(
   const p = new Params();
   for (const f of filters) qb.andWhere(filterPredicate(f, spec, p));
   if (query.count) {
-    qb.setParameters(p.values);
-    return { count: await qb.getCount() };
+    const row = await qb
+      .select('count(*)::int', 'count')
+      .setParameters(p.values)
+      .getRawOne<{ count: number }>();
+    return { count: row?.count ?? 0 };
   }
   const keys = sorts.map((s) => ({
     ...sortKey(spec.sortable[s.field] as SqlField),
@@ -624,7 +641,13 @@ export async function listRows<E extends ObjectLiteral>(
       equal.push(`${k.order} = ${v}`);
     });
     terms.push([...equal, `e.id > CAST(${id} AS uuid)`].join(' AND '));
-    qb.andWhere(`((${terms.join(') OR (')}))`);
+    // The first key's bound alone, implied by the terms, lets an index on it
+    // start at the position instead of filtering every row before it.
+    const [k0] = keys;
+    const bound = k0
+      ? `${k0.order} ${k0.dir === 1 ? '>=' : '<='} ${k0.value(p.bind(after.k[0]))} AND `
+      : '';
+    qb.andWhere(`(${bound}((${terms.join(') OR (')})))`);
   }
   keys.forEach((k, n) => {
     qb.addSelect(k.select, `list_key_${n}`);
@@ -663,7 +686,16 @@ export const META_FIELDS: Record<string, SqlField> = {
   id: { type: 'uuid', sql: 'e.id' },
   name: { type: 'text', sql: 'e.name' },
   description: { type: 'text', sql: "coalesce(e.description, '')" },
-  state: { type: 'text', sql: 'e.state' },
+  // Stored in lower case, one of these (what the services write): a plain
+  // comparison the planner has statistics for.
+  state: {
+    type: 'text',
+    sql: 'e.state',
+    equals: {
+      enabled: `e.state = 'enabled'`,
+      disabled: `e.state = 'disabled'`,
+    },
+  },
   createdAt: { type: 'epochMs', sql: 'e.created_at' },
   updatedAt: { type: 'epochMs', sql: 'e.updated_at' },
 };

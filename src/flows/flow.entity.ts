@@ -7,6 +7,8 @@ import { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
 // in flows.service.ts); an expression index TypeORM cannot describe, so the
 // migration ListIndexes1764900000000 owns it.
 @Index('ix_flows_segment_ids', { synchronize: false })
+// By lowercased name in byte order (the list's `orderby=name`), likewise.
+@Index('ix_flows_name', { synchronize: false })
 export class FlowEntity extends TenantScopedEntity {
   @Column({ type: 'uuid' })
   flowSpecId: string;

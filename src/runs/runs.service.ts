@@ -18,6 +18,13 @@ import { toRunDto } from './run.mapper.js';
 /** A run's state as runStatusOf computes it, in SQL. */
 const STATE_SQL = `CASE WHEN e.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN now() < e.hour_start + interval '1 hour' THEN 'processing' ELSE 'success' END`;
 
+const FAILED_SQL = `(e.metrics #>> '{statusSummary,status}') = 'failed'`;
+const STATE_EQUALS: Record<string, string> = {
+  failed: FAILED_SQL,
+  processing: `(NOT coalesce(${FAILED_SQL}, false) AND now() < e.hour_start + interval '1 hour')`,
+  success: `(NOT coalesce(${FAILED_SQL}, false) AND now() >= e.hour_start + interval '1 hour')`,
+};
+
 const HOUR_START_MS = `to_jsonb(floor(extract(epoch from e.hour_start) * 1000)::bigint)`;
 
 /** `metrics` as toRunDto shows it (durations defaulted, the computed status). */
@@ -32,10 +39,24 @@ const RUN_LIST: SqlListSpec = {
   fields: {
     id: { type: 'uuid', sql: 'e.id' },
     flowId: { type: 'uuid', sql: 'e.flow_id' },
-    state: { type: 'text', sql: STATE_SQL },
+    state: { type: 'text', sql: STATE_SQL, equals: STATE_EQUALS },
     createdAt: { type: 'epochMs', sql: 'e.created_at' },
     updatedAt: { type: 'epochMs', sql: 'e.updated_at' },
     metrics: { type: 'jsonb', sql: METRICS_SQL },
+    // The parts of `metrics` shown as stored, read without building the whole document.
+    'metrics.statusSummary.status': {
+      type: 'text',
+      sql: STATE_SQL,
+      equals: STATE_EQUALS,
+    },
+    'metrics.recordSummary': {
+      type: 'jsonb',
+      sql: `(e.metrics -> 'recordSummary')`,
+    },
+    'metrics.sizeSummary': {
+      type: 'jsonb',
+      sql: `(e.metrics -> 'sizeSummary')`,
+    },
     ...specRefFields('flowSpec', 'e.flow_spec_id', "'1.0'"),
   },
   sortable: {

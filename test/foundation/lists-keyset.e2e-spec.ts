@@ -175,6 +175,9 @@ describe('lists in PostgreSQL with keyset pages', () => {
     expect(await count('&property=flowId==not-an-id')).toBe(0);
     expect(await count('&property=state==FAILED')).toBe(1);
     expect(await count('&property=state==success')).toBe(10049);
+    expect(await count('&property=state==processing')).toBe(0);
+    expect(await count('&property=state!=success,processing')).toBe(1);
+    expect(await count('&property=state>processing')).toBe(10049);
     expect(await count('&property=metrics.statusSummary.status==Failed')).toBe(
       1,
     );
