@@ -515,7 +515,8 @@ function filterPredicate(f: Filter, spec: SqlListSpec, p: Params): string {
           ...new Set(f.values.map((v) => equals[v.toLowerCase()] ?? 'false')),
         ];
         const any = `(${hits.join(' OR ')})`;
-        return f.op === '==' ? any : `NOT ${any}`;
+        // The predicates may be NULL (a missing JSON value): that is no match.
+        return f.op === '==' ? any : `${any} IS NOT TRUE`;
       }
       const lowered = `lower(${sql}) COLLATE "C"`;
       if (f.op === '!=') {

@@ -7,11 +7,16 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
+import { listDocuments } from '../../src/common/listing.js';
 import {
+  connectionBody,
+  createDestination,
+  createFlow,
   createProfileConnection,
   expectError,
   FLOW_SPEC,
   FS,
+  segmentSelector,
 } from './fixtures.js';
 
 interface Item {
@@ -246,5 +251,157 @@ describe('lists in PostgreSQL with keyset pages', () => {
       .query({ limit: 1, orderby: '-createdAt', continuationToken: token })
       .set(who.headers);
     expect(byDate.status).toBe(400);
+  });
+});
+
+describe('filters in SQL see what the response shows', () => {
+  let t: TestApp;
+  let who: TestTenant;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    who = await createTenant(t);
+  });
+  afterAll(async () => t.close());
+
+  async function all(resource: string): Promise<Record<string, unknown>[]> {
+    const res = await t.http
+      .get(`${FS}/${resource}?limit=100`)
+      .set(who.headers)
+      .expect(200);
+    return (res.body as { items: Record<string, unknown>[] }).items;
+  }
+
+  it('agrees with the same filters applied to the returned documents', async () => {
+    const d1 = await createDestination(t, who);
+    const d2 = await createDestination(t, who);
+    await t.http
+      .post(`${FS}/connections`)
+      .set(who.headers)
+      .send(connectionBody({ name: 'Other NS', description: 'Mixed Case' }))
+      .expect(201);
+    const seg = 'Segment-ABC';
+    const f1 = await createFlow(
+      t,
+      who,
+      {
+        name: 'Alpha',
+        transformations: [
+          {
+            name: 'GeneralTransform',
+            params: {
+              profileSelectors: {
+                selectors: [
+                  { type: 'JSON_PATH', value: { path: 'person.name' } },
+                ],
+              },
+              segmentSelectors: { selectors: [segmentSelector(seg)] },
+            },
+          },
+        ],
+      },
+      d1,
+    );
+    await createFlow(t, who, { name: 'beta' }, d2);
+    await t.http
+      .post(`${FS}/flows/${f1.id}/action?op=disable`)
+      .set(who.headers)
+      .expect(200);
+    const ds = t.app.get(DataSource);
+    await ds.query(
+      `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics)
+       VALUES ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()), gen_random_uuid(),
+               '{"recordSummary": {"outputRecordCount": 3, "targetSummaries": [{"entitySummaries": [{"id": "segment:x1", "outputRecordCount": 3}]}]}, "durationSummary": {"startedAtUTC": 1700000000000}}'),
+              ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()) - interval '3 hours', gen_random_uuid(),
+               '{"statusSummary": {"status": "failed", "errors": [{"code": "X"}]}}')`,
+      [who.orgId, f1.id, FLOW_SPEC.id],
+    );
+    const cases: Record<string, string[]> = {
+      connections: [
+        'auth.params.namespace==127.0.0.1:1',
+        'auth.params.sasKey==********',
+        'auth.specName!=Azure EventHub authentication credentials',
+        'auth.params.sasKeyName>R',
+        'description==mixed case',
+        'connectionSpec.version==1.0',
+        'connectionSpec==x',
+        'connectionSpec!=x',
+        `id>${d1.base.id}`,
+        `id<=${d2.base.id}`,
+        'name<Other',
+      ],
+      targetConnections: [
+        'params.eventHubName==PROFILES',
+        'params.eventHubName!=profiles',
+        'data.format==json',
+        `baseConnectionId==${d2.base.id},nope`,
+        `baseConnectionId!=${d2.base.id}`,
+      ],
+      sourceConnections: [
+        `baseConnectionId==${d1.profileBase.id}`,
+        'params.missing!=1',
+        'params.missing==1',
+      ],
+      flows: [
+        `transformations[].params.segmentSelectors.selectors[].value.id==${seg.toLowerCase()}`,
+        `transformations[].params.segmentSelectors.selectors[].value.id!=${seg}`,
+        'transformations[].params.segmentSelectors.selectors[].value.id>Segment',
+        'transformations[].params.profileSelectors.selectors[].value.path==person.name',
+        'transformations[].params.profileSelectors.selectors[].value.operator==exists',
+        'transformations[].name==generaltransform',
+        'lastOperation.operation==disable',
+        'lastRunDetails.state==processing',
+        'lastRunDetails.startedAtUTC>=1700000000000',
+        'lastRunDetails.completedAtUTC==0',
+        'lastRunDetails.id!=00000000-0000-0000-0000-000000000000',
+        'inheritedAttributes.sourceConnections[].typeInfo.type==profilefragments',
+        'inheritedAttributes.targetConnections[].params.eventHubName==profiles',
+        `inheritedAttributes.targetConnections[].baseConnection.id==${d1.base.id}`,
+        'inheritedAttributes.properties.isDestinationFlow==TRUE',
+        'inheritedAttributes.properties.isDestinationFlow!=true',
+        'inheritedAttributes.properties.isDestinationFlow>true',
+        `sourceConnectionIds[]>${d1.source.id}`,
+        `targetConnectionIds[]!=${d1.target.id}`,
+        'flowSpec.id==71471EBA-B620-49E4-90FD-23F1FA0174D8',
+        'state!=enabled',
+        'state==Disabled,enabled',
+        'state>e',
+      ],
+      runs: [
+        'metrics.recordSummary.outputRecordCount==3',
+        'metrics.recordSummary.targetSummaries[].entitySummaries[].id==segment:X1',
+        'metrics.durationSummary.startedAtUTC==1700000000000',
+        'metrics.durationSummary.completedAtUTC<1',
+        'metrics.statusSummary.errors[].code==x',
+        'metrics.statusSummary.status!=failed',
+        'state==processing,failed',
+        'flowSpec.version==1.0',
+        `flowId==${f1.id}`,
+      ],
+    };
+    for (const [resource, filters] of Object.entries(cases)) {
+      const docs = await all(resource);
+      expect(docs.length, resource).toBeGreaterThan(0);
+      for (const filter of filters) {
+        const res = await t.http
+          .get(`${FS}/${resource}`)
+          .query({ property: filter, limit: 100 })
+          .set(who.headers);
+        expect(res.status, `${resource} ${filter}`).toBe(200);
+        const root = filter.split(/[.[=!<>]/)[0] ?? '';
+        const expected = listDocuments(
+          docs,
+          { property: [filter], limit: 100 },
+          { filterable: [root], sortable: ['createdAt'] },
+          '',
+        ) as { items: Record<string, unknown>[] };
+        const ids = (items: Record<string, unknown>[]) =>
+          items.map((i) => i.id).sort();
+        expect(
+          ids((res.body as { items: Record<string, unknown>[] }).items),
+          `${resource} ${filter}`,
+        ).toEqual(ids(expected.items));
+      }
+    }
   });
 });
