@@ -396,7 +396,7 @@ describe('filters in SQL see what the response shows', () => {
           '',
         ) as { items: Record<string, unknown>[] };
         const ids = (items: Record<string, unknown>[]) =>
-          items.map((i) => i.id).sort();
+          items.map((i) => String(i.id)).sort((a, b) => a.localeCompare(b));
         expect(
           ids((res.body as { items: Record<string, unknown>[] }).items),
           `${resource} ${filter}`,
