@@ -21,7 +21,7 @@ import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
 import { RunEntity } from '../runs/run.entity.js';
-import { runSummaryOf } from '../runs/run.mapper.js';
+import { runSummaryOf, runSummarySql } from '../runs/run.mapper.js';
 import { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { FlowEntity } from './flow.entity.js';
@@ -59,8 +59,6 @@ function linkedConnectionsSql(
     LEFT JOIN ${table} c ON c.id = u.id)`;
 }
 
-const RUN_STATE_SQL = `CASE WHEN r.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN now() < r.hour_start + interval '1 hour' THEN 'processing' ELSE 'success' END`;
-
 const FLOW_LIST: SqlListSpec = {
   fields: {
     ...META_FIELDS,
@@ -87,9 +85,7 @@ const FLOW_LIST: SqlListSpec = {
     },
     lastRunDetails: {
       type: 'jsonb',
-      sql: `(SELECT jsonb_build_object('id', r.id, 'state', ${RUN_STATE_SQL},
-          'startedAtUTC', coalesce(r.metrics #> '{durationSummary,startedAtUTC}', to_jsonb(floor(extract(epoch from r.hour_start) * 1000)::bigint)),
-          'completedAtUTC', coalesce(r.metrics #> '{durationSummary,completedAtUTC}', '0'::jsonb))
+      sql: `(SELECT ${runSummarySql('r')}
         FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)`,
     },
   } satisfies Record<string, SqlField>,

@@ -13,24 +13,20 @@ import type { Tenant } from '../common/request-context.js';
 import { tenantWhere } from '../common/resource.mapper.js';
 import type { RunDto, RunListDto } from './dto/run.dto.js';
 import { RunEntity } from './run.entity.js';
-import { toRunDto } from './run.mapper.js';
+import {
+  runHourStartMsSql,
+  runStatusEqualsSql,
+  runStatusSql,
+  toRunDto,
+} from './run.mapper.js';
 
-/** A run's state as runStatusOf computes it, in SQL. */
-const STATE_SQL = `CASE WHEN e.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN now() < e.hour_start + interval '1 hour' THEN 'processing' ELSE 'success' END`;
-
-const FAILED_SQL = `(e.metrics #>> '{statusSummary,status}') = 'failed'`;
-const STATE_EQUALS: Record<string, string> = {
-  failed: FAILED_SQL,
-  processing: `(NOT coalesce(${FAILED_SQL}, false) AND now() < e.hour_start + interval '1 hour')`,
-  success: `(NOT coalesce(${FAILED_SQL}, false) AND now() >= e.hour_start + interval '1 hour')`,
-};
-
-const HOUR_START_MS = `to_jsonb(floor(extract(epoch from e.hour_start) * 1000)::bigint)`;
+const STATE_SQL = runStatusSql('e');
+const STATE_EQUALS = runStatusEqualsSql('e');
 
 /** `metrics` as toRunDto shows it (durations defaulted, the computed status). */
 const METRICS_SQL = `e.metrics || jsonb_build_object(
   'durationSummary', jsonb_build_object(
-    'startedAtUTC', coalesce(e.metrics #> '{durationSummary,startedAtUTC}', ${HOUR_START_MS}),
+    'startedAtUTC', coalesce(e.metrics #> '{durationSummary,startedAtUTC}', ${runHourStartMsSql('e')}),
     'completedAtUTC', coalesce(e.metrics #> '{durationSummary,completedAtUTC}', '0'::jsonb)),
   'statusSummary', (CASE WHEN jsonb_typeof(e.metrics -> 'statusSummary') = 'object' THEN e.metrics -> 'statusSummary' ELSE '{}'::jsonb END)
     || jsonb_build_object('status', ${STATE_SQL}))`;
