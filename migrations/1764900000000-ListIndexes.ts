@@ -7,7 +7,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * (`transformations[].params.segmentSelectors.selectors[].value.id`) from a
  * GIN index over the flow's lowercased segment ids, and flows by name
  * (`orderby=name`) in index order. The list queries must use the same
- * expressions (flows.service.ts, runs.service.ts, listing.ts).
+ * expressions (flows.service.ts, runs.service.ts, sql-listing.ts).
  */
 export class ListIndexes1764900000000 implements MigrationInterface {
   name = 'ListIndexes1764900000000';

@@ -20,7 +20,7 @@ import {
   pageOf,
   specRefFields,
   type SqlListSpec,
-} from '../common/listing.js';
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { assertMatchesSchema } from '../common/json-schema.js';

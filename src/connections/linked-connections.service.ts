@@ -14,7 +14,7 @@ import {
   pageOf,
   specRefFields,
   type SqlListSpec,
-} from '../common/listing.js';
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';

@@ -8,7 +8,7 @@ import {
   pageOf,
   specRefFields,
   type SqlListSpec,
-} from '../common/listing.js';
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { tenantWhere } from '../common/resource.mapper.js';
 import type { RunDto, RunListDto } from './dto/run.dto.js';
