@@ -2,11 +2,13 @@
  * `npm run bench -- <name>`: speed targets live here, not in timed tests.
  * Each benchmark prints a table and writes JSON under bench/results/.
  */
+import { runApiBench } from './api.js';
 import { runEmulatorBench } from './emulator.js';
 import { runExportBench } from './export.js';
 import { runIngestBench } from './ingest.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
+  api: runApiBench,
   emulator: runEmulatorBench,
   export: runExportBench,
   ingest: () => runIngestBench(),

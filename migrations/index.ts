@@ -7,7 +7,8 @@ import { MembersInProfileOrder1764500000000 } from './1764500000000-MembersInPro
 import { MembershipsOnProfiles1764600000000 } from './1764600000000-MembershipsOnProfiles.js';
 import { IdentityIndexByKeyOnly1764700000000 } from './1764700000000-IdentityIndexByKeyOnly.js';
 import { DeletedFlowPositions1764800000000 } from './1764800000000-DeletedFlowPositions.js';
-import { IdentityFirstSeen1764900000000 } from './1764900000000-IdentityFirstSeen.js';
+import { ListIndexes1764900000000 } from './1764900000000-ListIndexes.js';
+import { IdentityFirstSeen1764950000000 } from './1764950000000-IdentityFirstSeen.js';
 import { ExportedExits1765000000000 } from './1765000000000-ExportedExits.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
@@ -21,6 +22,7 @@ export const MIGRATIONS: (new () => unknown)[] = [
   MembershipsOnProfiles1764600000000,
   IdentityIndexByKeyOnly1764700000000,
   DeletedFlowPositions1764800000000,
-  IdentityFirstSeen1764900000000,
+  ListIndexes1764900000000,
+  IdentityFirstSeen1764950000000,
   ExportedExits1765000000000,
 ];

@@ -143,7 +143,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'x-sandbox-name',
     )
     .build();
-  return documentErrors(SwaggerModule.createDocument(app, config));
+  // Every controller names its tags; the automatic controller-name tag would
+  // list the catalogue's routes a second time under "Catalog".
+  return documentErrors(
+    SwaggerModule.createDocument(app, config, { autoTagControllers: false }),
+  );
 }
 
 type Schema = Record<string, unknown>;

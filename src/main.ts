@@ -7,7 +7,11 @@ import { resolveSecrets } from './config/secrets.js';
 import { migrate } from './data-source.js';
 import { openDatabase } from './database/database.js';
 import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
-import { createLogger, PinoNestLogger } from './logging/logger.js';
+import {
+  createLogger,
+  PinoNestLogger,
+  resolveLogFormat,
+} from './logging/logger.js';
 import {
   optionalModules,
   describeOptionalModules,
@@ -25,7 +29,11 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(env.LOG_LEVEL);
+  const logger = createLogger(
+    env.LOG_LEVEL,
+    undefined,
+    resolveLogFormat(env.LOG_FORMAT),
+  );
   const database = await openDatabase(env);
   const databaseUrl = database.url;
   if (database.mode !== 'external') {

@@ -2,15 +2,15 @@ import {
   IsNotEmpty,
   IsOptional,
   IsString,
-  IsUUID,
   Matches,
   MaxLength,
 } from 'class-validator';
+import { ID_MESSAGE, RESOURCE_ID_PATTERN } from './resource-id.js';
 
 /** Reference to a catalogue spec. */
 export class SpecRefDto {
   /** @example bf9f5905-92b7-48bf-bf20-455bc6b60a4e */
-  @IsUUID('all')
+  @Matches(RESOURCE_ID_PATTERN, { message: ID_MESSAGE })
   id: string;
 
   /**

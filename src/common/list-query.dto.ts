@@ -16,14 +16,16 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 const toArray = ({ value }: { value: unknown }): unknown =>
   value === undefined ? undefined : Array.isArray(value) ? value : [value];
 
+const LIMIT_MESSAGE = 'limit must be a whole number from 1 to 100';
+
 /** Query parameters shared by every Flow Service list (CONTRACT A3). */
 export class ListQueryDto {
   /** Page size, 1–100 (default 20). Cannot be combined with `count`. */
   @IsOptional()
   @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IsInt({ message: LIMIT_MESSAGE })
+  @Min(1, { message: LIMIT_MESSAGE })
+  @Max(100, { message: LIMIT_MESSAGE })
   limit?: number;
 
   /** Opaque token from `_links.next.href` of the previous page. */
@@ -41,7 +43,7 @@ export class ListQueryDto {
   /** Return only `{"count": N}` for the filtered items. */
   @IsOptional()
   @Transform(toBool)
-  @IsBoolean()
+  @IsBoolean({ message: 'count must be true or false' })
   count?: boolean;
 
   /**

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { DomainError, ErrorCode } from './errors.js';
 import type { ListQueryDto } from './list-query.dto.js';
+import { isResourceId } from './resource-id.js';
 
-type Op = '==' | '!=' | '>' | '>=' | '<' | '<=';
+export type Op = '==' | '!=' | '>' | '>=' | '<' | '<=';
 
-interface Filter {
+export interface Filter {
   path: string[];
   op: Op;
   values: string[];
@@ -30,9 +31,13 @@ export interface ListPage<T> {
 const OP_RE = /(==|!=|>=|<=|>|<|~|!>|!<|=(?!=))/;
 const PATH_RE =
   /^[A-Za-z_$][A-Za-z0-9_$]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$:-]*(\[\])?)*$/;
+export const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Parses `property` filters (CONTRACT A3) with the catalogue's error codes. */
-function parseFilters(raw: string[] | undefined, spec: ListSpec): Filter[] {
+export function parseFilters(
+  raw: string[] | undefined,
+  spec: ListSpec,
+): Filter[] {
   return (raw ?? []).map((expr) => {
     const m = OP_RE.exec(expr);
     if (!m) {
@@ -81,7 +86,7 @@ function parseFilters(raw: string[] | undefined, spec: ListSpec): Filter[] {
   });
 }
 
-function parseOrderBy(raw: string | undefined, spec: ListSpec): Sort[] {
+export function parseOrderBy(raw: string | undefined, spec: ListSpec): Sort[] {
   if (raw === undefined || raw.trim() === '')
     return [{ field: 'createdAt', dir: -1 }];
   return raw.split(',').map((part) => {
@@ -97,6 +102,91 @@ function parseOrderBy(raw: string | undefined, spec: ListSpec): Sort[] {
     return { field, dir };
   });
 }
+
+export function checkLimitWithCount(query: ListQueryDto): void {
+  if (query.count && query.limit !== undefined) {
+    throw new DomainError(
+      ErrorCode.LimitWithCount,
+      'The limit and count parameters cannot be given together in the same request.',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Continuation tokens: the position after the last item of a page (its sort
+// key and id), so items created or deleted between two calls do not shift the
+// next page. Opaque (base64url JSON) and bound to the query by a hash of its
+// other parameters.
+
+export type KeyValue = string | number;
+
+export interface Position {
+  /** Sort-key values of the last item, in `orderby` order. */
+  k: KeyValue[];
+  /** Its id: the tiebreak after the sort keys. */
+  i: string;
+}
+
+function queryHash(query: ListQueryDto): string {
+  const { continuationToken: _ignored, ...rest } = query;
+  return createHash('sha256')
+    .update(JSON.stringify(rest))
+    .digest('base64url')
+    .slice(0, 12);
+}
+
+function badToken(): DomainError {
+  return new DomainError(
+    ErrorCode.InvalidContinuationToken,
+    'Invalid continuationToken: it does not belong to this query.',
+  );
+}
+
+export function decodeToken(
+  query: ListQueryDto,
+  isKey: ((v: unknown) => boolean)[],
+): Position | undefined {
+  if (!query.continuationToken) return undefined;
+  let t: { k?: unknown; i?: unknown; h?: unknown };
+  try {
+    t = JSON.parse(
+      Buffer.from(query.continuationToken, 'base64url').toString(),
+    ) as typeof t;
+  } catch {
+    throw badToken();
+  }
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    t.h !== queryHash(query) ||
+    !isResourceId(t.i) ||
+    !Array.isArray(t.k) ||
+    t.k.length !== isKey.length ||
+    !t.k.every((v, n) => isKey[n]?.(v))
+  ) {
+    throw badToken();
+  }
+  return { k: t.k as KeyValue[], i: t.i };
+}
+
+export function nextLink(
+  query: ListQueryDto,
+  basePath: string,
+  last: Position,
+): { next: { href: string } } {
+  const token = Buffer.from(
+    JSON.stringify({ k: last.k, i: last.i, h: queryHash(query) }),
+  ).toString('base64url');
+  const params = new URLSearchParams();
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.orderby) params.set('orderby', query.orderby);
+  for (const p of query.property ?? []) params.append('property', p);
+  params.set('continuationToken', token);
+  return { next: { href: `${basePath}?${params.toString()}` } };
+}
+
+// ---------------------------------------------------------------------------
+// In memory, for the static catalogue.
 
 /** Every leaf value at `path`, descending into arrays wherever they occur. */
 function valuesAt(doc: unknown, path: string[]): unknown[] {
@@ -176,10 +266,7 @@ function matches(doc: unknown, f: Filter): boolean {
   return actual.some((a) => f.values.some((v) => compare(a, v, f.op, field)));
 }
 
-function sortValue(
-  doc: Record<string, unknown>,
-  field: string,
-): string | number {
+function sortValue(doc: Record<string, unknown>, field: string): KeyValue {
   const v = doc[field];
   return typeof v === 'number'
     ? v
@@ -188,86 +275,44 @@ function sortValue(
       : '';
 }
 
-function queryHash(query: ListQueryDto): string {
-  const { continuationToken: _ignored, ...rest } = query;
-  return createHash('sha256')
-    .update(JSON.stringify(rest))
-    .digest('base64url')
-    .slice(0, 12);
-}
-
-/**
- * Filters, sorts and pages response documents in memory. Tenants hold
- * hundreds, not millions, of connections and flows, and filtering the
- * response shape makes every documented path (inheritedAttributes,
- * transformations[]…) filterable exactly as it is returned.
- */
+/** Filters, sorts and pages a small static list (the catalogue) in memory. */
 export function listDocuments<T extends object>(
   docs: T[],
   query: ListQueryDto,
   spec: ListSpec,
   basePath: string,
 ): ListPage<T> | { count: number } {
-  if (query.count && query.limit !== undefined) {
-    throw new DomainError(
-      ErrorCode.LimitWithCount,
-      'The limit and count parameters cannot be given together in the same request.',
-    );
-  }
+  checkLimitWithCount(query);
   const filters = parseFilters(query.property, spec);
   const sorts = parseOrderBy(query.orderby, spec);
   const filtered = docs.filter((d) => filters.every((f) => matches(d, f)));
   if (query.count) return { count: filtered.length };
-  filtered.sort((a, b) => {
-    for (const s of sorts) {
-      const av = sortValue(a as Record<string, unknown>, s.field);
-      const bv = sortValue(b as Record<string, unknown>, s.field);
+  const position = (d: T): Position => {
+    const r = d as Record<string, unknown>;
+    return { k: sorts.map((s) => sortValue(r, s.field)), i: String(r.id) };
+  };
+  const order = (a: Position, b: Position): number => {
+    for (const [n, s] of sorts.entries()) {
+      const av = a.k[n] as KeyValue;
+      const bv = b.k[n] as KeyValue;
       if (av < bv) return -s.dir;
       if (av > bv) return s.dir;
     }
-    const ai = String((a as Record<string, unknown>).id);
-    const bi = String((b as Record<string, unknown>).id);
-    return ai < bi ? -1 : ai > bi ? 1 : 0;
-  });
+    return a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
+  };
+  filtered.sort((a, b) => order(position(a), position(b)));
+  const after = decodeToken(
+    query,
+    sorts.map(() => (v) => typeof v === 'string' || typeof v === 'number'),
+  );
+  const rest = after
+    ? filtered.filter((d) => order(position(d), after) > 0)
+    : filtered;
   const limit = query.limit ?? 20;
-  const hash = queryHash(query);
-  let offset = 0;
-  if (query.continuationToken) {
-    try {
-      const t = JSON.parse(
-        Buffer.from(query.continuationToken, 'base64url').toString(),
-      ) as {
-        o?: unknown;
-        h?: unknown;
-      };
-      if (
-        typeof t.o !== 'number' ||
-        !Number.isInteger(t.o) ||
-        t.o < 0 ||
-        t.h !== hash
-      ) {
-        throw new Error('bad token');
-      }
-      offset = t.o;
-    } catch {
-      throw new DomainError(
-        ErrorCode.InvalidContinuationToken,
-        'Invalid continuationToken: it does not belong to this query.',
-      );
-    }
-  }
-  const items = filtered.slice(offset, offset + limit);
+  const items = rest.slice(0, limit);
   const page: ListPage<T> = { items };
-  if (offset + limit < filtered.length) {
-    const token = Buffer.from(
-      JSON.stringify({ o: offset + limit, h: hash }),
-    ).toString('base64url');
-    const params = new URLSearchParams();
-    if (query.limit !== undefined) params.set('limit', String(query.limit));
-    if (query.orderby) params.set('orderby', query.orderby);
-    for (const p of query.property ?? []) params.append('property', p);
-    params.set('continuationToken', token);
-    page._links = { next: { href: `${basePath}?${params.toString()}` } };
-  }
+  const last = items.at(-1);
+  if (rest.length > limit && last)
+    page._links = nextLink(query, basePath, position(last));
   return page;
 }

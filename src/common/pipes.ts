@@ -1,23 +1,27 @@
 import {
   type ArgumentMetadata,
   ParseArrayPipe,
-  ParseUUIDPipe,
   type PipeTransform,
 } from '@nestjs/common';
 import { DomainError, ErrorCode } from './errors.js';
 import { PatchOperationDto } from './patch-operation.dto.js';
+import { isResourceId } from './resource-id.js';
 import { VALIDATION_OPTIONS, toValidationError } from './validation.js';
 
-/** Path ids must be uuids; anything else is a 400, never a database error. */
-export const uuidPipe = new ParseUUIDPipe({
-  version: 'all',
-  exceptionFactory: () =>
-    new DomainError(
+/**
+ * Path ids must have an id's shape (anything else is a 400, never a database
+ * error); whether one exists is for the service to say (a 404).
+ */
+export const uuidPipe: PipeTransform<unknown, string> = {
+  transform(value: unknown): string {
+    if (isResourceId(value)) return value;
+    throw new DomainError(
       ErrorCode.ValidationFailed,
-      'The id in the path must be a UUID.',
-      [{ path: 'id', message: 'must be a UUID' }],
-    ),
-});
+      'The id in the path must be 32 hex digits as 8-4-4-4-12 (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).',
+      [{ path: 'id', message: 'must be 8-4-4-4-12 hex digits' }],
+    );
+  },
+};
 
 /** A JSON Patch body: a non-empty array of strict operations. */
 export const patchPipe = new ParseArrayPipe({

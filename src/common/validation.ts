@@ -30,7 +30,11 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
 }
 
 export function toValidationError(errors: ValidationError[]): Error {
-  const details = flatten(errors);
+  // Several constraints of one field may share a message (limit's integer and range checks): say it once.
+  const details = flatten(errors).filter(
+    (d, i, all) =>
+      all.findIndex((o) => o.path === d.path && o.message === d.message) === i,
+  );
   const first = details[0];
   return validationFailed(
     first
@@ -43,6 +47,27 @@ export function toValidationError(errors: ValidationError[]): Error {
 const UNKNOWN_PROPERTY = /^property (.+) should not exist$/;
 
 /**
+ * Tools that template URLs (Postman collections with unset variables,
+ * generated clients) send `?limit=&orderby=`: an empty value means the
+ * parameter was not given, on every route.
+ */
+export function dropEmptyQueryValues(value: unknown): unknown {
+  const keep = (v: unknown): unknown => {
+    if (v === '') return undefined;
+    if (!Array.isArray(v)) return v;
+    const kept = v.filter((x) => x !== '');
+    return kept.length ? kept : undefined;
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return keep(value);
+  return Object.fromEntries(
+    Object.entries(value)
+      .map(([k, v]) => [k, keep(v)] as const)
+      .filter(([, v]) => v !== undefined),
+  );
+}
+
+/**
  * Query-string problems get the catalogue's query code (1451-400, FSE "Invalid
  * params testParam provided in query params") instead of the body code.
  */
@@ -52,7 +77,10 @@ class AppValidationPipe extends ValidationPipe {
     metadata: ArgumentMetadata,
   ): Promise<unknown> {
     try {
-      return await super.transform(value, metadata);
+      return await super.transform(
+        metadata.type === 'query' ? dropEmptyQueryValues(value) : value,
+        metadata,
+      );
     } catch (err) {
       if (
         metadata.type !== 'query' ||

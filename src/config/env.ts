@@ -234,6 +234,14 @@ export class Env {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /**
+   * `json`: one JSON object per line (for log shippers); `pretty`: one
+   * human-readable line per event; `auto`: pretty when stdout is a terminal,
+   * JSON otherwise.
+   */
+  @IsIn(['auto', 'json', 'pretty'])
+  LOG_FORMAT = 'auto';
+
   /** Largest accepted JSON request body. */
   @IsString()
   @Matches(/^\d+(kb|mb)$/i)

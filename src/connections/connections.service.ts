@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import {
+  CONNECTION_SPECS,
   type ConnectionSpec,
   EVENT_HUBS_SPEC_ID,
   findConnectionSpec,
@@ -12,7 +13,14 @@ import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
 import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
-import { listDocuments } from '../common/listing.js';
+import {
+  listRows,
+  META_FIELDS,
+  META_SORTABLE,
+  pageOf,
+  specRefFields,
+  type SqlListSpec,
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
@@ -33,6 +41,39 @@ import type { CreatedDto } from '../common/common.dto.js';
 
 const MASK = '********';
 const BASE = '/data/foundation/flowservice/connections';
+
+/** `auth` as the response shows it: secret params masked, absent without an auth spec. */
+function authSql(): string {
+  const masks = CONNECTION_SPECS.flatMap((spec) =>
+    spec.authSpec.map((a) => ({
+      spec: spec.id,
+      name: a.name.replace(/'/g, "''"),
+      masked: JSON.stringify(
+        Object.fromEntries(secretFields(a).map((k) => [k, MASK])),
+      ),
+    })),
+  );
+  const mask = `CASE ${masks
+    .map(
+      (m) =>
+        `WHEN e.connection_spec_id = '${m.spec}' AND e.auth_spec_name = '${m.name}' THEN '${m.masked}'::jsonb`,
+    )
+    .join(' ')} ELSE '{}'::jsonb END`;
+  return `CASE WHEN e.auth_spec_name IS NULL THEN NULL ELSE jsonb_build_object('specName', e.auth_spec_name, 'params', e.auth_params || CASE WHEN e.auth_secrets IS NULL THEN '{}'::jsonb ELSE ${mask} END) END`;
+}
+
+const CONNECTION_LIST: SqlListSpec = {
+  fields: {
+    ...META_FIELDS,
+    ...specRefFields(
+      'connectionSpec',
+      'e.connection_spec_id',
+      'e.connection_spec_version',
+    ),
+    auth: { type: 'jsonb', sql: authSql() },
+  },
+  sortable: META_SORTABLE,
+};
 
 /** Checks a spec reference: unknown id → 1413-400, unknown version → 1413-400. */
 export function resolveConnectionSpec(ref: {
@@ -95,25 +136,14 @@ export class ConnectionsService {
   }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
-    const rows = await this.repo.find({ where: tenantWhere(tenant) });
-    return listDocuments(
-      rows.map((r) => this.toDto(r)),
-      query,
-      {
-        filterable: [
-          'id',
-          'name',
-          'description',
-          'connectionSpec',
-          'state',
-          'createdAt',
-          'updatedAt',
-          'auth',
-        ],
-        sortable: ['name', 'createdAt', 'updatedAt', 'id', 'state'],
-      },
-      BASE,
-    );
+    const qb = this.repo
+      .createQueryBuilder('e')
+      .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
+        org: tenant.orgId,
+        sandbox: tenant.sandboxName,
+      });
+    const result = await listRows(qb, query, CONNECTION_LIST, BASE);
+    return pageOf(result, (rows) => rows.map((r) => this.toDto(r)));
   }
 
   async patch(

@@ -7,8 +7,15 @@ import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import { assertMatchesSchema } from '../common/json-schema.js';
-import { listDocuments } from '../common/listing.js';
 import type { References } from '../common/references.js';
+import {
+  listRows,
+  META_FIELDS,
+  META_SORTABLE,
+  pageOf,
+  specRefFields,
+  type SqlListSpec,
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import type { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
@@ -30,6 +37,24 @@ export interface LinkedEntity extends TenantScopedEntity {
   data: Record<string, unknown>;
   params: Record<string, unknown>;
 }
+
+const LINKED_LIST: SqlListSpec = {
+  fields: {
+    ...META_FIELDS,
+    ...specRefFields(
+      'connectionSpec',
+      'e.connection_spec_id',
+      'e.connection_spec_version',
+    ),
+    baseConnectionId: { type: 'uuid', sql: 'e.base_connection_id' },
+    params: { type: 'jsonb', sql: 'e.params' },
+    data: {
+      type: 'jsonb',
+      sql: `jsonb_build_object('format', CASE WHEN jsonb_typeof(e.data -> 'format') = 'string' THEN e.data -> 'format' ELSE '"json"'::jsonb END)`,
+    },
+  },
+  sortable: META_SORTABLE,
+};
 
 export interface LinkedKind {
   /** `sourceConnections` or `targetConnections`: the resource name in paths and errors. */
@@ -120,27 +145,19 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
   }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
-    const rows = await this.repo.find({ where: tenantWhere(tenant) as never });
-    return listDocuments(
-      rows.map((r) => this.toDto(r)),
+    const qb = this.repo
+      .createQueryBuilder('e')
+      .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
+        org: tenant.orgId,
+        sandbox: tenant.sandboxName,
+      });
+    const result = await listRows(
+      qb,
       query,
-      {
-        filterable: [
-          'id',
-          'name',
-          'description',
-          'connectionSpec',
-          'baseConnectionId',
-          'state',
-          'params',
-          'createdAt',
-          'updatedAt',
-          'data',
-        ],
-        sortable: ['name', 'createdAt', 'updatedAt', 'id', 'state'],
-      },
+      LINKED_LIST,
       `/data/foundation/flowservice/${this.kind.resource}`,
     );
+    return pageOf(result, (rows) => rows.map((r) => this.toDto(r)));
   }
 
   async patch(

@@ -8,14 +8,22 @@ import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
 import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
-import { listDocuments } from '../common/listing.js';
-import { References } from '../common/references.js';
+import {
+  listRows,
+  META_FIELDS,
+  META_SORTABLE,
+  pageOf,
+  specRefFields,
+  type SqlField,
+  type SqlListSpec,
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
+import { References } from '../common/references.js';
 import type { RunEntity } from '../runs/run.entity.js';
+import { runSummaryOf, runSummarySql } from '../runs/run.mapper.js';
 import { RunsService } from '../runs/runs.service.js';
-import { runSummaryOf } from '../runs/run.mapper.js';
 import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
 import { SourceConnectionsService } from '../source-connections/source-connections.service.js';
 import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
@@ -29,6 +37,64 @@ import {
 import type { TransformationDto } from './dto/transformation.dto.js';
 
 const BASE = '/data/foundation/flowservice/flows';
+
+/**
+ * The segment ids a flow maps, lowercased: the expression of the index
+ * `ix_flows_segment_ids` (a migration creates it; filters by segment id use it).
+ */
+export const FLOW_SEGMENT_IDS_SQL = `(lower(jsonb_path_query_array(e.transformations, 'lax $[*]."params"."segmentSelectors"."selectors"[*]."value"."id"')::text)::jsonb)`;
+
+/** A flow's linked connections as `inheritedAttributes` shows them. */
+function linkedConnectionsSql(
+  table: string,
+  column: string,
+  extra: string,
+): string {
+  return `(SELECT coalesce(jsonb_agg(
+      CASE WHEN c.id IS NULL THEN jsonb_build_object('id', u.id)
+      ELSE jsonb_build_object('id', u.id,
+        'connectionSpec', jsonb_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version),
+        'params', c.params)
+        || CASE WHEN c.base_connection_id IS NULL THEN '{}'::jsonb
+           ELSE jsonb_build_object('baseConnection', jsonb_build_object('id', c.base_connection_id,
+             'connectionSpec', jsonb_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version))) END
+      END || ${extra} ORDER BY u.n), '[]'::jsonb)
+    FROM unnest(e.${column}) WITH ORDINALITY AS u(id, n)
+    LEFT JOIN ${table} c ON c.id = u.id)`;
+}
+
+const FLOW_LIST: SqlListSpec = {
+  fields: {
+    ...META_FIELDS,
+    ...specRefFields('flowSpec', 'e.flow_spec_id', 'e.flow_spec_version'),
+    sourceConnectionIds: { type: 'uuid[]', sql: 'e.source_connection_ids' },
+    targetConnectionIds: { type: 'uuid[]', sql: 'e.target_connection_ids' },
+    transformations: { type: 'jsonb', sql: 'e.transformations' },
+    'transformations.params.segmentSelectors.selectors.value.id': {
+      type: 'stringSet',
+      sql: FLOW_SEGMENT_IDS_SQL,
+    },
+    lastOperation: { type: 'jsonb', sql: 'e.last_operation' },
+    inheritedAttributes: {
+      type: 'jsonb',
+      sql: `jsonb_build_object(
+        'properties', '{"isDestinationFlow": true}'::jsonb,
+        'sourceConnections', ${linkedConnectionsSql('source_connections', 'source_connection_ids', `'{"typeInfo": {"type": "ProfileFragments", "id": "ups"}}'::jsonb`)},
+        'targetConnections', ${linkedConnectionsSql('target_connections', 'target_connection_ids', `'{}'::jsonb`)})`,
+    },
+    // Every flow here is a destination flow: no need to build the document for it.
+    'inheritedAttributes.properties': {
+      type: 'jsonb',
+      sql: `'{"isDestinationFlow": true}'::jsonb`,
+    },
+    lastRunDetails: {
+      type: 'jsonb',
+      sql: `(SELECT ${runSummarySql('r')}
+        FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)`,
+    },
+  } satisfies Record<string, SqlField>,
+  sortable: META_SORTABLE,
+};
 
 interface Linked {
   sources: Map<string, SourceConnectionEntity>;
@@ -120,30 +186,17 @@ export class FlowsService {
   }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
-    const rows = await this.repo.find({ where: tenantWhere(tenant) });
-    const linked = await this.linked(tenant, rows);
-    return listDocuments(
-      rows.map((r) => this.toDto(r, linked)),
-      query,
-      {
-        filterable: [
-          'id',
-          'name',
-          'description',
-          'flowSpec',
-          'state',
-          'sourceConnectionIds',
-          'targetConnectionIds',
-          'createdAt',
-          'updatedAt',
-          'transformations',
-          'inheritedAttributes',
-          'lastRunDetails',
-          'lastOperation',
-        ],
-        sortable: ['name', 'createdAt', 'updatedAt', 'id', 'state'],
-      },
-      BASE,
+    const qb = this.repo
+      .createQueryBuilder('e')
+      .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
+        org: tenant.orgId,
+        sandbox: tenant.sandboxName,
+      });
+    const result = await listRows(qb, query, FLOW_LIST, BASE);
+    const linked =
+      'rows' in result ? await this.linked(tenant, result.rows) : undefined;
+    return pageOf(result, (rows) =>
+      rows.map((r) => this.toDto(r, linked as Linked)),
     );
   }
 

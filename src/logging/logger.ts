@@ -1,5 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import { Writable } from 'node:stream';
 import { logContextFields } from './log-context.js';
 
 /** Paths never written to logs: credentials in bodies, headers and errors. */
@@ -42,15 +44,57 @@ const MAX_DEPTH = 8;
 /** The app's one pino logger, shared by Nest (PinoNestLogger) and the access log. */
 export const APP_LOGGER = Symbol('APP_LOGGER');
 
+export type LogFormat = 'json' | 'pretty';
+
+/** `LOG_FORMAT`: `auto` is pretty on a terminal and JSON when stdout is piped or collected. */
+export function resolveLogFormat(
+  setting: string,
+  isTty = process.stdout.isTTY === true,
+): LogFormat {
+  if (setting === 'json' || setting === 'pretty') return setting;
+  return isTty ? 'pretty' : 'json';
+}
+
+/**
+ * Human-readable lines, formatted in-process (pino-pretty as a stream, not a
+ * worker transport) from the JSON line pino has already redacted.
+ */
+function prettyStream(
+  destination: DestinationStream | undefined,
+): DestinationStream {
+  // pino-pretty writes to a file descriptor or a full stream; pino's
+  // destinations (tests' captures) need only `write`.
+  const target =
+    destination === undefined
+      ? 1
+      : new Writable({
+          write(chunk: Buffer, _encoding, done): void {
+            destination.write(chunk.toString());
+            done();
+          },
+        });
+  return PinoPretty({
+    destination: target,
+    sync: true,
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service,context',
+    messageFormat: '{if context}[{context}] {end}{msg}',
+  });
+}
+
 /**
  * The one pino logger. Every line written while a request is handled carries
  * its request id (and client id once authenticated) through the log context;
  * secrets are removed by key at any depth and scrubbed from every string,
- * messages included. `destination` lets tests capture the output.
+ * messages included, whatever the format. `destination` lets tests capture
+ * the output.
  */
 export function createLogger(
   level: string,
   destination?: DestinationStream,
+  format: LogFormat = 'json',
 ): Logger {
   return pino(
     {
@@ -71,9 +115,20 @@ export function createLogger(
         },
       },
     },
-    destination,
+    format === 'pretty' ? prettyStream(destination) : destination,
   );
 }
+
+/**
+ * Nest's start-up chatter (a line per module and per route) is for debugging
+ * the wiring, not for the first screen.
+ */
+const START_UP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+]);
 
 /** SAS keys, signatures, bearer tokens and client secrets are scrubbed from any logged text. */
 export function scrub(text: string): string {
@@ -118,7 +173,13 @@ export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.write('info', message, context);
+    this.write(
+      context !== undefined && START_UP_CONTEXTS.has(context)
+        ? 'debug'
+        : 'info',
+      message,
+      context,
+    );
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.write('error', message, context, trace);

@@ -110,7 +110,7 @@ export async function membershipTransitionsSliced<Doc>(
       at,
     );
     next = t.next;
-    if (t.patch) patch = { ...(patch ?? {}), ...t.patch };
+    if (t.patch) patch = patch ? { ...patch, ...t.patch } : t.patch;
     changes.push(...t.changes);
   }
   return { next: next ?? {}, patch, changes };

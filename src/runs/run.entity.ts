@@ -11,6 +11,10 @@ import {
 @Entity({ name: 'runs' })
 @Index('uq_runs_flow_hour', ['flowId', 'hourStart'], { unique: true })
 @Index('ix_runs_tenant', ['orgId', 'sandboxName', 'createdAt'])
+@Index('ix_runs_flow_created', ['flowId', 'createdAt'])
+// A partial index over failed runs (a filter of runs.service.ts), owned by the
+// migration ListIndexes1764900000000.
+@Index('ix_runs_failed', { synchronize: false })
 export class RunEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -17,6 +17,30 @@ function runStatusOf(run: RunEntity, now = Date.now()): string {
   return now < run.hourStart.getTime() + 3_600_000 ? 'processing' : 'success';
 }
 
+/** runStatusOf in SQL, for the run table aliased `alias` (list filters and sorting). */
+export function runStatusSql(alias: string): string {
+  return `CASE WHEN ${alias}.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN now() < ${alias}.hour_start + interval '1 hour' THEN 'processing' ELSE 'success' END`;
+}
+
+/**
+ * `state == <value>` for each status, simpler than comparing runStatusSql:
+ * `failed` matches the partial index `ix_runs_failed`.
+ */
+export function runStatusEqualsSql(alias: string): Record<string, string> {
+  const failed = `(${alias}.metrics #>> '{statusSummary,status}') = 'failed'`;
+  const current = `now() < ${alias}.hour_start + interval '1 hour'`;
+  return {
+    failed,
+    processing: `(NOT coalesce(${failed}, false) AND ${current})`,
+    success: `(NOT coalesce(${failed}, false) AND NOT ${current})`,
+  };
+}
+
+/** The epoch milliseconds of a run's hour as jsonb (runSummaryOf's default start). */
+export function runHourStartMsSql(alias: string): string {
+  return `to_jsonb(floor(extract(epoch from ${alias}.hour_start) * 1000)::bigint)`;
+}
+
 /** `lastRunDetails` of a flow. */
 export function runSummaryOf(run: RunEntity): Record<string, unknown> {
   const m = run.metrics as RunMetrics;
@@ -26,6 +50,13 @@ export function runSummaryOf(run: RunEntity): Record<string, unknown> {
     startedAtUTC: m.durationSummary?.startedAtUTC ?? run.hourStart.getTime(),
     completedAtUTC: m.durationSummary?.completedAtUTC ?? 0,
   };
+}
+
+/** runSummaryOf in SQL (a flow's `lastRunDetails` for list filters). */
+export function runSummarySql(alias: string): string {
+  return `jsonb_build_object('id', ${alias}.id, 'state', ${runStatusSql(alias)},
+    'startedAtUTC', coalesce(${alias}.metrics #> '{durationSummary,startedAtUTC}', ${runHourStartMsSql(alias)}),
+    'completedAtUTC', coalesce(${alias}.metrics #> '{durationSummary,completedAtUTC}', '0'::jsonb))`;
 }
 
 export function toRunDto(run: RunEntity): Record<string, unknown> {

@@ -3,14 +3,65 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { notFound } from '../common/errors.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
-import { listDocuments } from '../common/listing.js';
+import {
+  listRows,
+  pageOf,
+  specRefFields,
+  type SqlListSpec,
+} from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
 import { tenantWhere } from '../common/resource.mapper.js';
 import type { RunDto, RunListDto } from './dto/run.dto.js';
 import { RunEntity } from './run.entity.js';
-import { toRunDto } from './run.mapper.js';
+import {
+  runHourStartMsSql,
+  runStatusEqualsSql,
+  runStatusSql,
+  toRunDto,
+} from './run.mapper.js';
 
-const FLOW_ID_FILTER = /^flowId==([0-9a-fA-F-]{36})$/;
+const STATE_SQL = runStatusSql('e');
+const STATE_EQUALS = runStatusEqualsSql('e');
+
+/** `metrics` as toRunDto shows it (durations defaulted, the computed status). */
+const METRICS_SQL = `e.metrics || jsonb_build_object(
+  'durationSummary', jsonb_build_object(
+    'startedAtUTC', coalesce(e.metrics #> '{durationSummary,startedAtUTC}', ${runHourStartMsSql('e')}),
+    'completedAtUTC', coalesce(e.metrics #> '{durationSummary,completedAtUTC}', '0'::jsonb)),
+  'statusSummary', (CASE WHEN jsonb_typeof(e.metrics -> 'statusSummary') = 'object' THEN e.metrics -> 'statusSummary' ELSE '{}'::jsonb END)
+    || jsonb_build_object('status', ${STATE_SQL}))`;
+
+const RUN_LIST: SqlListSpec = {
+  fields: {
+    id: { type: 'uuid', sql: 'e.id' },
+    flowId: { type: 'uuid', sql: 'e.flow_id' },
+    state: { type: 'text', sql: STATE_SQL, equals: STATE_EQUALS },
+    createdAt: { type: 'epochMs', sql: 'e.created_at' },
+    updatedAt: { type: 'epochMs', sql: 'e.updated_at' },
+    metrics: { type: 'jsonb', sql: METRICS_SQL },
+    // The parts of `metrics` shown as stored, read without building the whole document.
+    'metrics.statusSummary.status': {
+      type: 'text',
+      sql: STATE_SQL,
+      equals: STATE_EQUALS,
+    },
+    'metrics.recordSummary': {
+      type: 'jsonb',
+      sql: `(e.metrics -> 'recordSummary')`,
+    },
+    'metrics.sizeSummary': {
+      type: 'jsonb',
+      sql: `(e.metrics -> 'sizeSummary')`,
+    },
+    ...specRefFields('flowSpec', 'e.flow_spec_id', "'1.0'"),
+  },
+  sortable: {
+    createdAt: { type: 'epochMs', sql: 'e.created_at' },
+    updatedAt: { type: 'epochMs', sql: 'e.updated_at' },
+    id: { type: 'uuid', sql: 'e.id' },
+    state: { type: 'text', sql: STATE_SQL },
+  },
+};
 
 @Injectable()
 export class RunsService {
@@ -19,35 +70,19 @@ export class RunsService {
   ) {}
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<RunListDto> {
-    // Runs grow by one per flow per hour, so the usual flowId filter is pushed into SQL.
-    const flowIds = (query.property ?? [])
-      .map((p) => FLOW_ID_FILTER.exec(p)?.[1])
-      .filter((x): x is string => !!x);
-    const rows = await this.repo.find({
-      where: {
-        ...tenantWhere(tenant),
-        ...(flowIds.length === 1 ? { flowId: flowIds[0] } : {}),
-      },
-      order: { hourStart: 'DESC' },
-      take: 10_000,
-    });
-    return listDocuments(
-      rows.map((r) => toRunDto(r)),
+    const qb = this.repo
+      .createQueryBuilder('e')
+      .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
+        org: tenant.orgId,
+        sandbox: tenant.sandboxName,
+      });
+    const result = await listRows(
+      qb,
       query,
-      {
-        filterable: [
-          'id',
-          'flowId',
-          'state',
-          'createdAt',
-          'updatedAt',
-          'metrics',
-          'flowSpec',
-        ],
-        sortable: ['createdAt', 'updatedAt', 'id', 'state'],
-      },
+      RUN_LIST,
       '/data/foundation/flowservice/runs',
-    ) as RunListDto;
+    );
+    return pageOf(result, (rows) => rows.map((r) => toRunDto(r))) as RunListDto;
   }
 
   /** The latest run of each flow that has one (for a flow's lastRunDetails). */

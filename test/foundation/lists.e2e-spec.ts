@@ -116,13 +116,24 @@ describe('list parameters', () => {
     });
 
     it('rejects bad limits and tampered or foreign tokens', async () => {
-      for (const limit of ['0', '101', 'abc', '-1', '1.5', '']) {
+      for (const limit of ['0', '101', 'abc', '-1', '1.5']) {
         const res = await t.http
           .get(`${FS}/connections?limit=${limit}`)
           .set(tenant.headers);
         expect(res.status, `limit=${limit}`).toBe(400);
         expect(res.body.code).toMatch(/^14\d\d-400$|^1100-400$/);
+        // One problem, said once: not "… (and 2 more)".
+        expect(res.body.message).toBe(
+          'Invalid request: limit must be a whole number from 1 to 100',
+        );
       }
+      const count = await t.http
+        .get(`${FS}/connections?count=yes`)
+        .set(tenant.headers);
+      expect(count.status).toBe(400);
+      expect(count.body.message).toBe(
+        'Invalid request: count must be true or false',
+      );
       const first = await list('connections?limit=5');
       const href = first._links!.next!.href;
       const token = new URL(href, 'http://x').searchParams.get(
@@ -151,6 +162,45 @@ describe('list parameters', () => {
       expect(href).toContain('limit=5');
       await list('connections?limit=100');
       await list('connections?limit=1');
+    });
+  });
+
+  describe('empty parameters', () => {
+    it('treats an empty value as not given, on every list', async () => {
+      const t2 = await createTenant(t);
+      await createFlow(t, t2);
+      for (const resource of [
+        'connections',
+        'sourceConnections',
+        'targetConnections',
+        'flows',
+        'runs',
+        'connectionSpecs',
+        'flowSpecs',
+      ]) {
+        const plain = await list(resource, t2);
+        const empty = await list(
+          `${resource}?property=&limit=&orderby=&continuationToken=&count=false`,
+          t2,
+        );
+        expect(empty, resource).toEqual(plain);
+        const counted = await t.http
+          .get(`${FS}/${resource}?count=true&limit=&property=`)
+          .set(t2.headers);
+        expect(counted.status, resource).toBe(200);
+        expect(counted.body).toEqual({ count: plain.items.length });
+      }
+      const specs = await list('connectionSpecs?property=', t2);
+      expect(specs.items).toHaveLength(2);
+      // An empty `property` beside a real one is dropped, the real one applies.
+      const named = await list(
+        'connections?property=&property=name==c07&orderby=',
+      );
+      expect(named.items.map((i) => i.name)).toEqual(['c07']);
+      // The default page size, and a next page, as without the parameters.
+      const page = await list('connections?limit=&continuationToken=');
+      expect(page.items).toHaveLength(20);
+      expect(page._links?.next?.href).toBeDefined();
     });
   });
 

@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 
 interface Operation {
   summary?: string;
+  tags?: string[];
   security?: Record<string, string[]>[];
   responses: Record<string, unknown>;
   requestBody?: unknown;
@@ -112,6 +113,16 @@ describe('OpenAPI', () => {
     }
     expect(served.components.schemas).toHaveProperty('FlowServiceError');
     expect(served.components.schemas).toHaveProperty('GatewayError');
+  });
+
+  it('lists every operation under exactly one tag (Swagger UI shows each once)', () => {
+    for (const [path, method, op] of operations())
+      expect(op.tags ?? [], `${method.toUpperCase()} ${path}`).toHaveLength(1);
+    const fs = '/data/foundation/flowservice';
+    expect(served.paths[`${fs}/connectionSpecs/{id}`]?.get?.tags).toEqual([
+      'Connection specs',
+    ]);
+    expect(served.paths[`${fs}/flowSpecs`]?.get?.tags).toEqual(['Flow specs']);
   });
 
   it('documents the request and response bodies of the main operations', () => {

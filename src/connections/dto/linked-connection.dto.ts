@@ -4,10 +4,11 @@ import {
   IsObject,
   IsOptional,
   IsString,
-  IsUUID,
   MaxLength,
   ValidateNested,
+  Matches,
 } from 'class-validator';
+import { ID_MESSAGE, RESOURCE_ID_PATTERN } from '../../common/resource-id.js';
 import { DataFormatDto, SpecRefDto } from '../../common/common.dto.js';
 
 /** Body of `POST /sourceConnections` and `POST /targetConnections`. */
@@ -25,7 +26,7 @@ export class CreateLinkedConnectionDto {
 
   /** Base connection this connection uses (same connection spec). */
   @IsOptional()
-  @IsUUID('all')
+  @Matches(RESOURCE_ID_PATTERN, { message: ID_MESSAGE })
   baseConnectionId?: string;
 
   @IsObject()

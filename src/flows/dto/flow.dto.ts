@@ -8,10 +8,11 @@ import {
   IsObject,
   IsOptional,
   IsString,
-  IsUUID,
   MaxLength,
   ValidateNested,
+  Matches,
 } from 'class-validator';
+import { ID_MESSAGE, RESOURCE_ID_PATTERN } from '../../common/resource-id.js';
 import { SpecRefDto } from '../../common/common.dto.js';
 import { TransformationDto } from './transformation.dto.js';
 
@@ -35,13 +36,13 @@ export class CreateFlowDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1)
-  @IsUUID('all', { each: true })
+  @Matches(RESOURCE_ID_PATTERN, { each: true, message: ID_MESSAGE })
   sourceConnectionIds: string[];
 
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(10)
-  @IsUUID('all', { each: true })
+  @Matches(RESOURCE_ID_PATTERN, { each: true, message: ID_MESSAGE })
   targetConnectionIds: string[];
 
   @IsArray()

@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * would exceed that. A merge moves an identity to another profile without
  * changing it. Rows from before get the migration's time.
  */
-export class IdentityFirstSeen1764900000000 implements MigrationInterface {
-  name = 'IdentityFirstSeen1764900000000';
+export class IdentityFirstSeen1764950000000 implements MigrationInterface {
+  name = 'IdentityFirstSeen1764950000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
