@@ -99,7 +99,7 @@ export async function membershipTransitionsSliced<Doc>(
   if (segments.length <= SEGMENTS_PER_SLICE_CHECK)
     return membershipTransitions(doc, segments, current, at);
   let next = current;
-  let patch: StoredMemberships | null = null;
+  let patch = null as StoredMemberships | null;
   const changes: MembershipChange[] = [];
   for (let i = 0; i < segments.length; i += SEGMENTS_PER_SLICE_CHECK) {
     if (i > 0) await slice.maybeYield();
