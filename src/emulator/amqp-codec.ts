@@ -8,7 +8,6 @@
 export const SECTION_HEADER = 0x70;
 export const SECTION_DELIVERY_ANNOTATIONS = 0x71;
 export const SECTION_MESSAGE_ANNOTATIONS = 0x72;
-export const SECTION_PROPERTIES = 0x73;
 export const SECTION_DATA = 0x75;
 
 /** message-format of the SDK's batch envelope (Microsoft's `0x80013700`). */
@@ -91,18 +90,6 @@ export function splitSections(buf: Buffer): Section[] {
     pos = end;
   }
   return sections;
-}
-
-/** Payload of a binary value (vbin8/vbin32). */
-export function binaryValue(buf: Buffer, pos: number): Buffer {
-  const code = buf[pos];
-  if (code === 0xa0)
-    return buf.subarray(pos + 2, pos + 2 + readByte(buf, pos + 1));
-  if (code === 0xb0) {
-    const len = buf.readUInt32BE(pos + 1);
-    return buf.subarray(pos + 5, pos + 5 + len);
-  }
-  throw new AmqpDecodeError('data section does not hold binary');
 }
 
 /** Decodes a symbol/string key or value; undefined for any other type. */
@@ -474,10 +461,4 @@ function planAnnotations(
     }
     p = entryEnd;
   }
-}
-
-export function partitionKeyAnnotation(
-  key: string,
-): readonly [string, AnnotationValue] {
-  return [ANNOTATION_PARTITION_KEY, { type: 'string', value: key }];
 }

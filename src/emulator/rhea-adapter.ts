@@ -17,10 +17,9 @@ import type {
   Message,
   Receiver,
   Sender,
-  Typed,
 } from 'rhea';
 
-export type { Message, Typed };
+export type { Message };
 export const amqpTypes = rhea.types;
 export const amqpMessage = rhea.message;
 

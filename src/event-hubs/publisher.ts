@@ -63,12 +63,7 @@ interface CachedProducer {
 
 const IDLE_MS = 5 * 60_000;
 
-/** Stable partition for a key over the hub's partition ids. */
-export function partitionFor(key: string, partitionIds: string[]): string {
-  return partitioner(partitionIds)(key);
-}
-
-/** partitionFor with the partition ids sorted once, for a whole batch of keys. */
+/** Stable partition for a key over the hub's partition ids, sorted once for a whole batch of keys. */
 export function partitioner(partitionIds: string[]): (key: string) => string {
   const sorted = [...partitionIds].sort(
     (a, b) => Number(a) - Number(b) || a.localeCompare(b),

@@ -72,17 +72,6 @@ export class Lexer {
   }
 }
 
-/** Splits PQL text into tokens; the last token is always `eof`. */
-export function tokenize(text: string): Token[] {
-  const lexer = new Lexer(text);
-  const out: Token[] = [];
-  for (let i = 0; ; i++) {
-    const tok = lexer.at(i);
-    out.push(tok);
-    if (tok.type === 'eof') return out;
-  }
-}
-
 function scanToken(text: string, start: number): Token {
   const n = text.length;
   if (start >= n) return { type: 'eof', value: '', start: n, end: n };
