@@ -114,10 +114,8 @@ export function configureApp(app: INestApplication, env: Env): void {
     ),
   );
   app.use(guarded(express.urlencoded({ limit: '16kb', extended: false })));
-  // Bulk NDJSON ingestion is larger than a JSON request by design.
-  app.use(
-    guarded(express.text({ limit: '256mb', type: 'application/x-ndjson' })),
-  );
+  // NDJSON is not parsed here: the ingest route reads it as a stream,
+  // batch by batch, after the caller was authenticated.
   app.use(logContext);
 }
 

@@ -1,10 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { DataSource } from 'typeorm';
 import { loadEnv } from '../config/env.js';
 import { DEFAULT_DEV_ORG_ID } from '../dev-client.js';
-import { type RawRecord, parseNdjsonLine } from '../profiles/ingest-body.js';
 import {
   DEFAULT_BATCH_SIZE,
   ProfileIngestService,
@@ -84,37 +82,20 @@ export async function profilesImport(
       profilesPerSecond: 0,
     };
     const started = Date.now();
-    let bytes = 0;
-    let batch: RawRecord[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const res = await ingest.ingestRecords(tenant, batch, { batchSize });
-      summary.accepted += res.accepted;
-      summary.rejected += res.rejected;
-      for (const r of res.results) {
-        if (
-          r.status === 'error' &&
-          summary.errors.length < MAX_REPORTED_ERRORS
-        ) {
-          summary.errors.push({ line: r.line ?? 0, reason: r.reason ?? '' });
-        }
-      }
-      batch = [];
-      bar.update(bytes, summary.records, started);
-    };
-    const lines = createInterface({
-      input: createReadStream(args.file, { encoding: 'utf8' }),
-      crlfDelay: Infinity,
+    const res = await ingest.ingestStream(tenant, createReadStream(args.file), {
+      batchSize,
+      onBatch: ({ records, bytesRead }) => {
+        summary.records = records;
+        bar.update(bytesRead, records, started);
+      },
     });
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      bytes += Buffer.byteLength(line, 'utf8') + 1;
-      if (line.trim() === '') continue;
-      batch.push(parseNdjsonLine(line, summary.records++, lineNo));
-      if (batch.length >= batchSize) await flush();
-    }
-    await flush();
+    summary.accepted = res.accepted;
+    summary.rejected = res.rejected;
+    summary.records = res.accepted + res.rejected;
+    summary.errors = res.results
+      .filter((r) => r.status === 'error')
+      .slice(0, MAX_REPORTED_ERRORS)
+      .map((r) => ({ line: r.line ?? 0, reason: r.reason ?? '' }));
     bar.done(summary.records, started);
     summary.seconds = (Date.now() - started) / 1000;
     summary.profilesPerSecond = Math.round(

@@ -18,7 +18,9 @@ import {
   identityKeyString,
 } from '../profile-store/profile-data.js';
 import { SegmentCatalog } from '../segments/segment-catalog.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
 import { type RawRecord, parseIngestBody } from './ingest-body.js';
+import { ndjsonRecords } from './ndjson-stream.js';
 import { type BatchItem, type RecordResult, planBatch } from './ingest-plan.js';
 import { FragmentError, normalizeFragment } from './profile-merge.js';
 
@@ -36,6 +38,27 @@ export interface IngestResult {
    * away): rejected with a reason saying so, safe to send again.
    */
   notStored: number;
+}
+
+/** Past this many records, a streamed ingest's result lists only rejected records. */
+export const STREAM_RESULTS_LISTED = 10_000;
+/** Rejected records a summarized result lists (the counts stay exact). */
+export const STREAM_ERRORS_LISTED = 1_000;
+
+/** A streamed (NDJSON) ingest's outcome: the counts are exact, the list may be summarized. */
+export interface StreamIngestResult extends IngestResult {
+  /**
+   * True when the body had more than STREAM_RESULTS_LISTED records:
+   * `results` then lists rejected records only (the first
+   * STREAM_ERRORS_LISTED of them).
+   */
+  summarized: boolean;
+  /**
+   * After a server failure: the first record not stored; it and every
+   * record after it (read or not) must be sent again. Records before it
+   * have their outcome in the counts (and the list).
+   */
+  notStoredFrom?: { index: number; line?: number };
 }
 
 /**
@@ -122,6 +145,76 @@ export class ProfileIngestService {
       rejected: results.length - accepted,
       notStored,
     };
+  }
+
+  /**
+   * NDJSON as it arrives: records are parsed and stored batch by batch, so
+   * memory follows the batch size, not the body. Reading pauses while a
+   * batch is stored (the stream's backpressure). A server failure stops the
+   * read: the answer says from which record on nothing was stored.
+   */
+  async ingestStream(
+    tenant: TenantRef,
+    source: AsyncIterable<Buffer | string>,
+    opts: {
+      batchSize?: number;
+      /** Called after each stored batch (the CLI's progress bar). */
+      onBatch?: (progress: { records: number; bytesRead: number }) => void;
+    } = {},
+  ): Promise<StreamIngestResult> {
+    const size = Math.max(1, opts.batchSize ?? DEFAULT_BATCH_SIZE);
+    const out: StreamIngestResult = {
+      results: [],
+      accepted: 0,
+      rejected: 0,
+      notStored: 0,
+      summarized: false,
+    };
+    const keep = (r: RecordResult): void => {
+      if (!out.summarized && out.results.length >= STREAM_RESULTS_LISTED) {
+        out.summarized = true;
+        out.results = out.results.filter((x) => x.status === 'error');
+      }
+      if (out.summarized) {
+        if (r.status === 'error' && out.results.length < STREAM_ERRORS_LISTED)
+          out.results.push(r);
+      } else out.results.push(r);
+    };
+    let records = 0;
+    let bytesRead = 0;
+    let batch: RawRecord[] = [];
+    const flush = async (): Promise<boolean> => {
+      if (batch.length === 0) return true;
+      const done = await this.ingestRecords(tenant, batch, { batchSize: size });
+      batch = [];
+      out.accepted += done.accepted;
+      out.rejected += done.rejected;
+      out.notStored += done.notStored;
+      for (const r of done.results) keep(r);
+      opts.onBatch?.({ records, bytesRead });
+      if (done.notStored === 0) return true;
+      const first = done.results.find((r) => r.reason?.startsWith('not stored'));
+      if (first)
+        out.notStoredFrom = {
+          index: first.index,
+          ...(first.line === undefined ? {} : { line: first.line }),
+        };
+      return false;
+    };
+    for await (const record of ndjsonRecords(source)) {
+      records++;
+      bytesRead = record.bytesRead;
+      batch.push(record);
+      if (batch.length >= size && !(await flush())) break;
+    }
+    if (out.notStoredFrom === undefined) await flush();
+    if (records === 0)
+      throw new DomainError(
+        ErrorCode.BodyEmpty,
+        'The request body cannot be null or empty.',
+      );
+    out.results.sort((a, b) => a.index - b.index);
+    return out;
   }
 
   /**

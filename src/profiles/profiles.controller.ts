@@ -5,10 +5,11 @@ import {
   Get,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -46,11 +47,14 @@ export class ProfilesController {
   @ApiResponse({ status: 503, type: IngestResponseDto })
   async ingest(
     @CurrentTenant() tenant: Tenant,
-    // Typed unknown on purpose: the body is JSON or NDJSON text, parsed by the service.
+    // Typed unknown on purpose: parsed JSON, or nothing for NDJSON (read as a stream).
     @Body() body: unknown,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<IngestResponseDto> {
-    const result = await this.ingestion.ingestRequest(tenant, body);
+    const result = isNdjson(req)
+      ? await this.ingestion.ingestStream(tenant, req)
+      : await this.ingestion.ingestRequest(tenant, body);
     this.metrics.recordIngest(result.accepted, result.rejected);
     res.status(result.notStored > 0 ? 503 : result.rejected > 0 ? 207 : 200);
     return result;
@@ -78,4 +82,10 @@ export class ProfilesController {
   ): Promise<ProfileDeletedDto> {
     return this.profiles.deleteEntity(tenant, query);
   }
+}
+
+function isNdjson(req: Request): boolean {
+  return (req.headers['content-type'] ?? '')
+    .toLowerCase()
+    .startsWith('application/x-ndjson');
 }

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfilesService } from '../../src/profiles/profiles.service.js';
+import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import {
@@ -393,7 +394,9 @@ describe('streaming segment membership', () => {
       { segmentId: seg.id, from: 'realized', to: 'exited' },
     ]);
 
-    // Retention: an exit older than MEMBERSHIP_RETENTION_DAYS (30) is purged.
+    // Retention: an exit older than MEMBERSHIP_RETENTION_DAYS (30) is purged
+    // once every flow has exported it (the sandbox has none: the change-log
+    // purge hands it over).
     const ds = t.app.get(DataSource);
     const old = new Date(Date.now() - 31 * 86_400_000).toISOString();
     await ds.query(
@@ -401,6 +404,14 @@ describe('streaming segment membership', () => {
         WHERE memberships ? $1`,
       [seg.id, old],
     );
+    expect(await t.app.get(SegmentJobsService).purge(30)).toMatchObject({
+      memberships: 0,
+    });
+    await ds.query(
+      `UPDATE profile_changes SET changed_at = $2 WHERE org_id = $1`,
+      [tn.orgId, old],
+    );
+    await t.app.get(RunnerRepository).purgeConsumedChanges(24);
     expect(await t.app.get(SegmentJobsService).purge(30)).toMatchObject({
       memberships: 1,
     });

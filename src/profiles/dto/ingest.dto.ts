@@ -32,6 +32,14 @@ export class IngestRecordResultDto {
   reason?: string;
 }
 
+export class IngestPositionDto {
+  /** Position among the non-blank NDJSON lines. */
+  index: number;
+
+  /** 1-based NDJSON line. */
+  line?: number;
+}
+
 /**
  * 200 when every record was stored, 207 when at least one was rejected
  * (the others are stored regardless), 503 when the server failed part way.
@@ -50,4 +58,18 @@ export class IngestResponseDto {
    * (the response is then a 503): send them again; the others are stored.
    */
   notStored: number;
+
+  /**
+   * NDJSON over 10,000 records: `results` lists only rejected records (the
+   * first 1,000); the counts stay exact.
+   */
+  summarized?: boolean;
+
+  /**
+   * NDJSON after a server failure (503): the first record not stored. It
+   * and every record after it must be sent again; the records before it
+   * have their outcome above.
+   */
+  notStoredFrom?: IngestPositionDto;
 }
+

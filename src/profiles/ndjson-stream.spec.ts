@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ndjsonRecords } from './ndjson-stream.js';
+
+async function collect(chunks: (string | Buffer)[], max?: number) {
+  const out = [];
+  async function* source() {
+    for (const c of chunks) yield c;
+  }
+  for await (const r of ndjsonRecords(source(), max)) out.push(r);
+  return out;
+}
+
+describe('ndjsonRecords', () => {
+  it('splits lines across chunks, keeps multi-byte characters whole, skips blank lines, takes CRLF and a last line without newline', async () => {
+    const text = '{"a":"é€😀"}\r\n\n  \n{"b":2}\n{"c":3}';
+    const bytes = Buffer.from(text, 'utf8');
+    // Split inside the multi-byte characters, one byte at a time.
+    const chunks = [...bytes].map((b) => Buffer.from([b]));
+    const records = await collect(chunks);
+    expect(records.map((r) => [r.index, r.line, r.value])).toEqual([
+      [0, 1, { a: 'é€😀' }],
+      [1, 4, { b: 2 }],
+      [2, 5, { c: 3 }],
+    ]);
+    expect(records.at(-1)?.bytesRead).toBe(bytes.length);
+  });
+
+  it('skips an over-long line without keeping it and rejects it with its size; its neighbours are read', async () => {
+    const long = `{"x":"${'y'.repeat(200)}"}`;
+    const records = await collect(
+      ['{"a":1}\n', long.slice(0, 50), long.slice(50), '\n{"b":2}\n'],
+      100,
+    );
+    expect(records.map((r) => r.value ?? r.error)).toEqual([
+      { a: 1 },
+      `the record is ${long.length} bytes, more than the limit of 100`,
+      { b: 2 },
+    ]);
+    expect(records.map((r) => r.line)).toEqual([1, 2, 3]);
+  });
+
+  it('reports a line that is not JSON as that record', async () => {
+    const [r] = await collect(['{"a":\n']);
+    expect(r?.error).toMatch(/^line 1 is not valid JSON/);
+  });
+});
