@@ -193,7 +193,9 @@ export class ProfileIngestService {
       for (const r of done.results) keep(r);
       opts.onBatch?.({ records, bytesRead });
       if (done.notStored === 0) return true;
-      const first = done.results.find((r) => r.reason?.startsWith('not stored'));
+      const first = done.results.find((r) =>
+        r.reason?.startsWith('not stored'),
+      );
       if (first)
         out.notStoredFrom = {
           index: first.index,
