@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { ClientEntity } from './auth/client.entity.js';
 import { PlatformAuthGuard } from './auth/platform-auth.guard.js';
+import { PlatformAuthenticator } from './auth/platform-authenticator.js';
 import { TokenController } from './auth/token.controller.js';
 import { TokenService } from './auth/token.service.js';
 import { CatalogController } from './catalog/catalog.controller.js';
@@ -99,6 +100,7 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         TokenService,
+        PlatformAuthenticator,
         PlatformAuthGuard,
         TenancyService,
         SecretBox,
@@ -116,6 +118,7 @@ export class AppModule {
         APP_LOGGER,
         // Feature modules (profiles, segments) guard their controllers with PlatformApi().
         TokenService,
+        PlatformAuthenticator,
         PlatformAuthGuard,
         TenancyService,
         SecretBox,
