@@ -7,8 +7,7 @@ import { PlatformAuthGuard } from './platform-auth.guard.js';
 import { PlatformAuthenticator } from './platform-authenticator.js';
 
 const guardsOf = (target: object): unknown[] =>
-  (Reflect.getMetadata(GUARDS_METADATA, target) as unknown[] | undefined) ??
-  [];
+  (Reflect.getMetadata(GUARDS_METADATA, target) as unknown[] | undefined) ?? [];
 
 /**
  * The path prefixes of the controllers marked PlatformApi(). Read from the
@@ -36,8 +35,7 @@ export function platformPrefixes(app: INestApplication): string[] {
         continue;
       }
       const paths = Reflect.getMetadata(PATH_METADATA, type) as
-        | string
-        | string[];
+        string | string[];
       for (const path of [paths].flat())
         prefixes.push(`/${path.replace(/^\/+|\/+$/g, '')}`);
     }

@@ -20,8 +20,7 @@ export interface ResolvedEndpoint {
 }
 
 export type NamespaceResolution =
-  | { ok: true; endpoint: ResolvedEndpoint }
-  | { ok: false; reason: string };
+  { ok: true; endpoint: ResolvedEndpoint } | { ok: false; reason: string };
 
 /** Azure's public, China and US Government clouds. */
 export const DEFAULT_HOST_SUFFIXES = [

@@ -57,10 +57,7 @@ export class EventHubsProbe {
       if (err instanceof NamespaceNotAllowedError)
         return { result: false, reason: err.message };
       // The caller gets what to fix; socket and protocol details stay in the log.
-      this.logger.warn(
-        { err, eventHubName },
-        'connection test failed',
-      );
+      this.logger.warn({ err, eventHubName }, 'connection test failed');
       return {
         result: false,
         reason: describeProbeFailure(err, creds.namespace, eventHubName),

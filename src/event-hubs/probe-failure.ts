@@ -1,10 +1,6 @@
 /** What a failed connection test means to the user; no I/O here. */
 export type ProbeFailure =
-  | 'unreachable'
-  | 'not-event-hubs'
-  | 'key-refused'
-  | 'hub-not-found'
-  | 'busy';
+  'unreachable' | 'not-event-hubs' | 'key-refused' | 'hub-not-found' | 'busy';
 
 const UNREACHABLE = new Set([
   'ECONNREFUSED',

@@ -11,7 +11,10 @@ describe('readiness', () => {
       () => Promise.reject(failure),
       (err) => logged.push(err),
     );
-    expect(health).toEqual({ status: 'unavailable', database: { ready: false } });
+    expect(health).toEqual({
+      status: 'unavailable',
+      database: { ready: false },
+    });
     expect(JSON.stringify(health)).not.toContain('svc');
     expect(logged).toEqual([failure]);
   });

@@ -346,7 +346,9 @@ describe('hostile input: nothing is read before the caller is known', () => {
       });
       expect(body.result).toBe(false);
       expect(body.reason).toMatch(/^Cannot reach the namespace/);
-      expect(body.reason).not.toMatch(/ECONNREFUSED|refused|127\.0\.0\.1:\d+\)/);
+      expect(body.reason).not.toMatch(
+        /ECONNREFUSED|refused|127\.0\.0\.1:\d+\)/,
+      );
     });
 
     it('something else listening: not an Event Hubs endpoint, without naming it', async () => {
