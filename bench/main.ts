@@ -4,11 +4,13 @@
  */
 import { runEmulatorBench } from './emulator.js';
 import { runExportBench } from './export.js';
+import { runHostileBench } from './hostile.js';
 import { runIngestBench } from './ingest.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   emulator: runEmulatorBench,
   export: runExportBench,
+  hostile: runHostileBench,
   ingest: () => runIngestBench(),
 };
 
