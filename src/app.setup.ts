@@ -160,7 +160,7 @@ function bodies(env: Env): RequestHandler {
     }),
   );
   return (req, res, next) => {
-    const path = req.path.replace(/\/+$/, '');
+    const path = req.path.replace(/\/+$/, '').toLowerCase();
     const taken =
       BODY_METHODS.has(req.method) &&
       (path === TOKEN_PATH || (req as AppRequest).tenant !== undefined);

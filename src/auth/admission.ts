@@ -37,7 +37,7 @@ export function platformPrefixes(app: INestApplication): string[] {
       const paths = Reflect.getMetadata(PATH_METADATA, type) as
         string | string[];
       for (const path of [paths].flat())
-        prefixes.push(`/${path.replace(/^\/+|\/+$/g, '')}`);
+        prefixes.push(`/${path.replace(/^\/+|\/+$/g, '')}`.toLowerCase());
     }
   }
   return prefixes;
@@ -59,7 +59,8 @@ export function admission(app: INestApplication) {
     _res: Response,
     next: NextFunction,
   ): Promise<void> => {
-    if (isPlatform(req.path.replace(/\/+$/, ''))) {
+    // Express routes ignore case and a trailing slash; so does this check.
+    if (isPlatform(req.path.replace(/\/+$/, '').toLowerCase())) {
       try {
         req.tenant = await authenticator.authenticate(req.headers);
       } catch (err) {
