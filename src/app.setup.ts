@@ -149,13 +149,13 @@ function bodies(env: Env): RequestHandler {
       verify,
     }),
   );
-  // Each line is a JSON document: the same scan bounds every line's depth.
+  // Each line is a JSON document: the same scan bounds each line's depth.
   const ndjson = guarded(
     express.text({
       limit: NDJSON_BODY_LIMIT,
       type: 'application/x-ndjson',
       verify: refuse((buf) =>
-        jsonDepth(buf, maxDepth) > maxDepth ? 'too-deep' : undefined,
+        jsonDepth(buf, maxDepth, true) > maxDepth ? 'too-deep' : undefined,
       ),
     }),
   );

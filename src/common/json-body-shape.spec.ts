@@ -17,6 +17,12 @@ describe('jsonDepth', () => {
     expect(jsonDepth(bytes(text), 100)).toBe(depth);
   });
 
+  it('counts NDJSON lines on their own', () => {
+    const text = `${'['.repeat(40)}\n${'['.repeat(40)}\n{"a":"\\"[[\n{"b":[]}`;
+    expect(jsonDepth(bytes(text), 64)).toBeGreaterThan(64);
+    expect(jsonDepth(bytes(text), 64, true)).toBe(40);
+  });
+
   it('stops as soon as the limit is exceeded', () => {
     expect(jsonDepth(bytes('['.repeat(5000)), 64)).toBe(65);
   });

@@ -15,18 +15,33 @@ const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
+const NEWLINE = 0x0a;
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
-/** The deepest nesting of objects and arrays, or `maxDepth + 1` as soon as it is exceeded. */
-export function jsonDepth(bytes: Uint8Array, maxDepth: number): number {
+/**
+ * The deepest nesting of objects and arrays, or more than `maxDepth` as soon
+ * as it is exceeded. `lines`: NDJSON, where each line is a document of its
+ * own (JSON text never holds a raw newline), so a broken line's unclosed
+ * brackets do not count against the next.
+ */
+export function jsonDepth(
+  bytes: Uint8Array,
+  maxDepth: number,
+  lines = false,
+): number {
   let depth = 0;
   let deepest = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;
+    if (lines && b === NEWLINE) {
+      depth = 0;
+      inString = false;
+      continue;
+    }
     if (inString) {
       if (b === BACKSLASH) i++;
       else if (b === QUOTE) inString = false;
