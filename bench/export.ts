@@ -31,7 +31,10 @@ import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
 } from '../src/emulator/defaults.js';
-import { connectionStringFor } from '../src/event-hubs/endpoint.js';
+import {
+  connectionStringFor,
+  type EndpointPolicy,
+} from '../src/event-hubs/endpoint.js';
 import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
@@ -54,6 +57,11 @@ const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
  * says otherwise (1,000 and 2,000 measured alike; the ceiling reads as many).
  */
 const BATCH = num('RUNNER_BATCH_SIZE', 1000);
+/** The bench's own emulator, on loopback. */
+const BENCH_ENDPOINTS: EndpointPolicy = {
+  hostSuffixes: [],
+  endpoints: ['127.0.0.1'],
+};
 const SCALE_CHANGES = 10_000;
 const SCALE_ROUNDS = 3;
 const SCALE_SMALL = num('BENCH_SCALE_SMALL', 10_000);
@@ -156,6 +164,7 @@ async function startHarness(): Promise<Harness> {
     LOG_LEVEL: 'warn',
     RUNNER_ENABLED: 'false',
     EMULATOR_ENABLED: 'false',
+    EVENTHUBS_ALLOWED_ENDPOINTS: '127.0.0.1',
     SEGMENT_WORKER_ENABLED: 'false',
     RUNNER_BATCH_SIZE: String(BATCH),
     RUNNER_INTERVAL_MS: '200',
@@ -527,6 +536,7 @@ async function measureCeiling(
         sasKey: DEFAULT_EMULATOR_KEY,
       },
       hub,
+      BENCH_ENDPOINTS,
     ),
   );
   const partitionOf = partitioner(await producer.getPartitionIds());
@@ -624,6 +634,7 @@ async function measureLatency(
         sasKey: DEFAULT_EMULATOR_KEY,
       },
       hub,
+      BENCH_ENDPOINTS,
     ),
   );
   const pending = new Map<string, number>();

@@ -5,12 +5,14 @@
 import { runApiBench } from './api.js';
 import { runEmulatorBench } from './emulator.js';
 import { runExportBench } from './export.js';
+import { runHostileBench } from './hostile.js';
 import { runIngestBench } from './ingest.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   api: runApiBench,
   emulator: runEmulatorBench,
   export: runExportBench,
+  hostile: runHostileBench,
   ingest: () => runIngestBench(),
 };
 

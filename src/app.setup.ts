@@ -10,7 +10,12 @@ import express, {
   type Response,
 } from 'express';
 import { randomUUID } from 'node:crypto';
+import { admission } from './auth/admission.js';
 import { DomainError, ErrorCode } from './common/errors.js';
+import {
+  type BodyShapeProblem,
+  jsonBodyProblem,
+} from './common/json-body-shape.js';
 import {
   bodyParserError,
   writeErrorResponse,
@@ -95,6 +100,70 @@ function guarded(parser: RequestHandler): RequestHandler {
     });
 }
 
+const TOKEN_PATH = '/ims/token/v3';
+/** The token request's body is the credentials: a few hundred bytes. */
+const TOKEN_BODY_LIMIT = '8kb';
+/** Bulk NDJSON ingestion is larger than a JSON request by design. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * A parser's `verify` hook refusing, before parsing, bodies the routes would
+ * choke on (json-body-shape.ts); bodyParserError answers it.
+ */
+function refuse(
+  problemOf: (buf: Buffer) => BodyShapeProblem | undefined,
+): (req: unknown, res: unknown, buf: Buffer) => void {
+  return (_req, _res, buf) => {
+    const problem = problemOf(buf);
+    if (problem)
+      throw Object.assign(new Error(problem), {
+        type: `entity.shape.${problem}`,
+      });
+  };
+}
+
+/**
+ * Reads a body only where one is taken and only from a known caller: the
+ * token route's (small) credentials, and Platform routes once the admission
+ * middleware authenticated the caller. Any other body is never read; the
+ * connection is closed after the answer so it is not read afterwards either.
+ */
+function bodies(env: Env): RequestHandler {
+  const maxDepth = env.BODY_MAX_DEPTH;
+  const verify = refuse((buf) => jsonBodyProblem(buf, maxDepth));
+  const jsonTypes = ['application/json', 'application/json-patch+json'];
+  const tokenJson = guarded(
+    express.json({ limit: TOKEN_BODY_LIMIT, type: jsonTypes, verify }),
+  );
+  const tokenForm = guarded(
+    express.urlencoded({ limit: TOKEN_BODY_LIMIT, extended: false }),
+  );
+  const json = guarded(
+    express.json({
+      limit: env.BODY_LIMIT,
+      type: jsonTypes,
+      // Scalars reach the routes' validation, which answers in our shape.
+      strict: false,
+      verify,
+    }),
+  );
+  // NDJSON is not parsed here: the ingest route reads it as a stream, batch
+  // by batch (each line's depth is checked there).
+  return (req, res, next) => {
+    const path = req.path.replace(/\/+$/, '').toLowerCase();
+    const taken =
+      BODY_METHODS.has(req.method) &&
+      (path === TOKEN_PATH || (req as AppRequest).tenant !== undefined);
+    if (!taken) {
+      if (hasBody(req as AppRequest)) res.setHeader('connection', 'close');
+      return next();
+    }
+    if (path === TOKEN_PATH)
+      return tokenJson(req, res, () => tokenForm(req, res, next));
+    return json(req, res, next);
+  };
+}
+
 /** Everything main.ts and the tests both need on the HTTP app. */
 export function configureApp(app: INestApplication, env: Env): void {
   app.use(requestId);
@@ -104,18 +173,8 @@ export function configureApp(app: INestApplication, env: Env): void {
     requestTimeout(env.REQUEST_TIMEOUT_MS, () => metrics.recordTimeout()),
   );
   app.use(contentType);
-  app.use(
-    guarded(
-      express.json({
-        limit: env.BODY_LIMIT,
-        type: ['application/json', 'application/json-patch+json'],
-        strict: false,
-      }),
-    ),
-  );
-  app.use(guarded(express.urlencoded({ limit: '16kb', extended: false })));
-  // NDJSON is not parsed here: the ingest route reads it as a stream,
-  // batch by batch, after the caller was authenticated.
+  app.use(admission(app));
+  app.use(bodies(env));
   app.use(logContext);
 }
 

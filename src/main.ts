@@ -87,7 +87,7 @@ async function bootstrap(): Promise<void> {
       `flowservice-eventhubs is listening on ${base}`,
       `  Swagger UI:   ${base}/docs`,
       `  Health:       ${base}/health`,
-      `  Metrics:      ${base}/metrics (no auth: keep it on an internal network)`,
+      `  Metrics:      ${base}/metrics ${env.METRICS_TOKEN ? '(bearer METRICS_TOKEN)' : '(no auth: keep it on an internal network, or set METRICS_TOKEN)'}`,
       `  Database:     ${database.mode === 'external' ? 'external (DATABASE_URL)' : `embedded PostgreSQL on 127.0.0.1:${database.port} (data in ${database.dataDir})`}`,
       ...describeOptionalModules(env),
     ];

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClientEntity } from '../tenancy/client.entity.js';
 import { TenancyModule } from '../tenancy/tenancy.module.js';
 import { PlatformAuthGuard } from './platform-auth.guard.js';
+import { PlatformAuthenticator } from './platform-authenticator.js';
 import { TokenController } from './token.controller.js';
 import { TokenService } from './token.service.js';
 
@@ -14,7 +15,12 @@ import { TokenService } from './token.service.js';
 @Module({
   imports: [TenancyModule, TypeOrmModule.forFeature([ClientEntity])],
   controllers: [TokenController],
-  providers: [TokenService, PlatformAuthGuard],
-  exports: [TokenService, PlatformAuthGuard, TenancyModule],
+  providers: [TokenService, PlatformAuthenticator, PlatformAuthGuard],
+  exports: [
+    TokenService,
+    PlatformAuthenticator,
+    PlatformAuthGuard,
+    TenancyModule,
+  ],
 })
 export class AuthModule {}

@@ -12,6 +12,20 @@ import { verifySecret } from '../tenancy/secret-hash.js';
 export interface TokenClaims {
   clientId: string;
   orgId: string;
+  /** secretIdOf the client's secret hash when the token was issued. */
+  secretId: string;
+}
+
+/**
+ * A short digest of a client's stored secret hash, carried in its tokens: a
+ * rotated secret (a new salted hash) makes every earlier token invalid, at
+ * the cost of the client read the auth check does anyway.
+ */
+export function secretIdOf(secretHash: string): string {
+  return createHash('sha256')
+    .update(secretHash)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 const ISSUER = 'flowservice-eventhubs';
@@ -64,6 +78,7 @@ export class TokenService {
     const token = await new SignJWT({
       org: client.orgId,
       client_id: client.clientId,
+      sid: secretIdOf(client.secretHash),
     })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(client.clientId)
@@ -85,13 +100,18 @@ export class TokenService {
       });
       const clientId = payload.client_id;
       const orgId = payload.org;
-      if (typeof clientId !== 'string' || typeof orgId !== 'string') {
+      const secretId = payload.sid;
+      if (
+        typeof clientId !== 'string' ||
+        typeof orgId !== 'string' ||
+        typeof secretId !== 'string'
+      ) {
         throw new DomainError(
           ErrorCode.TokenInvalid,
           'Oauth token is not valid',
         );
       }
-      return { clientId, orgId };
+      return { clientId, orgId, secretId };
     } catch (err) {
       if (err instanceof DomainError) throw err;
       if (err instanceof joseErrors.JOSEError) {

@@ -88,7 +88,7 @@ export const CONNECTION_SPECS: ConnectionSpec[] = [
               maxLength: 256,
               pattern: '^[A-Za-z0-9.:-]+$',
               description:
-                'Event Hubs namespace (`mynamespace` → mynamespace.servicebus.windows.net, or a full host). A `host:port` on loopback such as `127.0.0.1:5673` is the local emulator.',
+                "Event Hubs namespace: `mynamespace` (→ mynamespace.servicebus.windows.net) or a full host under an allowed suffix (EVENTHUBS_ALLOWED_HOST_SUFFIXES, by default Azure's public, China and US Government clouds). A `host:port` such as `127.0.0.1:5673` is a development emulator, accepted only for hosts in EVENTHUBS_ALLOWED_ENDPOINTS.",
             },
             eventHubName: {
               type: 'string',

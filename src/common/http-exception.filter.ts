@@ -102,6 +102,18 @@ export function bodyParserError(exception: unknown): DomainError | undefined {
         ErrorCode.BodyTooLarge,
         'The request body is larger than the limit.',
       );
+    case 'entity.shape.too-deep':
+      return new DomainError(
+        ErrorCode.ValidationFailed,
+        'The request body is nested too deeply.',
+        [{ path: '', message: 'nested too deeply' }],
+      );
+    case 'entity.shape.string':
+      return new DomainError(
+        ErrorCode.ValidationFailed,
+        'The request body must be a JSON object or array, not a string.',
+        [{ path: '', message: 'must be an object or array' }],
+      );
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new DomainError(

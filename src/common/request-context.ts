@@ -13,4 +13,6 @@ export interface Tenant {
 export interface AppRequest extends Request {
   requestId?: string;
   tenant?: Tenant;
+  /** Why the admission middleware refused the caller; the guard reports it. */
+  authFailure?: unknown;
 }

@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -11,6 +12,11 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import {
+  DEFAULT_HOST_SUFFIXES,
+  type EndpointPolicy,
+  LOOPBACK_ENDPOINTS,
+} from './endpoint-policy.js';
 
 import { DEFAULT_PQL_LIMITS } from '../segments/pql/index.js';
 
@@ -20,6 +26,19 @@ const toBool = ({ value }: { value: unknown }): unknown => {
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
+};
+const toList = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((v) => v.trim().toLowerCase())
+        .filter((v) => v !== '')
+    : value;
+const toSuffixList = (arg: { value: unknown }): unknown => {
+  const list = toList(arg);
+  return Array.isArray(list)
+    ? list.map((s: string) => (s.startsWith('.') ? s : `.${s}`))
+    : list;
 };
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim())
@@ -248,6 +267,48 @@ export class Env {
   BODY_LIMIT = '1mb';
 
   /**
+   * Deepest nesting of objects and arrays accepted in a JSON or NDJSON body;
+   * deeper bodies are a 400 before they are parsed.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(8)
+  @Max(1000)
+  BODY_MAX_DEPTH = 64;
+
+  /** Bearer token /metrics requires; /metrics is open when unset. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  /**
+   * Host suffixes a base connection's namespace may end in (comma-separated):
+   * Azure's public, China and US Government clouds by default.
+   */
+  @Transform(toSuffixList)
+  @IsArray()
+  @Matches(/^\.[a-z0-9-]+(\.[a-z0-9-]+)+$/, {
+    each: true,
+    message: 'each suffix must look like .servicebus.windows.net',
+  })
+  EVENTHUBS_ALLOWED_HOST_SUFFIXES: string[] = [...DEFAULT_HOST_SUFFIXES];
+
+  /**
+   * `host` or `host:port` entries a `host:port` namespace may name (comma-
+   * separated; `none` for none): development emulators, spoken to in plain
+   * AMQP. Default: loopback in the embedded default, none with DATABASE_URL.
+   */
+  @IsOptional()
+  @Transform(toList)
+  @IsArray()
+  @Matches(/^(none|[a-z0-9.:-]+)$/, {
+    each: true,
+    message: 'each endpoint must be a host or host:port',
+  })
+  EVENTHUBS_ALLOWED_ENDPOINTS?: string[];
+
+  /**
    * Requests per minute one API client may make to the Platform routes, counted
    * in Postgres so the limit holds across replicas. 0 disables.
    */
@@ -294,6 +355,8 @@ export function loadEnv(
     'DEV_ORG_ID',
     'EMULATOR_ENABLED',
     'SEGMENT_WORKER_ENABLED',
+    'METRICS_TOKEN',
+    'EVENTHUBS_ALLOWED_ENDPOINTS',
   ]) {
     const v = raw[key];
     if (v !== undefined && v !== '') picked[key] = v;
@@ -314,6 +377,17 @@ export function loadEnv(
 /** True when the service runs its own embedded Postgres (no DATABASE_URL). */
 export function isEmbedded(env: Env): boolean {
   return !env.DATABASE_URL;
+}
+
+/** The hosts base connections may name (see resolveNamespace). */
+export function endpointPolicy(env: Env): EndpointPolicy {
+  const endpoints =
+    env.EVENTHUBS_ALLOWED_ENDPOINTS ??
+    (isEmbedded(env) ? LOOPBACK_ENDPOINTS : []);
+  return {
+    hostSuffixes: env.EVENTHUBS_ALLOWED_HOST_SUFFIXES,
+    endpoints: endpoints.filter((e) => e !== 'none'),
+  };
 }
 
 export const ENV = Symbol('ENV');

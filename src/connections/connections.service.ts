@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import {
@@ -28,7 +28,12 @@ import { References } from '../common/references.js';
 import { SecretBox } from '../common/secret-box.js';
 import { validateAs } from '../common/validation.js';
 import { EventHubsProbe } from '../event-hubs/event-hubs-probe.js';
-import type { EventHubsCredentials } from '../event-hubs/endpoint.js';
+import {
+  type EndpointPolicy,
+  type EventHubsCredentials,
+  resolveNamespace,
+} from '../event-hubs/endpoint.js';
+import { ENV, type Env, endpointPolicy } from '../config/env.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -103,6 +108,8 @@ export function resolveConnectionSpec(ref: {
 
 @Injectable()
 export class ConnectionsService {
+  private readonly endpoints: EndpointPolicy;
+
   constructor(
     @InjectRepository(ConnectionEntity)
     private readonly repo: Repository<ConnectionEntity>,
@@ -110,7 +117,10 @@ export class ConnectionsService {
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
     private readonly edits: ConnectionEdits,
-  ) {}
+    @Inject(ENV) env: Env,
+  ) {
+    this.endpoints = endpointPolicy(env);
+  }
 
   async create(tenant: Tenant, dto: CreateConnectionDto): Promise<CreatedDto> {
     const spec = resolveConnectionSpec(dto.connectionSpec);
@@ -332,6 +342,7 @@ export class ConnectionsService {
       );
     }
     assertMatchesSchema(authSpec.spec, auth.params, 'auth.params');
+    if (spec.id === EVENT_HUBS_SPEC_ID) this.checkNamespace(auth.params);
     const secretKeys = secretFields(authSpec);
     const plain: Record<string, unknown> = {};
     const secret: Record<string, unknown> = {};
@@ -344,6 +355,19 @@ export class ConnectionsService {
         ? this.secretBox.seal(secret)
         : null,
     };
+  }
+
+  /** Decided before anything connects: a namespace names Event Hubs, never an arbitrary host. */
+  private checkNamespace(params: Record<string, unknown>): void {
+    const namespace = params.namespace;
+    if (typeof namespace !== 'string') return;
+    const resolved = resolveNamespace(namespace, this.endpoints);
+    if (resolved.ok) return;
+    throw new DomainError(
+      ErrorCode.ValidationFailed,
+      `Invalid request: auth.params.namespace ${resolved.reason}.`,
+      [{ path: 'auth.params.namespace', message: resolved.reason }],
+    );
   }
 
   toDto(row: ConnectionEntity): ConnectionDto {

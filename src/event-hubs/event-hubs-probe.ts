@@ -1,6 +1,15 @@
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { Injectable } from '@nestjs/common';
-import { connectionStringFor, type EventHubsCredentials } from './endpoint.js';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { ENV, type Env, endpointPolicy } from '../config/env.js';
+import { APP_LOGGER } from '../logging/logger.js';
+import {
+  connectionStringFor,
+  type EndpointPolicy,
+  type EventHubsCredentials,
+  NamespaceNotAllowedError,
+} from './endpoint.js';
+import { describeProbeFailure } from './probe-failure.js';
 
 export interface ProbeResult {
   result: boolean;
@@ -10,6 +19,15 @@ export interface ProbeResult {
 /** A real SAS-authenticated management call through the SDK (CONTRACT A6). */
 @Injectable()
 export class EventHubsProbe {
+  private readonly policy: EndpointPolicy;
+
+  constructor(
+    @Inject(ENV) env: Env,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+  ) {
+    this.policy = endpointPolicy(env);
+  }
+
   async probe(
     creds: EventHubsCredentials,
     eventHubName: string,
@@ -18,7 +36,7 @@ export class EventHubsProbe {
     try {
       // The SDK's default retry policy waits 30–90 s before reporting failure.
       client = new EventHubProducerClient(
-        connectionStringFor(creds, eventHubName),
+        connectionStringFor(creds, eventHubName, this.policy),
         {
           retryOptions: {
             maxRetries: 1,
@@ -36,30 +54,16 @@ export class EventHubsProbe {
       }
       return { result: true };
     } catch (err) {
-      return { result: false, reason: describe(err, eventHubName) };
+      if (err instanceof NamespaceNotAllowedError)
+        return { result: false, reason: err.message };
+      // The caller gets what to fix; socket and protocol details stay in the log.
+      this.logger.warn({ err, eventHubName }, 'connection test failed');
+      return {
+        result: false,
+        reason: describeProbeFailure(err, creds.namespace, eventHubName),
+      };
     } finally {
       await client?.close().catch(() => undefined);
     }
   }
-}
-
-function describe(err: unknown, hub: string): string {
-  // Connection failures surface as an AggregateError of per-address errors.
-  const first =
-    err instanceof AggregateError && err.errors.length
-      ? (err.errors[0] as unknown)
-      : err;
-  const e = first as { code?: string; name?: string; message?: string };
-  if (e.code === 'ECONNREFUSED')
-    return `Cannot reach the Event Hubs namespace: connection refused (${e.message ?? ''}).`;
-  const code = e.code ?? e.name ?? 'Error';
-  if (code === 'UnauthorizedError')
-    return `Authentication failed for event hub '${hub}': check the SAS key name and key.`;
-  if (
-    code === 'MessagingEntityNotFoundError' ||
-    code === 'ResourceNotFoundError'
-  )
-    return `Event hub '${hub}' does not exist in the namespace.`;
-  // SDK messages can echo the connection string's host but never the key.
-  return `${code}: ${(e.message ?? '').replace(/SharedAccessKey=[^;]*/g, 'SharedAccessKey=***').slice(0, 300)}`;
 }

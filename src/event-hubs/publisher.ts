@@ -3,10 +3,21 @@ import {
   type EventDataBatch,
   RetryMode,
 } from '@azure/event-hubs';
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { createHash, hash } from 'node:crypto';
 import { scrub } from '../logging/logger.js';
-import { connectionStringFor, type EventHubsCredentials } from './endpoint.js';
+import { ENV, type Env, endpointPolicy } from '../config/env.js';
+import {
+  connectionStringFor,
+  type EndpointPolicy,
+  type EventHubsCredentials,
+  NamespaceNotAllowedError,
+} from './endpoint.js';
 
 export interface OutboundEvent {
   /** Partitioning key (the profile id): one profile's messages stay on one partition, in order. */
@@ -82,6 +93,12 @@ export class SdkEventPublisher
 {
   private readonly logger = new Logger('EventPublisher');
   private readonly producers = new Map<string, CachedProducer>();
+  private readonly policy: EndpointPolicy;
+
+  constructor(@Inject(ENV) env: Env) {
+    super();
+    this.policy = endpointPolicy(env);
+  }
 
   async publish(
     target: PublishTarget,
@@ -147,10 +164,19 @@ export class SdkEventPublisher
 
   private producerFor(target: PublishTarget): CachedProducer {
     this.closeIdle();
-    const connectionString = connectionStringFor(
-      target.credentials,
-      target.eventHubName,
-    );
+    let connectionString: string;
+    try {
+      connectionString = connectionStringFor(
+        target.credentials,
+        target.eventHubName,
+        this.policy,
+      );
+    } catch (err) {
+      // A namespace stored before the policy refused it: fixing it is the user's move.
+      if (err instanceof NamespaceNotAllowedError)
+        throw new PublishError('NamespaceNotAllowed', err.message, false);
+      throw err;
+    }
     // Keyed by a digest so the key never sits in a map key in clear text; a patched key gets a new producer.
     const cacheKey = createHash('sha256')
       .update(connectionString)

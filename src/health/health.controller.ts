@@ -1,17 +1,23 @@
-import { Controller, Get, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { APP_LOGGER } from '../logging/logger.js';
 import { HealthDto } from './health.dto.js';
+import { readiness } from './readiness.js';
 
 @ApiTags('Operations')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+  ) {}
 
   /** Readiness: 200 when the database answers, 503 otherwise. */
   @Get()
@@ -20,28 +26,15 @@ export class HealthController {
   @ApiOkResponse({ type: HealthDto, description: 'The database answers.' })
   @ApiServiceUnavailableResponse({
     type: HealthDto,
-    description: 'The database does not answer.',
+    description:
+      'The database does not answer (why is logged, never answered).',
   })
   async health(@Res({ passthrough: true }) res: Response): Promise<HealthDto> {
-    const started = performance.now();
-    try {
-      await this.dataSource.query('SELECT 1');
-      return {
-        status: 'ok',
-        database: {
-          ready: true,
-          latencyMs: Math.round((performance.now() - started) * 10) / 10,
-        },
-      };
-    } catch (err) {
-      res.status(503);
-      return {
-        status: 'unavailable',
-        database: {
-          ready: false,
-          error: err instanceof Error ? err.message : 'unknown',
-        },
-      };
-    }
+    const health = await readiness(
+      () => this.dataSource.query('SELECT 1'),
+      (err) => this.logger.warn({ err }, 'health: the database is not ready'),
+    );
+    if (!health.database.ready) res.status(503);
+    return health;
   }
 }

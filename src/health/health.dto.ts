@@ -1,5 +1,6 @@
 export class HealthDto {
   /** `ok` when the database answers, otherwise `unavailable`. @example ok */
   status: string;
-  database: { ready: boolean; latencyMs?: number; error?: string };
+  /** Whether the database answered, and how fast; why it did not is only logged. */
+  database: { ready: boolean; latencyMs?: number };
 }

@@ -6,7 +6,8 @@ async function collect(chunks: (string | Buffer)[], max?: number) {
   async function* source() {
     for (const c of chunks) yield c;
   }
-  for await (const r of ndjsonRecords(source(), max)) out.push(r);
+  for await (const r of ndjsonRecords(source(), { maxLineBytes: max }))
+    out.push(r);
   return out;
 }
 
@@ -42,5 +43,19 @@ describe('ndjsonRecords', () => {
   it('reports a line that is not JSON as that record', async () => {
     const [r] = await collect(['{"a":\n']);
     expect(r?.error).toMatch(/^line 1 is not valid JSON/);
+  });
+
+  it('rejects a line nested deeper than the limit before parsing it', async () => {
+    const deep = '['.repeat(70) + ']'.repeat(70);
+    const records = [];
+    async function* source() {
+      yield `${deep}\n{"ok":1}\n`;
+    }
+    for await (const r of ndjsonRecords(source(), { maxDepth: 64 }))
+      records.push(r);
+    expect(records.map((r) => r.value ?? r.error)).toEqual([
+      'line 1 is nested deeper than 64 levels',
+      { ok: 1 },
+    ]);
   });
 });

@@ -1,7 +1,10 @@
+import { jsonDepth } from '../common/json-body-shape.js';
 import { MAX_RECORD_BYTES } from './profile-merge.js';
 import { type RawRecord, parseNdjsonLine } from './ingest-body.js';
 
 const NEWLINE = 0x0a;
+/** BODY_MAX_DEPTH's default. */
+const DEFAULT_MAX_DEPTH = 64;
 
 /**
  * NDJSON records from a byte stream (an HTTP request, a file), one per
@@ -13,8 +16,10 @@ const NEWLINE = 0x0a;
  */
 export async function* ndjsonRecords(
   source: AsyncIterable<Buffer | string>,
-  maxLineBytes = MAX_RECORD_BYTES,
+  opts: { maxLineBytes?: number; maxDepth?: number } = {},
 ): AsyncGenerator<RawRecord & { bytesRead: number }> {
+  const maxLineBytes = opts.maxLineBytes ?? MAX_RECORD_BYTES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   let parts: Buffer[] = [];
   let kept = 0;
   /** Bytes of an over-long line being skipped (0: not skipping). */
@@ -36,9 +41,20 @@ export async function* ndjsonRecords(
       };
       return;
     }
-    const text = Buffer.concat(parts, kept).toString('utf8');
+    const bytes = Buffer.concat(parts, kept);
     parts = [];
     kept = 0;
+    // Checked on the bytes, before JSON.parse and the recursive code after it.
+    if (jsonDepth(bytes, maxDepth) > maxDepth) {
+      yield {
+        index: index++,
+        line: lineNo,
+        error: `line ${lineNo} is nested deeper than ${maxDepth} levels`,
+        bytesRead,
+      };
+      return;
+    }
+    const text = bytes.toString('utf8');
     const line = text.endsWith('\r') ? text.slice(0, -1) : text;
     if (line.trim() === '') return;
     yield { ...parseNdjsonLine(line, index++, lineNo), bytesRead };

@@ -158,6 +158,8 @@ export class ProfileIngestService {
     source: AsyncIterable<Buffer | string>,
     opts: {
       batchSize?: number;
+      /** Deepest nesting a line may have (BODY_MAX_DEPTH). */
+      maxDepth?: number;
       /** Called after each stored batch (the CLI's progress bar). */
       onBatch?: (progress: { records: number; bytesRead: number }) => void;
     } = {},
@@ -203,7 +205,9 @@ export class ProfileIngestService {
         };
       return false;
     };
-    for await (const record of ndjsonRecords(source)) {
+    for await (const record of ndjsonRecords(source, {
+      maxDepth: opts.maxDepth,
+    })) {
       records++;
       bytesRead = record.bytesRead;
       batch.push(record);

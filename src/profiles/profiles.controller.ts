@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Inject,
   Post,
   Query,
   Req,
@@ -12,6 +13,7 @@ import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
+import { ENV, type Env } from '../config/env.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EntityQueryDto } from './dto/entity-query.dto.js';
 import { IngestProfilesDto, IngestResponseDto } from './dto/ingest.dto.js';
@@ -30,6 +32,7 @@ export class ProfilesController {
     private readonly ingestion: ProfileIngestService,
     private readonly profiles: ProfilesService,
     private readonly metrics: MetricsService,
+    @Inject(ENV) private readonly env: Env,
   ) {}
 
   /**
@@ -53,7 +56,9 @@ export class ProfilesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<IngestResponseDto> {
     const result = isNdjson(req)
-      ? await this.ingestion.ingestStream(tenant, req)
+      ? await this.ingestion.ingestStream(tenant, req, {
+          maxDepth: this.env.BODY_MAX_DEPTH,
+        })
       : await this.ingestion.ingestRequest(tenant, body);
     this.metrics.recordIngest(result.accepted, result.rejected);
     res.status(result.notStored > 0 ? 503 : result.rejected > 0 ? 207 : 200);

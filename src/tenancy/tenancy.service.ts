@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { randomBytes } from 'node:crypto';
 import { ClientEntity } from './client.entity.js';
-import { hashSecret } from './secret-hash.js';
+import { hashSecret, verifySecret } from './secret-hash.js';
 import { SandboxEntity } from './sandbox.entity.js';
 
 export interface CreatedClient {
@@ -79,7 +79,15 @@ export class TenancyService {
     await this.ensureSandbox(input.orgId, 'prod');
     for (const s of sandboxes)
       if (s !== '*') await this.ensureSandbox(input.orgId, s);
-    const secretHash = await hashSecret(clientSecret);
+    // Re-creating a client with its current secret (the development client at
+    // every boot) keeps the stored hash, so tokens already issued stay valid.
+    const existing = input.clientSecret
+      ? await this.clients.findOneBy({ clientId })
+      : null;
+    const secretHash =
+      existing && (await verifySecret(clientSecret, existing.secretHash))
+        ? existing.secretHash
+        : await hashSecret(clientSecret);
     await this.clients.upsert(
       {
         clientId,
@@ -91,6 +99,22 @@ export class TenancyService {
       ['clientId'],
     );
     return { clientId, clientSecret, orgId: input.orgId, sandboxes };
+  }
+
+  /**
+   * Gives a client a new secret, returned once. Tokens issued with the old
+   * secret stop working (they carry a digest of the hash they were issued
+   * under).
+   */
+  async rotateSecret(
+    clientId: string,
+  ): Promise<{ clientId: string; clientSecret: string } | null> {
+    const clientSecret = `p8e-${randomBytes(24).toString('base64url')}`;
+    const result = await this.clients.update(
+      { clientId },
+      { secretHash: await hashSecret(clientSecret) },
+    );
+    return result.affected ? { clientId, clientSecret } : null;
   }
 
   listClients(): Promise<ClientEntity[]> {

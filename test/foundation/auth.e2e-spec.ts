@@ -382,9 +382,10 @@ describe('tokens, gateway headers and sandboxes', () => {
       try {
         await broken.app.get(DataSource).destroy();
         const health = await broken.http.get('/health').expect(503);
-        expect(health.body).toMatchObject({
+        // Readiness only: the driver's message stays in the log.
+        expect(health.body).toEqual({
           status: 'unavailable',
-          database: { ready: false, error: expect.any(String) },
+          database: { ready: false },
         });
         const res = await broken.http
           .get(`${FS}/connections`)

@@ -106,6 +106,33 @@ describe('CLI', () => {
     expect(all.out).not.toContain(secret);
   });
 
+  it('clients rotate-secret prints a new secret; tokens of the old one stop working', async () => {
+    const org = newOrg();
+    const created = JSON.parse(
+      (await cli(`clients create --org ${org} --json`)).out,
+    ) as { clientId: string; clientSecret: string };
+    const headers = {
+      authorization: `Bearer ${await token(created.clientId, created.clientSecret)}`,
+      'x-api-key': created.clientId,
+      'x-gw-ims-org-id': org,
+    };
+    await t.http.get(`${FS}/flows`).set(headers).expect(200);
+    const res = await cli(`clients rotate-secret ${created.clientId}`);
+    expect(res.code, res.err).toBe(0);
+    const secret = /client secret:\s+(\S+)/.exec(res.out)?.[1];
+    expect(secret).toBeDefined();
+    expect(secret).not.toBe(created.clientSecret);
+    await t.http.get(`${FS}/flows`).set(headers).expect(401);
+    const fresh = await token(created.clientId, secret!);
+    await t.http
+      .get(`${FS}/flows`)
+      .set({ ...headers, authorization: `Bearer ${fresh}` })
+      .expect(200);
+    const unknown = await cli('clients rotate-secret no-such-client');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('no client with id no-such-client');
+  });
+
   it('a client created without --sandbox may use every sandbox of its org', async () => {
     const org = newOrg();
     const res = await cli(`clients create --org ${org} --json`);

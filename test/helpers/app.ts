@@ -57,6 +57,9 @@ export async function createTestApp(
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'silent',
     RUNNER_ENABLED: 'false',
+    // With DATABASE_URL no host:port namespace is allowed by default; the
+    // tests' emulators listen on loopback.
+    EVENTHUBS_ALLOWED_ENDPOINTS: '127.0.0.1,localhost',
     ...opts.env,
   });
   const moduleRef = await Test.createTestingModule({

@@ -26,6 +26,7 @@ export function startReplica(
       PORT: '0',
       HOST: '127.0.0.1',
       EMULATOR_ENABLED: 'false',
+      EVENTHUBS_ALLOWED_ENDPOINTS: '127.0.0.1,localhost',
       RUNNER_ENABLED: 'true',
       RUNNER_INTERVAL_MS: '100',
       RUNNER_LEASE_MS: '2000',

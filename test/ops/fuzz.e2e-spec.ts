@@ -234,7 +234,49 @@ function pathsOf(
 }
 
 type Mutation =
-  'none' | 'wrongType' | 'drop' | 'extra' | 'huge' | 'deep' | 'null';
+  'none' | 'wrongType' | 'drop' | 'extra' | 'huge' | 'deep' | 'wide' | 'null';
+
+const DEEP = '\u0000deep:';
+const DEEP_PLACEHOLDER = /"\\u0000deep:(\d+):(\d)"/g;
+
+/**
+ * Nested arrays and objects, from under the body depth limit to far past it
+ * (thousands of levels overflowed recursive validation code once). Kept as a
+ * placeholder string until the body is serialized (`toBody`): a value that
+ * deep would overflow this process's own JSON.stringify inside fast-check.
+ */
+function deepValue(pick: number): unknown {
+  const depth = [30, 63, 64, 800, 5000][pick % 5] as number;
+  return `${DEEP}${depth}:${pick % 2}`;
+}
+
+function deepText(depth: number, parity: number): string {
+  let open = '';
+  let close = '';
+  for (let i = 0; i < depth; i++) {
+    const array = (i + parity) % 2 === 0;
+    open += array ? '[' : '{"k":';
+    close = (array ? ']' : '}') + close;
+  }
+  return `${open}1${close}`;
+}
+
+/** A generated value as a request body, with deep placeholders expanded. */
+function toBody(value: unknown): string {
+  return JSON.stringify(value).replace(DEEP_PLACEHOLDER, (_, d, p) =>
+    deepText(Number(d), Number(p)),
+  );
+}
+
+/** Very many members, just under or over the 1 MB body limit. */
+function wideValue(pick: number): unknown {
+  const n = pick % 2 === 0 ? 60_000 : 300_000;
+  return pick % 4 < 2
+    ? Array.from({ length: n }, (_, i) => i % 7)
+    : Object.fromEntries(
+        Array.from({ length: n / 10 }, (_, i) => [`k${i}`, i]),
+      );
+}
 
 function mutate(
   value: unknown,
@@ -246,14 +288,16 @@ function mutate(
   const copy = structuredClone(value);
   const paths = pathsOf(copy);
   const path = paths[pick % paths.length];
+  // Built only for the mutation drawn: the large ones are costly.
   const replacement = {
-    wrongType: junk,
-    null: null,
-    huge: 'x'.repeat(pick % 3 === 0 ? 1_100_000 : 70_000),
-    deep: JSON.parse('['.repeat(800) + ']'.repeat(800)) as unknown,
-    drop: undefined,
-    extra: undefined,
-  }[mutation];
+    wrongType: () => junk,
+    null: () => null,
+    huge: () => 'x'.repeat(pick % 3 === 0 ? 1_100_000 : 70_000),
+    deep: () => deepValue(pick),
+    wide: () => wideValue(pick),
+    drop: () => undefined,
+    extra: () => undefined,
+  }[mutation]();
   if (path.length === 0) {
     if (mutation === 'drop') return undefined;
     if (mutation === 'extra')
@@ -283,6 +327,7 @@ const mutationArb = weighted<Mutation>(
   [2, fc.constant('extra')],
   [1, fc.constant('huge')],
   [1, fc.constant('deep')],
+  [1, fc.constant('wide')],
   [1, fc.constant('null')],
 );
 
@@ -629,9 +674,7 @@ function requestArb(
         [
           12,
           fc.tuple(
-            mutated.map((v) =>
-              v === undefined ? undefined : JSON.stringify(v),
-            ),
+            mutated.map((v) => (v === undefined ? undefined : toBody(v))),
             contentType,
           ),
         ],

@@ -32,7 +32,7 @@ function collect(parse: (v: string) => string) {
   ];
 }
 
-/** `clients create|list`, `sandboxes create|list`. */
+/** `clients create|rotate-secret|list`, `sandboxes create|list`. */
 export function registerTenancyCommands(
   program: Command,
   ctx: CliContext,
@@ -82,6 +82,30 @@ export function registerTenancyCommands(
         );
       },
     );
+
+  clients
+    .command('rotate-secret')
+    .description(
+      'give a client a new secret (printed once); tokens issued with the old one stop working',
+    )
+    .argument('<clientId>', 'the client id')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      const tenancy = await ctx.tenancy();
+      const rotated = await tenancy.rotateSecret(clientId);
+      if (!rotated) throw new Error(`no client with id ${clientId}`);
+      if (opts.json) {
+        ctx.io.out(JSON.stringify(rotated, null, 2));
+        return;
+      }
+      ctx.io.out(
+        [
+          'Secret rotated. The new secret is shown only this once:',
+          `  client id:     ${rotated.clientId}`,
+          `  client secret: ${rotated.clientSecret}`,
+        ].join('\n'),
+      );
+    });
 
   clients
     .command('list')
