@@ -4,20 +4,30 @@
  * scratch PostgreSQL, sends HOSTILE_UPLOADS (default 10) concurrent
  * anonymous 200 MB NDJSON uploads to the ingest route and as many to
  * /health, and reports the service's peak RSS (the kernel's VmHWM) and that
- * every request was answered. Target: peak < 400 MB.
+ * every request was answered. Target: peak < 400 MB. Then it streams
+ * HOSTILE_INGESTS (default 2) concurrent authenticated 200 MB NDJSON ingests
+ * of valid profiles (records of ~2 KB) and reports the peak again, with
+ * the records stored. Target: peak < 1 GB.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
-import { migrate } from '../src/data-source.js';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions, migrate } from '../src/data-source.js';
+import { ClientEntity } from '../src/tenancy/client.entity.js';
+import { SandboxEntity } from '../src/tenancy/sandbox.entity.js';
+import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import { freePort, startScratchDatabase } from './support.js';
 
 const MB = 1024 * 1024;
 const UPLOAD_BYTES = 200 * MB;
 const UPLOADS = Number(process.env.HOSTILE_UPLOADS ?? 10);
 const TARGET_PEAK_MB = 400;
+const INGESTS = Number(process.env.HOSTILE_INGESTS ?? 2);
+const TARGET_INGEST_PEAK_MB = 1024;
+const ORG = 'HOSTILEBENCH@AdobeOrg';
 
 /** VmRSS and VmHWM (peak) of a process, in MB. */
 function memoryOf(pid: number): { rssMb: number; peakMb: number } {
@@ -113,6 +123,98 @@ function upload(port: number, method: string, path: string): Promise<Outcome> {
   });
 }
 
+/** Platform headers of a new client of ORG, with a token from the service. */
+async function platformHeaders(
+  databaseUrl: string,
+  port: number,
+): Promise<Record<string, string>> {
+  const ds = new DataSource(buildDataSourceOptions(databaseUrl, 1));
+  await ds.initialize();
+  try {
+    const client = await new TenancyService(
+      ds.getRepository(ClientEntity),
+      ds.getRepository(SandboxEntity),
+    ).createClient({ orgId: ORG });
+    const res = await fetch(`http://127.0.0.1:${port}/ims/token/v3`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+      }),
+    });
+    const { access_token: token } = (await res.json()) as {
+      access_token: string;
+    };
+    return {
+      authorization: `Bearer ${token}`,
+      'x-api-key': client.clientId,
+      'x-gw-ims-org-id': ORG,
+      'x-sandbox-name': 'prod',
+    };
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** Streams UPLOAD_BYTES of valid NDJSON profiles (~2 KB each) as fast as the service reads them. */
+function ingest(
+  port: number,
+  headers: Record<string, string>,
+  name: string,
+): Promise<{ status: number; ms: number; accepted: number; rejected: number }> {
+  const pad = 'x'.repeat(1900);
+  let n = 0;
+  const nextChunk = (): Buffer => {
+    let text = '';
+    while (text.length < MB) {
+      text += `{"identityMap":{"email":[{"id":"${name}-${n++}@bench.example"}]},"note":"${pad}"}\n`;
+    }
+    return Buffer.from(text);
+  };
+  const started = performance.now();
+  return new Promise((resolveOutcome, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/data/core/ups/ingest/profiles',
+        headers: { ...headers, 'content-type': 'application/x-ndjson' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.once('end', () => {
+          const parsed = JSON.parse(body) as {
+            accepted?: number;
+            rejected?: number;
+          };
+          resolveOutcome({
+            status: res.statusCode ?? 0,
+            ms: Math.round(performance.now() - started),
+            accepted: parsed.accepted ?? 0,
+            rejected: parsed.rejected ?? 0,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < UPLOAD_BYTES) {
+        const chunk = nextChunk();
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
 export async function runHostileBench(): Promise<void> {
   const db = await startScratchDatabase();
   let service: ChildProcess | undefined;
@@ -163,6 +265,45 @@ export async function runHostileBench(): Promise<void> {
         `< ${TARGET_PEAK_MB} MB`,
       ],
     ];
+    process.stdout.write(
+      `${INGESTS} concurrent authenticated 200 MB NDJSON ingests (records of ~2 KB)…\n`,
+    );
+    const headers = await platformHeaders(db.url, port);
+    const ingestStarted = performance.now();
+    const ingests = await Promise.all(
+      Array.from({ length: INGESTS }, (_, i) =>
+        ingest(port, headers, `bench${i}`),
+      ),
+    );
+    const ingestWallMs = Math.round(performance.now() - ingestStarted);
+    const afterIngest = memoryOf(pid);
+    const stored = ingests.reduce((sum, o) => sum + o.accepted, 0);
+    Object.assign(results, {
+      ingests: ingests.length,
+      ingestStatuses: ingests.map((o) => o.status),
+      ingestAccepted: stored,
+      ingestRejected: ingests.reduce((sum, o) => sum + o.rejected, 0),
+      ingestWallMs,
+      ingestPeakRssMb: afterIngest.peakMb,
+      targetIngestPeakRssMb: TARGET_INGEST_PEAK_MB,
+    });
+    rows.push(
+      [
+        'authenticated ingests answered',
+        ingests.map((o) => o.status).join(', '),
+        `of ${ingests.length}`,
+      ],
+      [
+        'records stored',
+        `${stored}`,
+        `${Math.round(stored / (ingestWallMs / 1000))}/s over ${ingestWallMs} ms`,
+      ],
+      [
+        'service peak RSS after the ingests',
+        `${afterIngest.peakMb} MB`,
+        `< ${TARGET_INGEST_PEAK_MB} MB`,
+      ],
+    );
     process.stdout.write(
       `\n${rows.map((r) => `${r[0].padEnd(44)} ${r[1].padStart(16)}  ${r[2]}`).join('\n')}\n`,
     );

@@ -222,11 +222,19 @@ export class FlowsService {
         {
           name: row.name,
           description: row.description ?? '',
+          sourceConnectionIds: row.sourceConnectionIds,
+          targetConnectionIds: row.targetConnectionIds,
           transformations: row.transformations,
         },
         ops,
         {
-          allowed: ['/name', '/description', '/transformations'],
+          allowed: [
+            '/name',
+            '/description',
+            '/sourceConnectionIds',
+            '/targetConnectionIds',
+            '/transformations',
+          ],
           readOnly: Object.fromEntries(
             [
               '/id',
@@ -240,6 +248,21 @@ export class FlowsService {
         },
       );
       const doc = validateAs(PatchableFlowDto, patched);
+      // New connections are checked as at create (they exist, the flow spec
+      // takes them). A new target starts at the flow's position and gets the
+      // mapped segments' members once (the runner's per-target backfill).
+      const spec = findFlowSpec(row.flowSpecId);
+      if (
+        spec &&
+        (!sameIds(doc.sourceConnectionIds, row.sourceConnectionIds) ||
+          !sameIds(doc.targetConnectionIds, row.targetConnectionIds))
+      )
+        await this.checkConnections(
+          tenant,
+          spec,
+          [...new Set(doc.sourceConnectionIds)],
+          [...new Set(doc.targetConnectionIds)],
+        );
       const version = newVersion();
       await em.update(
         FlowEntity,
@@ -247,6 +270,8 @@ export class FlowsService {
         {
           name: doc.name,
           description: doc.description ?? null,
+          sourceConnectionIds: [...new Set(doc.sourceConnectionIds)],
+          targetConnectionIds: [...new Set(doc.targetConnectionIds)],
           transformations: normalizeTransformations(
             doc.transformations,
           ) as never,
@@ -466,4 +491,8 @@ function normalizeTransformations(
       },
     },
   })) as unknown as Record<string, unknown>[];
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }

@@ -81,7 +81,7 @@ export function membershipTransitions<Doc>(
 }
 
 /** Segments evaluated between two chances to yield (see TimeSlice). */
-const SEGMENTS_PER_SLICE_CHECK = 8;
+const SEGMENTS_PER_SLICE_CHECK = 4;
 
 /**
  * membershipTransitions for many segments, giving the event loop a turn

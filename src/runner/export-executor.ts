@@ -68,7 +68,11 @@ export class ExportExecutor {
     const t0 = Date.now();
     const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
     if (!flow || flow.state !== 'enabled') return 'idle';
-    const plan = planStep(cursor, flow.transformations);
+    const plan = planStep(
+      cursor,
+      flow.transformations,
+      flow.targetConnectionIds,
+    );
     const input = await this.read(flow, plan, batchSize);
     if (!input) {
       if (!(await this.pipeline.settle(flow.id))) return 'lost';
@@ -78,8 +82,10 @@ export class ExportExecutor {
     }
     const t1 = Date.now();
 
+    // A backfill for targets added to a running flow goes to them only.
+    const only = plan.backfill?.targetIds;
     const targets = await this.targets.find({
-      where: { id: In(flow.targetConnectionIds) },
+      where: { id: In(only ?? flow.targetConnectionIds) },
     });
     const outcome: StepOutcome = {
       ...emptyOutcome(
@@ -338,7 +344,7 @@ export class ExportExecutor {
       Object.assign(new FlowCursorEntity(), cursor, {
         lastTxId: input.nextPosition.txId,
         lastChangeId: input.nextPosition.id,
-        mapping: plan.mapping,
+        mapping: plan.stored,
         backfill: input.nextBackfill,
         failures: 0,
         lastError: null,
@@ -359,7 +365,7 @@ export class ExportExecutor {
     return this.repo.commitStep({
       ...runContextOf(owner, flow),
       position,
-      mapping: plan.mapping,
+      mapping: plan.stored,
       backfill,
       outcome,
     });

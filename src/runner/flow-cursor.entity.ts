@@ -6,8 +6,7 @@ import {
   PrimaryColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import type { FlowMapping } from './mapping.js';
-import type { Backfill } from './step-plan.js';
+import type { Backfill, StoredMapping } from './step-plan.js';
 
 /**
  * A flow's export position in the profile change log, its lease (which
@@ -35,7 +34,7 @@ export class FlowCursorEntity {
 
   /** The mapping (segments, attributes) the position was computed for; a new segment triggers a backfill. */
   @Column({ type: 'jsonb' })
-  mapping: FlowMapping;
+  mapping: StoredMapping;
 
   /** Pending backfill of newly mapped segments: `{segmentIds, afterProfileId}`. */
   @Column({ type: 'jsonb', nullable: true })

@@ -36,13 +36,13 @@ describe('planStep', () => {
   const cursor = {
     lastTxId: '50',
     lastChangeId: '7',
-    mapping: mappingOf(['s1']),
+    mapping: { ...mappingOf(['s1']), targetConnectionIds: ['t1'] },
     backfill: null,
     lastSuccessAt: new Date(),
   };
 
   it('reads the change log when the mapping is unchanged', () => {
-    const plan = planStep(cursor, transformations(['s1']));
+    const plan = planStep(cursor, transformations(['s1']), ['t1']);
     expect(plan).toMatchObject({
       mappingChanged: false,
       backfill: null,
@@ -52,7 +52,7 @@ describe('planStep', () => {
   });
 
   it('backfills a newly mapped segment from the first member, keeping the position', () => {
-    const plan = planStep(cursor, transformations(['s1', 's2']));
+    const plan = planStep(cursor, transformations(['s1', 's2']), ['t1']);
     expect(plan.mappingChanged).toBe(true);
     expect(plan.backfill).toEqual({ segmentIds: ['s2'], afterProfileId: null });
     expect(plan.skipToHorizon).toBe(false);
@@ -62,6 +62,7 @@ describe('planStep', () => {
     const plan = planStep(
       { ...cursor, mapping: mappingOf([]), lastSuccessAt: null },
       transformations(['s1']),
+      ['t1'],
     );
     expect(plan.skipToHorizon).toBe(true);
   });
@@ -69,14 +70,44 @@ describe('planStep', () => {
   it('drops unmapped segments from a pending backfill, and the backfill when none is left', () => {
     const pending = {
       ...cursor,
-      mapping: mappingOf(['s1', 's2']),
+      mapping: { ...mappingOf(['s1', 's2']), targetConnectionIds: ['t1'] },
       backfill: { segmentIds: ['s2'], afterProfileId: 'p9' },
     };
-    expect(planStep(pending, transformations(['s1'])).backfill).toBeNull();
-    expect(planStep(pending, transformations(['s1', 's2'])).backfill).toEqual({
+    expect(
+      planStep(pending, transformations(['s1']), ['t1']).backfill,
+    ).toBeNull();
+    expect(
+      planStep(pending, transformations(['s1', 's2']), ['t1']).backfill,
+    ).toEqual({
       segmentIds: ['s2'],
       afterProfileId: 'p9',
     });
+  });
+
+  it("a target added to a running flow gets the mapped segments' members, to it only; a removed one drops out of a pending backfill", () => {
+    const plan = planStep(cursor, transformations(['s1']), ['t1', 't2']);
+    expect(plan.backfill).toEqual({
+      segmentIds: ['s1'],
+      afterProfileId: null,
+      targetIds: ['t2'],
+    });
+    expect(plan.mappingChanged).toBe(true);
+    expect(plan.stored.targetConnectionIds).toEqual(['t1', 't2']);
+    // The new target removed again before its backfill finished: nothing left to do.
+    const pending = {
+      ...cursor,
+      backfill: { segmentIds: ['s1'], afterProfileId: 'p3', targetIds: ['t2'] },
+    };
+    expect(planStep(pending, transformations(['s1']), ['t1']).backfill).toBe(
+      null,
+    );
+  });
+
+  it('a cursor that never recorded its targets records them without a backfill', () => {
+    const old = { ...cursor, mapping: mappingOf(['s1']) };
+    const plan = planStep(old, transformations(['s1']), ['t1', 't2']);
+    expect(plan.backfill).toBeNull();
+    expect(plan.mappingChanged).toBe(true);
   });
 });
 

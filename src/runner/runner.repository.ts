@@ -29,7 +29,7 @@ import {
   type StepOutcome,
 } from './run-metrics.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
-import type { Backfill } from './step-plan.js';
+import type { Backfill, StoredMapping } from './step-plan.js';
 
 /** A flow's identity in the hour's run, and the replica holding its lease. */
 export interface RunContext {
@@ -257,7 +257,7 @@ export class RunnerRepository {
   async commitStep(
     input: RunContext & {
       position: ChangePosition;
-      mapping: FlowMapping;
+      mapping: StoredMapping;
       backfill: Backfill | null;
       outcome: StepOutcome | null;
     },

@@ -1,25 +1,41 @@
 import type { ChangePosition } from '../profile-store/change-log.js';
 import { type FlowMapping, mappingOf } from './mapping.js';
 
-/** A pending backfill: newly mapped segments whose current members are exported once. */
+/**
+ * A pending backfill: the current members of some mapped segments, exported
+ * once — to every target, or only to `targetIds` (targets added to a
+ * running flow).
+ */
 export interface Backfill {
   segmentIds: string[];
   /** The last profile of the last committed page; null before the first. */
   afterProfileId: string | null;
+  /** Only these targets receive the backfill (absent: every target). */
+  targetIds?: string[];
+}
+
+/**
+ * What a cursor's position was computed for: the flow's mapping and its
+ * targets (absent on cursors written before targets were recorded).
+ */
+export interface StoredMapping extends FlowMapping {
+  targetConnectionIds?: string[];
 }
 
 /** What a step starts from: the flow's cursor as stored (or as its commit in flight will leave it). */
 export interface CursorState {
   lastTxId: string;
   lastChangeId: string;
-  mapping: FlowMapping;
+  mapping: StoredMapping;
   backfill: Backfill | null;
   lastSuccessAt: Date | null;
 }
 
 export interface StepPlan {
   mapping: FlowMapping;
-  /** The flow's mapping differs from the one its position was computed for. */
+  /** What the cursor records once this step commits. */
+  stored: StoredMapping;
+  /** The flow's mapping or targets differ from what its position was computed for. */
   mappingChanged: boolean;
   /** The backfill this step works on (none: read the change log). */
   backfill: Backfill | null;
@@ -34,37 +50,63 @@ export interface StepPlan {
 
 /**
  * Plans a step (no I/O): the mapping now, and a backfill when it maps a
- * segment the position was not computed for (CONTRACT A8); segments no
- * longer mapped leave a pending backfill.
+ * segment the position was not computed for (CONTRACT A8), or when a target
+ * was added (the mapped segments' members, to the new targets only);
+ * segments no longer mapped leave a pending backfill.
  */
 export function planStep(
   cursor: CursorState,
   transformations: unknown,
+  targetIds: string[],
 ): StepPlan {
   const mapping = mappingOf(transformations);
   const stored = cursor.mapping;
   const storedSegments = stored.segmentIds ?? [];
   let backfill = cursor.backfill;
   const added = mapping.segmentIds.filter((id) => !storedSegments.includes(id));
-  if (added.length) {
+  // A brand-new flow (nothing recorded yet) backfills through `added`.
+  const addedTargets =
+    stored.targetConnectionIds === undefined || storedSegments.length === 0
+      ? []
+      : targetIds.filter((id) => !stored.targetConnectionIds?.includes(id));
+  if (added.length && !addedTargets.length) {
     backfill = {
       segmentIds: [
         ...new Set([...(backfill?.segmentIds ?? []), ...added]),
       ].sort(),
       afterProfileId: null,
+      // A pending backfill for new targets only widens to every target.
+    };
+  } else if (addedTargets.length) {
+    // A new target gets every mapped segment's members. With other work
+    // pending (new segments, a backfill under way), the backfill starts
+    // over for every target: re-sent pages keep their messageIds.
+    const onlyNew = !added.length && !backfill;
+    backfill = {
+      segmentIds: [...mapping.segmentIds].sort(),
+      afterProfileId: null,
+      ...(onlyNew ? { targetIds: [...addedTargets].sort() } : {}),
     };
   }
-  if (backfill)
-    backfill = {
-      ...backfill,
-      segmentIds: backfill.segmentIds.filter((id) =>
-        mapping.segmentIds.includes(id),
-      ),
-    };
-  if (backfill && backfill.segmentIds.length === 0) backfill = null;
+  if (backfill) {
+    const segmentIds = backfill.segmentIds.filter((id) =>
+      mapping.segmentIds.includes(id),
+    );
+    const targets = backfill.targetIds?.filter((id) => targetIds.includes(id));
+    backfill =
+      segmentIds.length === 0 || targets?.length === 0
+        ? null
+        : {
+            ...backfill,
+            segmentIds,
+            ...(targets ? { targetIds: targets } : {}),
+          };
+  }
+  const next: StoredMapping = { ...mapping, targetConnectionIds: targetIds };
   return {
     mapping,
-    mappingChanged: JSON.stringify(stored) !== JSON.stringify(mapping),
+    stored: next,
+    mappingChanged: JSON.stringify(stored) !== JSON.stringify(next),
     backfill,
     skipToHorizon:
       backfill !== null &&

@@ -225,13 +225,23 @@ describe('hostile input: nothing is read before the caller is known', () => {
       expectError(over.body, '1100-400', /nested too deeply/);
     });
 
-    it('an NDJSON line nested too deeply is a 400, and so is a deep token request', async () => {
+    it("an NDJSON line nested too deeply is that line's rejection (its neighbours are stored), and a deep token request is a 400", async () => {
       const nd = await t.http
         .post(INGEST)
         .set(tenant.headers)
         .set('content-type', 'application/x-ndjson')
-        .send(`{"a":1}\n${deep(5000)}\n`);
-      expectError(nd.body, '1100-400', /nested too deeply/);
+        .send(
+          `{"identityMap":{"email":[{"id":"deep-ok@x.io"}]}}\n${deep(5000)}\n`,
+        );
+      expect(nd.status).toBe(207);
+      expect(nd.body).toMatchObject({ accepted: 1, rejected: 1 });
+      expect(
+        (nd.body as { results: { line: number; reason?: string }[] })
+          .results[1],
+      ).toMatchObject({
+        line: 2,
+        reason: expect.stringMatching(/nested deeper than/),
+      });
       const token = await t.http
         .post('/ims/token/v3')
         .set('content-type', 'application/json')

@@ -68,6 +68,18 @@ export class PatchableFlowDto {
   @MaxLength(256)
   name: string;
 
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1)
+  @Matches(RESOURCE_ID_PATTERN, { each: true, message: ID_MESSAGE })
+  sourceConnectionIds: string[];
+
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(10)
+  @Matches(RESOURCE_ID_PATTERN, { each: true, message: ID_MESSAGE })
+  targetConnectionIds: string[];
+
   @IsOptional()
   @IsString()
   @MaxLength(2048)
