@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/data-source.js';
 import { EmbeddedDatabase } from '../../src/database/embedded-postgres.js';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
+import { CHANGES_CHANNEL } from '../../src/runner/runner.scheduler.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
@@ -115,8 +116,7 @@ describe('database outage', () => {
         } else {
           unexpected.push(`${res.status} ${JSON.stringify(body)}`);
         }
-        if (res.status === 503)
-          await new Promise((r) => setTimeout(r, 100));
+        if (res.status === 503) await new Promise((r) => setTimeout(r, 100));
       }
     };
     const done = Promise.all(Array.from({ length: workers }, loop));
@@ -265,7 +265,8 @@ describe('database outage', () => {
       async () =>
         (
           (await ds.query(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'LISTEN fse_profile_changes'`,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1`,
+            [`LISTEN ${CHANGES_CHANNEL}`],
           )) as { n: number }[]
         )[0]?.n === 1,
       'the LISTEN connection to be re-established',
