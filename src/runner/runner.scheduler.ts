@@ -239,18 +239,20 @@ export class RunnerScheduler
       // broken flow does not spin, and keep its position.
       this.metrics.recordStepError();
       const message = err instanceof Error ? err.message : String(err);
-      // An outage is the database's, not the flow's: its position and
-      // failure count stay as they are (defer cannot reach them anyway).
-      if (isDatabaseUnavailable(err))
+      // An outage is the database's, not the flow's: the flow keeps its
+      // position and failure count, and a later tick claims it again (ticks
+      // back off while the database stays away).
+      if (isDatabaseUnavailable(err)) {
         this.logger.warn(
           { flowId: cursor.flowId },
           `flow ${cursor.flowId} step stopped: database unavailable (${message})`,
         );
-      else
-        this.logger.error(
-          { flowId: cursor.flowId },
-          `flow ${cursor.flowId} step failed: ${message}`,
-        );
+        return;
+      }
+      this.logger.error(
+        { flowId: cursor.flowId },
+        `flow ${cursor.flowId} step failed: ${message}`,
+      );
       // A commit still in flight lands first: its `failures = 0` must not
       // overwrite the failure recorded here.
       await this.executor.settle(cursor.flowId).catch(() => undefined);
