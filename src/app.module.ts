@@ -52,6 +52,7 @@ export class AppModule {
           ...buildDataSourceOptions(
             options.databaseUrl,
             options.env.DB_POOL_SIZE,
+            options.env.DB_CONNECT_TIMEOUT_MS,
           ),
           entities: ENTITIES,
         }),

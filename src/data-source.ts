@@ -6,6 +6,8 @@ import { SnakeNamingStrategy } from './database/snake-naming.strategy.js';
 export function buildDataSourceOptions(
   url: string,
   poolSize = 10,
+  /** See Env.DB_CONNECT_TIMEOUT_MS; 0 waits without limit. */
+  connectTimeoutMs = 0,
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -17,7 +19,7 @@ export function buildDataSourceOptions(
     migrationsRun: false,
     uuidExtension: 'pgcrypto',
     installExtensions: false,
-    extra: { max: poolSize },
+    extra: { max: poolSize, connectionTimeoutMillis: connectTimeoutMs },
   };
 }
 

@@ -123,6 +123,8 @@ export function mapErrorCode(code: ErrorCode): MappedError {
     case ErrorCode.RequestTimeout:
       // 503, as Flow Service documents "service is unavailable"; 504 is a gateway's answer.
       return { status: 503, shape: 'flow-service', code: '1100-503' };
+    case ErrorCode.DatabaseUnavailable:
+      return { status: 503, shape: 'flow-service', code: '1100-503' };
     case ErrorCode.Unauthorized:
       return { status: 401, shape: 'flow-service', code: '2001-401' };
     case ErrorCode.OAuthInvalidRequest:

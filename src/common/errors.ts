@@ -45,6 +45,8 @@ export enum ErrorCode {
   RateLimited = 'RateLimited',
   /** The request exceeded REQUEST_TIMEOUT_MS. */
   RequestTimeout = 'RequestTimeout',
+  /** The database cannot be reached (down, restarting, no free connection); retry later. */
+  DatabaseUnavailable = 'DatabaseUnavailable',
   Unauthorized = 'Unauthorized',
   // OAuth token endpoint errors: RFC 6749 `{error, error_description}` as Adobe IMS answers.
   OAuthInvalidRequest = 'OAuthInvalidRequest',

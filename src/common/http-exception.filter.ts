@@ -8,6 +8,7 @@ import {
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import { mapErrorCode } from './error-mapping.js';
 import { DomainError, ErrorCode } from './errors.js';
 import type { AppRequest } from './request-context.js';
@@ -56,6 +57,20 @@ export class HttpExceptionFilter implements ExceptionFilter {
           exception.message,
         );
     }
+    if (isDatabaseUnavailable(exception)) {
+      // An outage, not a bug: no stack per request, and the driver's text
+      // (host, port, server messages) stays in the log.
+      this.logger.warn(
+        { requestId, reason: describe(exception) },
+        `database unavailable for request ${requestId}`,
+      );
+      return new DomainError(
+        ErrorCode.DatabaseUnavailable,
+        'The service is temporarily unavailable: its database cannot be reached. Retry the request later.',
+        undefined,
+        { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+      );
+    }
     if (exception instanceof QueryFailedError) {
       const sqlState = (exception.driverError as { code?: string } | undefined)
         ?.code;
@@ -79,6 +94,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
       `An internal error occurred. Quote request id ${requestId} when reporting it.`,
     );
   }
+}
+
+/** A restart of PostgreSQL takes seconds; clients that honour Retry-After come back then. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+function describe(exception: unknown): string {
+  return exception instanceof Error ? exception.message : String(exception);
 }
 
 function isHeadersSentError(exception: unknown): boolean {

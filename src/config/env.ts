@@ -62,6 +62,18 @@ export class Env {
   @Max(200)
   DB_POOL_SIZE = 10;
 
+  /**
+   * How long a query waits for a pooled connection (a new one, or a free one
+   * when the pool is full) before it fails with a 503. Kept below
+   * REQUEST_TIMEOUT_MS so a request that could not start is answered as not
+   * done. 0 waits without limit.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DB_CONNECT_TIMEOUT_MS = 15_000;
+
   /** Directory for embedded Postgres data and generated development secrets. */
   @IsString()
   @MinLength(1)

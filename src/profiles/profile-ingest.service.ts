@@ -7,6 +7,7 @@ import {
   sqlState,
   withTransaction,
 } from '../database/transaction.js';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import {
   currentTxId,
   identityAges,
@@ -321,9 +322,8 @@ function distinctKeys(keys: IdentityKey[]): IdentityKey[] {
 
 /** What went wrong on the server, without internals (no SQL, no stack). */
 function serverProblem(err: unknown): string {
+  if (isDatabaseUnavailable(err)) return 'the database is unavailable';
   const code = sqlState(err);
-  if (code?.startsWith('08') || code === '57P01' || code === '57P03')
-    return 'the database is unavailable';
   if (code) return `database error ${code}`;
   return 'an internal error';
 }

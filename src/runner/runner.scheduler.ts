@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { ENV, Env } from '../config/env.js';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExportExecutor } from './export-executor.js';
 import type { FlowCursorEntity } from './flow-cursor.entity.js';
@@ -20,6 +21,12 @@ export const CHANGES_CHANNEL = 'fse_profile_changes';
 const SLICE_MS = 5_000;
 /** How often a replica deletes change-log rows every flow has exported (retention is in hours; the scan is not free). */
 const PURGE_INTERVAL_MS = 10 * 60_000;
+/**
+ * Retries while the database is unreachable back off up to this: a refused
+ * connect costs nothing, and exports should resume within seconds of the
+ * database's return, not after RUNNER_MAX_BACKOFF_MS.
+ */
+const OUTAGE_MAX_BACKOFF_MS = 5_000;
 
 /**
  * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
@@ -35,6 +42,17 @@ export class RunnerScheduler
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private timer?: NodeJS.Timeout;
   private listener?: pg.Client;
+  private listenRetry?: NodeJS.Timeout;
+  private listenFailures = 0;
+  /** Consecutive failed ticks; no tick starts before `resumeAt`. */
+  private tickFailures = 0;
+  private resumeAt = 0;
+  /**
+   * Flows whose lease could not be released (the database was gone when
+   * their slice ended): released by the next tick that reaches the
+   * database, so they do not wait RUNNER_LEASE_MS for the lease to lapse.
+   */
+  private readonly unreleased = new Set<string>();
   private readonly active = new Map<
     string,
     { work: Promise<void>; failing: boolean }
@@ -72,16 +90,19 @@ export class RunnerScheduler
 
   /** Runs a tick now (or right after the current one). */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || Date.now() < this.resumeAt) return;
     if (this.ticking) {
       this.again = true;
       return;
     }
     this.ticking = true;
     this.ticked = this.tick()
-      .catch((err: unknown) =>
-        this.logger.error({ err }, `runner tick failed: ${String(err)}`),
-      )
+      .then(() => {
+        if (this.tickFailures > 0)
+          this.logger.log('runner reaches the database again');
+        this.tickFailures = 0;
+      })
+      .catch((err: unknown) => this.tickFailed(err))
       .finally(() => {
         this.ticking = false;
         if (this.again) {
@@ -91,7 +112,28 @@ export class RunnerScheduler
       });
   }
 
+  /** Backs off (the interval keeps firing; wake() skips until resumeAt); an outage is logged once. */
+  private tickFailed(err: unknown): void {
+    this.tickFailures++;
+    const outage = isDatabaseUnavailable(err);
+    const delay = outage
+      ? Math.min(OUTAGE_MAX_BACKOFF_MS, this.backoff(this.tickFailures))
+      : this.backoff(this.tickFailures);
+    this.resumeAt = Date.now() + delay;
+    if (!outage)
+      this.logger.error({ err }, `runner tick failed: ${String(err)}`);
+    else if (this.tickFailures === 1)
+      this.logger.warn(
+        `database unavailable (${String(err)}); the runner retries with backoff`,
+      );
+  }
+
   private async tick(): Promise<void> {
+    for (const flowId of this.unreleased) {
+      if (this.active.has(flowId)) continue;
+      await this.repo.release(this.owner, flowId);
+      this.unreleased.delete(flowId);
+    }
     await this.repo.ensureCursors();
     this.purgeNow();
     let free = this.env.RUNNER_CONCURRENCY - this.active.size;
@@ -197,6 +239,16 @@ export class RunnerScheduler
       // broken flow does not spin, and keep its position.
       this.metrics.recordStepError();
       const message = err instanceof Error ? err.message : String(err);
+      // An outage is the database's, not the flow's: the flow keeps its
+      // position and failure count, and a later tick claims it again (ticks
+      // back off while the database stays away).
+      if (isDatabaseUnavailable(err)) {
+        this.logger.warn(
+          { flowId: cursor.flowId },
+          `flow ${cursor.flowId} step stopped: database unavailable (${message})`,
+        );
+        return;
+      }
       this.logger.error(
         { flowId: cursor.flowId },
         `flow ${cursor.flowId} step failed: ${message}`,
@@ -216,7 +268,9 @@ export class RunnerScheduler
       // Whatever ended the slice, the commit in flight lands (or fails) before the lease goes.
       await this.executor.settle(cursor.flowId).catch(() => undefined);
       clearInterval(heartbeat);
-      await this.repo.release(this.owner, cursor.flowId).catch(() => undefined);
+      await this.repo
+        .release(this.owner, cursor.flowId)
+        .catch(() => this.unreleased.add(cursor.flowId));
     }
   }
 
@@ -229,23 +283,60 @@ export class RunnerScheduler
     return Math.round(base / 2 + Math.random() * (base / 2));
   }
 
+  /**
+   * The LISTEN connection, reconnected (with backoff) whenever it is lost or
+   * cannot be opened, e.g. while the database restarts. Polling every
+   * RUNNER_INTERVAL_MS covers the gap; NOTIFY only makes exports prompter.
+   */
   private async listen(): Promise<void> {
+    this.listenRetry = undefined;
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    let gone = false;
+    // pg reports a lost connection as 'error' and/or 'end'; a failed connect as a rejection.
+    const lost = (why: string): void => {
+      if (gone) return;
+      gone = true;
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+      this.relisten(why);
+    };
+    client.on('notification', () => this.wake());
+    client.on('error', (err) => lost(err.message));
+    client.on('end', () => lost('connection closed'));
     try {
-      const client = new pg.Client({ connectionString: this.databaseUrl });
-      client.on('notification', () => this.wake());
-      client.on('error', (err) => {
-        this.logger.warn(
-          `LISTEN connection lost (${err.message}); polling continues`,
-        );
-        this.listener = undefined;
-        if (!this.stopped) setTimeout(() => void this.listen(), 1000).unref();
-      });
       await client.connect();
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
-      this.listener = client;
     } catch (err) {
-      this.logger.warn(`LISTEN unavailable (${String(err)}); polling only`);
+      lost(err instanceof Error ? err.message : String(err));
+      return;
     }
+    if (gone) return;
+    if (this.stopped) {
+      gone = true;
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    if (this.listenFailures > 0) {
+      this.logger.log('LISTEN connection restored');
+      // Changes committed while it was down notified nobody.
+      this.wake();
+    }
+    this.listenFailures = 0;
+  }
+
+  private relisten(why: string): void {
+    if (this.stopped) return;
+    if (this.listenFailures++ === 0)
+      this.logger.warn(
+        `LISTEN connection lost (${why}); polling continues while it reconnects`,
+      );
+    this.listenRetry = setTimeout(
+      () => void this.listen(),
+      Math.min(OUTAGE_MAX_BACKOFF_MS, this.backoff(this.listenFailures)),
+    );
+    this.listenRetry.unref();
   }
 
   /** Stops claiming, lets in-flight steps finish (bounded), releases leases so another replica continues. */
@@ -253,6 +344,7 @@ export class RunnerScheduler
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.listenRetry) clearTimeout(this.listenRetry);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);

@@ -8,6 +8,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { ENV, type Env } from '../config/env.js';
 import type { TenantRef } from '../database/transaction.js';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import {
   DEFAULT_JOB_BATCH_SIZE,
   DEFAULT_LEASE_MS,
@@ -15,6 +16,8 @@ import {
 } from './segment-jobs.service.js';
 
 const POLL_MS = 1000;
+/** While the database is unreachable, ticks back off from POLL_MS up to this. */
+const OUTAGE_MAX_DELAY_MS = 5_000;
 
 export interface RunOnceOptions {
   /** Worker identity for leases (default: this worker's id). */
@@ -53,6 +56,14 @@ export class SegmentWorker
   private stopped = false;
   private nextSweepAt = 0;
   private nextPurgeAt = 0;
+  /** Consecutive ticks that found the database unreachable. */
+  private outageTicks = 0;
+  /**
+   * A job whose batch failed because the database went away: still ours
+   * (running, our lease), so the next run resumes it at its cursor instead of
+   * waiting for the lease to lapse, and the outage costs it no attempt.
+   */
+  private held?: { id: string; owner: string } & TenantRef;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -82,7 +93,9 @@ export class SegmentWorker
     let jobs = 0;
     let batches = 0;
     while (!this.stopped && batches < max) {
-      const job = await this.jobs.claim(owner, leaseMs, opts.tenant);
+      const job =
+        this.takeHeld(owner, opts.tenant) ??
+        (await this.jobs.claim(owner, leaseMs, opts.tenant));
       if (!job) break;
       jobs++;
       while (!this.stopped && batches < max) {
@@ -91,6 +104,15 @@ export class SegmentWorker
         try {
           outcome = await this.jobs.runBatch(job.id, owner, batchSize, leaseMs);
         } catch (err) {
+          if (isDatabaseUnavailable(err)) {
+            this.held = {
+              id: job.id,
+              owner,
+              orgId: job.org_id,
+              sandboxName: job.sandbox_name,
+            };
+            throw err;
+          }
           this.logger.error(
             { err, jobId: job.id },
             'segment evaluation batch failed',
@@ -106,6 +128,26 @@ export class SegmentWorker
       }
     }
     return { jobs, batches };
+  }
+
+  private takeHeld(
+    owner: string,
+    only?: TenantRef,
+  ): { id: string; org_id: string; sandbox_name: string } | undefined {
+    const held = this.held;
+    if (
+      !held ||
+      held.owner !== owner ||
+      (only &&
+        (only.orgId !== held.orgId || only.sandboxName !== held.sandboxName))
+    )
+      return undefined;
+    this.held = undefined;
+    return {
+      id: held.id,
+      org_id: held.orgId,
+      sandbox_name: held.sandboxName,
+    };
   }
 
   /**
@@ -124,20 +166,39 @@ export class SegmentWorker
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.current = this.tick().finally(() => this.schedule(POLL_MS));
+      this.current = this.tick().then((ok) =>
+        this.schedule(
+          ok
+            ? POLL_MS
+            : Math.min(OUTAGE_MAX_DELAY_MS, POLL_MS * 2 ** this.outageTicks),
+        ),
+      );
     }, delay);
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
+  /** False when the database was unreachable (the next tick backs off). */
+  private async tick(): Promise<boolean> {
     try {
       if (Date.now() >= this.nextSweepAt) {
         this.nextSweepAt = Date.now() + this.env.SEGMENT_SWEEP_INTERVAL_MS;
         await this.sweep();
       }
       await this.runOnce();
+      if (this.outageTicks > 0)
+        this.logger.log('segment worker reaches the database again');
+      this.outageTicks = 0;
+      return true;
     } catch (err) {
-      this.logger.error({ err }, 'segment worker tick failed');
+      if (!isDatabaseUnavailable(err)) {
+        this.logger.error({ err }, 'segment worker tick failed');
+        return true;
+      }
+      if (this.outageTicks++ === 0)
+        this.logger.warn(
+          `database unavailable (${String(err)}); segment jobs resume when it is back`,
+        );
+      return false;
     }
   }
 }

@@ -49,10 +49,12 @@ export async function createTestApp(
     imports?: DynamicModule['imports'];
     /** A pino logger for the app and Nest's own loggers (log tests capture its output). */
     logger?: Logger;
+    /** A database of the test's own (one it stops and starts); the run's shared one by default. */
+    databaseUrl?: string;
   } = {},
 ): Promise<TestApp> {
   await loadSwaggerMetadata();
-  const databaseUrl = inject('databaseUrl');
+  const databaseUrl = opts.databaseUrl ?? inject('databaseUrl');
   const env = loadEnv({
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'silent',
