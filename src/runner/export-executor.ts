@@ -290,7 +290,7 @@ export class ExportExecutor {
       if (!base)
         throw new PublishError(
           'BASE_CONNECTION_MISSING',
-          `Target connection ${target.id} has no base connection.`,
+          `Base connection ${target.baseConnectionId ?? '(none)'} of target connection ${target.id} does not exist; nothing was sent and the flow keeps its position.`,
           false,
         );
       return { target, base };

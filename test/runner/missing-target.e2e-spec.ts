@@ -7,7 +7,7 @@ import {
 } from '../../src/emulator/defaults.js';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
-import { createEventHubsFlow } from '../helpers/flows.js';
+import { createEventHubsFlow, type CreatedFlow } from '../helpers/flows.js';
 import { HubCollector } from '../helpers/hub.js';
 import { ingest } from '../helpers/profiles.js';
 import { FS } from '../helpers/resources.js';
@@ -25,15 +25,15 @@ interface Run {
 }
 
 /**
- * The API refuses to delete a target connection a flow uses; a row removed
- * anyway (by hand, in SQL) must make the flow fail where everyone looks, and
- * hold its position so nothing is skipped if the row comes back.
+ * The API refuses to delete a connection a flow publishes through; a row
+ * removed anyway (by hand, in SQL) must make the flow fail where everyone
+ * looks, and hold its position so nothing is skipped if the row comes back.
  */
 describe('a flow whose target connection is gone', () => {
   let emulator: EventHubsEmulator;
   let t: TestApp;
   let ds: DataSource;
-  let collector: HubCollector | undefined;
+  const collectors: HubCollector[] = [];
 
   beforeAll(async () => {
     emulator = new EventHubsEmulator({ autoCreateHubs: true });
@@ -49,7 +49,7 @@ describe('a flow whose target connection is gone', () => {
     ds = t.app.get(DataSource);
   });
   afterAll(async () => {
-    await collector?.close();
+    for (const c of collectors) await c.close();
     await t.close();
     await emulator.stop();
   });
@@ -80,62 +80,75 @@ describe('a flow whose target connection is gone', () => {
     return row ?? { pos: '', failures: -1, pending: -1 };
   }
 
-  it('records a failed run with the reason, counts a retry, sends nothing and keeps its position', async () => {
-    const tenant = await createTenant(t);
-    const hub = `missing-target-${randomUUID().slice(0, 8)}`;
-    emulator.addHub({ name: hub, partitionCount: 2 });
-    collector = new HubCollector(emulator.connectionString(hub), hub);
-    collector.start();
-    const segmentId = (
-      await createSegment(t, tenant, `Gold ${hub}`, 'loyalty.tier = "gold"')
-    ).id;
-    const flow = await createEventHubsFlow(t, tenant, {
-      namespace: `127.0.0.1:${emulator.port}`,
-      sasKeyName: DEFAULT_KEY_NAME,
-      sasKey: DEFAULT_EMULATOR_KEY,
-      eventHubName: hub,
-      segmentIds: [segmentId],
-      attributes: ['personalEmail.address'],
-    });
-    await ingest(t, tenant, [gold(`mt1-${randomUUID()}@x.io`)]);
-    await collector.waitFor((ev) => ev.length >= 1);
-    const before = await eventually(async () => {
-      const p = await positionOf(flow.flowId);
-      return p.pending === 0 ? p : undefined;
-    }, 'the flow to catch up');
+  it.each([
+    {
+      gone: 'target connection',
+      table: 'target_connections',
+      idOf: (f: CreatedFlow) => f.targetConnectionId,
+      code: 'TARGET_CONNECTION_MISSING',
+    },
+    {
+      gone: 'base connection',
+      table: 'connections',
+      idOf: (f: CreatedFlow) => f.baseConnectionId,
+      code: 'BASE_CONNECTION_MISSING',
+    },
+  ])(
+    '$gone removed in SQL: a failed run with the reason, a retry counted, nothing sent, the position kept',
+    async ({ table, idOf, code }) => {
+      const tenant = await createTenant(t);
+      const hub = `missing-target-${randomUUID().slice(0, 8)}`;
+      emulator.addHub({ name: hub, partitionCount: 2 });
+      const collector = new HubCollector(emulator.connectionString(hub), hub);
+      collectors.push(collector);
+      collector.start();
+      const segmentId = (
+        await createSegment(t, tenant, `Gold ${hub}`, 'loyalty.tier = "gold"')
+      ).id;
+      const flow = await createEventHubsFlow(t, tenant, {
+        namespace: `127.0.0.1:${emulator.port}`,
+        sasKeyName: DEFAULT_KEY_NAME,
+        sasKey: DEFAULT_EMULATOR_KEY,
+        eventHubName: hub,
+        segmentIds: [segmentId],
+        attributes: ['personalEmail.address'],
+      });
+      await ingest(t, tenant, [gold(`mt1-${randomUUID()}@x.io`)]);
+      await collector.waitFor((ev) => ev.length >= 1);
+      const before = await eventually(async () => {
+        const p = await positionOf(flow.flowId);
+        return p.pending === 0 ? p : undefined;
+      }, 'the flow to catch up');
 
-    await ds.query(`DELETE FROM target_connections WHERE id = $1`, [
-      flow.targetConnectionId,
-    ]);
-    await ingest(t, tenant, [gold(`mt2-${randomUUID()}@x.io`)]);
+      await ds.query(`DELETE FROM ${table} WHERE id = $1`, [idOf(flow)]);
+      await ingest(t, tenant, [gold(`mt2-${randomUUID()}@x.io`)]);
 
-    const run = await eventually(async () => {
-      const res = await t.http
-        .get(`${FS}/runs?property=flowId==${flow.flowId}`)
-        .set(tenant.headers)
-        .expect(200);
-      return (res.body as { items: Run[] }).items.find((r) =>
-        r.metrics.statusSummary.errors.some(
-          (e) => e.code === 'TARGET_CONNECTION_MISSING',
-        ),
+      const run = await eventually(async () => {
+        const res = await t.http
+          .get(`${FS}/runs?property=flowId==${flow.flowId}`)
+          .set(tenant.headers)
+          .expect(200);
+        return (res.body as { items: Run[] }).items.find((r) =>
+          r.metrics.statusSummary.errors.some((e) => e.code === code),
+        );
+      }, `a failed run with ${code}`);
+      expect(run?.metrics.statusSummary.status).toBe('failed');
+      expect(run?.metrics.statusSummary.errors[0]?.message).toContain(
+        idOf(flow),
       );
-    }, 'a failed run naming the missing target');
-    expect(run?.metrics.statusSummary.status).toBe('failed');
-    expect(run?.metrics.statusSummary.errors[0]?.message).toContain(
-      flow.targetConnectionId,
-    );
-    const metrics = await scrape(t);
-    expect(
-      sample(metrics, 'fse_flow_retries_total', {
-        flow_id: flow.flowId,
-        code: 'TARGET_CONNECTION_MISSING',
-      }),
-    ).toBeGreaterThanOrEqual(1);
+      const metrics = await scrape(t);
+      expect(
+        sample(metrics, 'fse_flow_retries_total', {
+          flow_id: flow.flowId,
+          code,
+        }),
+      ).toBeGreaterThanOrEqual(1);
 
-    const after = await positionOf(flow.flowId);
-    expect(after.pos).toBe(before.pos);
-    expect(after.pending).toBeGreaterThan(0);
-    expect(after.failures).toBeGreaterThan(0);
-    expect(collector.unique()).toHaveLength(1);
-  });
+      const after = await positionOf(flow.flowId);
+      expect(after.pos).toBe(before.pos);
+      expect(after.pending).toBeGreaterThan(0);
+      expect(after.failures).toBeGreaterThan(0);
+      expect(collector.unique()).toHaveLength(1);
+    },
+  );
 });
