@@ -242,6 +242,8 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
    * ends, for a create that will refer to them: a delete of one of them
    * (which locks it FOR UPDATE before looking for referrers) either finished
    * before, so the row is missing here, or waits and then sees the referrer.
+   * Share locks do not conflict with each other, and every writer of these
+   * rows (patch, delete) locks one row only, so no lock order is needed.
    */
   async holdByIds(
     em: EntityManager,
@@ -251,8 +253,6 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
     if (ids.length === 0) return [];
     return em.find(this.repo.target, {
       where: { id: In(ids), ...tenantWhere(tenant) } as never,
-      // One order for every caller, so two creates never wait on each other in a cycle.
-      order: { id: 'ASC' } as never,
       lock: { mode: 'pessimistic_read' },
     });
   }
