@@ -237,6 +237,26 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
     });
   }
 
+  /**
+   * The rows of `ids` that exist, locked FOR SHARE until `em`'s transaction
+   * ends, for a create that will refer to them: a delete of one of them
+   * (which locks it FOR UPDATE before looking for referrers) either finished
+   * before, so the row is missing here, or waits and then sees the referrer.
+   * Share locks do not conflict with each other, and every writer of these
+   * rows (patch, delete) locks one row only, so no lock order is needed.
+   */
+  async holdByIds(
+    em: EntityManager,
+    tenant: Tenant,
+    ids: string[],
+  ): Promise<E[]> {
+    if (ids.length === 0) return [];
+    return em.find(this.repo.target, {
+      where: { id: In(ids), ...tenantWhere(tenant) } as never,
+      lock: { mode: 'pessimistic_read' },
+    });
+  }
+
   async findByIds(tenant: Tenant, ids: string[]): Promise<E[]> {
     if (ids.length === 0) return [];
     return this.repo.find({
@@ -285,8 +305,12 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
     baseId: string,
     specId: string,
   ): Promise<void> {
+    // FOR SHARE: a concurrent delete of the base connection waits for this
+    // transaction (and then sees the new row and refuses), or this read waits
+    // for the delete (and then finds no row): never both.
     const base = await em.findOne(ConnectionEntity, {
       where: { id: baseId, ...tenantWhere(tenant) },
+      lock: { mode: 'pessimistic_read' },
     });
     if (!base) throw notFound('connections', baseId);
     if (base.connectionSpecId !== specId) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { type EntityManager, Repository } from 'typeorm';
 import { findFlowSpec, type FlowSpec } from '../catalog/catalog.data.js';
 import type { CreatedDto } from '../common/common.dto.js';
 import { DomainError, ErrorCode, notFound } from '../common/errors.js';
@@ -151,30 +151,35 @@ export class FlowsService {
         'The spec ID provided is invalid.',
       );
     }
-    await this.checkConnections(
-      tenant,
-      spec,
-      dto.sourceConnectionIds,
-      dto.targetConnectionIds,
-    );
-    const version = newVersion();
-    const now = Date.now();
-    const saved = await this.repo.save(
-      this.repo.create({
-        ...ownedBy(tenant),
-        name: dto.name,
-        description: dto.description ?? null,
-        state: 'enabled',
-        version,
-        flowSpecId: spec.id,
-        flowSpecVersion: spec.version,
-        sourceConnectionIds: dto.sourceConnectionIds,
-        targetConnectionIds: dto.targetConnectionIds,
-        transformations: normalizeTransformations(dto.transformations),
-        lastOperation: { started: now, updated: 0, operation: 'create' },
-      }),
-    );
-    return { id: saved.id, etag: etagOf(version) };
+    return this.repo.manager.transaction(async (em) => {
+      // The connections stay locked (FOR SHARE) until the flow is stored, so a
+      // concurrent delete of one either happened first (404 here) or sees the flow (1418-400).
+      await this.checkConnections(
+        em,
+        tenant,
+        spec,
+        dto.sourceConnectionIds,
+        dto.targetConnectionIds,
+      );
+      const version = newVersion();
+      const now = Date.now();
+      const saved = await em.save(
+        em.create(FlowEntity, {
+          ...ownedBy(tenant),
+          name: dto.name,
+          description: dto.description ?? null,
+          state: 'enabled',
+          version,
+          flowSpecId: spec.id,
+          flowSpecVersion: spec.version,
+          sourceConnectionIds: dto.sourceConnectionIds,
+          targetConnectionIds: dto.targetConnectionIds,
+          transformations: normalizeTransformations(dto.transformations),
+          lastOperation: { started: now, updated: 0, operation: 'create' },
+        }),
+      );
+      return { id: saved.id, etag: etagOf(version) };
+    });
   }
 
   async get(tenant: Tenant, id: string): Promise<FlowDto> {
@@ -346,13 +351,14 @@ export class FlowsService {
   }
 
   private async checkConnections(
+    em: EntityManager,
     tenant: Tenant,
     spec: FlowSpec,
     sourceIds: string[],
     targetIds: string[],
   ): Promise<void> {
-    const sources = await this.sources.findByIds(tenant, sourceIds);
-    const targets = await this.targets.findByIds(tenant, targetIds);
+    const sources = await this.sources.holdByIds(em, tenant, sourceIds);
+    const targets = await this.targets.holdByIds(em, tenant, targetIds);
     const missingSources = sourceIds.filter(
       (id) => !sources.some((s) => s.id === id),
     );

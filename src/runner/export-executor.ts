@@ -248,22 +248,13 @@ export class ExportExecutor {
     events: Map<string, OutboundEvent[]>,
     outcome: StepOutcome,
   ): Promise<void> {
-    for (const t of targets) {
-      const list = events.get(t.id) ?? [];
+    for (const { target, base } of await this.liveTargets(flow, targets)) {
+      const list = events.get(target.id) ?? [];
       if (list.length === 0) continue;
-      const base = t.baseConnectionId
-        ? await this.bases.findOne({ where: { id: t.baseConnectionId } })
-        : null;
-      if (!base)
-        throw new PublishError(
-          'BASE_CONNECTION_MISSING',
-          `Target connection ${t.id} has no base connection.`,
-          false,
-        );
       const result = await this.publisher.publish(
         {
           credentials: this.connections.credentialsOf(base),
-          eventHubName: String(t.params.eventHubName),
+          eventHubName: String(target.params.eventHubName),
         },
         list,
       );
@@ -272,6 +263,44 @@ export class ExportExecutor {
       outcome.outputBytes += result.bytes;
       for (const r of result.rejected) addFailure(outcome, r.code, r.message);
     }
+  }
+
+  /**
+   * Every target of the flow with its base connection, or a PublishError
+   * before anything is sent. Deletes refuse while a flow refers to a row, so
+   * a missing one was removed behind the API's back: committing the position
+   * anyway would drop its messages for good, and sending to the other
+   * targets first would only repeat them when the step is retried.
+   */
+  private async liveTargets(
+    flow: FlowEntity,
+    targets: TargetConnectionEntity[],
+  ): Promise<{ target: TargetConnectionEntity; base: ConnectionEntity }[]> {
+    const missing = flow.targetConnectionIds.filter(
+      (id) => !targets.some((t) => t.id === id),
+    );
+    if (missing.length > 0 || targets.length === 0)
+      throw new PublishError(
+        'TARGET_CONNECTION_MISSING',
+        `Target connection ${missing.join(', ') || '(none)'} of flow ${flow.id} does not exist; nothing was sent and the flow keeps its position.`,
+        false,
+      );
+    const baseIds = targets.flatMap((t) =>
+      t.baseConnectionId ? [t.baseConnectionId] : [],
+    );
+    const bases = baseIds.length
+      ? await this.bases.find({ where: { id: In(baseIds) } })
+      : [];
+    return targets.map((target) => {
+      const base = bases.find((b) => b.id === target.baseConnectionId);
+      if (!base)
+        throw new PublishError(
+          'BASE_CONNECTION_MISSING',
+          `Base connection ${target.baseConnectionId ?? '(none)'} of target connection ${target.id} does not exist; nothing was sent and the flow keeps its position.`,
+          false,
+        );
+      return { target, base };
+    });
   }
 
   /**
