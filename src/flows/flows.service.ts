@@ -254,8 +254,10 @@ export class FlowsService {
       );
       const doc = validateAs(PatchableFlowDto, patched);
       // New connections are checked as at create (they exist, the flow spec
-      // takes them). A new target starts at the flow's position and gets the
-      // mapped segments' members once (the runner's per-target backfill).
+      // takes them) and held FOR SHARE until this commits, so a concurrent
+      // delete of one either waits and is refused or wins and this is a 404.
+      // A new target starts at the flow's position and gets the mapped
+      // segments' members once (the runner's per-target backfill).
       const spec = findFlowSpec(row.flowSpecId);
       if (
         spec &&
@@ -263,6 +265,7 @@ export class FlowsService {
           !sameIds(doc.targetConnectionIds, row.targetConnectionIds))
       )
         await this.checkConnections(
+          em,
           tenant,
           spec,
           [...new Set(doc.sourceConnectionIds)],
