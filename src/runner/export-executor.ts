@@ -115,7 +115,13 @@ export class ExportExecutor {
 
     const run = runContextOf(owner, flow);
     try {
-      await this.publish(flow, targets, events, outcome);
+      await this.publish(
+        flow,
+        only ?? flow.targetConnectionIds,
+        targets,
+        events,
+        outcome,
+      );
     } catch (err) {
       return this.recordFailure(run, cursor, err, outcome, backoffMs);
     }
@@ -244,11 +250,16 @@ export class ExportExecutor {
   /** Publish phase: every target's messages; throws a PublishError when a send fails as a whole. */
   private async publish(
     flow: FlowEntity,
+    wanted: string[],
     targets: TargetConnectionEntity[],
     events: Map<string, OutboundEvent[]>,
     outcome: StepOutcome,
   ): Promise<void> {
-    for (const { target, base } of await this.liveTargets(flow, targets)) {
+    for (const { target, base } of await this.liveTargets(
+      flow,
+      wanted,
+      targets,
+    )) {
       const list = events.get(target.id) ?? [];
       if (list.length === 0) continue;
       const result = await this.publisher.publish(
@@ -274,11 +285,10 @@ export class ExportExecutor {
    */
   private async liveTargets(
     flow: FlowEntity,
+    wanted: string[],
     targets: TargetConnectionEntity[],
   ): Promise<{ target: TargetConnectionEntity; base: ConnectionEntity }[]> {
-    const missing = flow.targetConnectionIds.filter(
-      (id) => !targets.some((t) => t.id === id),
-    );
+    const missing = wanted.filter((id) => !targets.some((t) => t.id === id));
     if (missing.length > 0 || targets.length === 0)
       throw new PublishError(
         'TARGET_CONNECTION_MISSING',
