@@ -18,7 +18,9 @@ import {
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
 import { accessLog } from './logging/access-log.js';
-import { requestTimeout } from './limits/request-timeout.js';
+import { enterRequestWork, requestTimeout } from './limits/request-timeout.js';
+import { trackRequestWork } from './database/request-work.js';
+import { DataSource } from 'typeorm';
 import { logContext } from './logging/log-context.js';
 import { APP_LOGGER } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -101,7 +103,10 @@ export function configureApp(app: INestApplication, env: Env): void {
   const metrics = app.get(MetricsService);
   app.use(accessLog(app.get(APP_LOGGER), metrics));
   app.use(
-    requestTimeout(env.REQUEST_TIMEOUT_MS, () => metrics.recordTimeout()),
+    requestTimeout(env.REQUEST_TIMEOUT_MS, {
+      onTimeout: () => metrics.recordTimeout(),
+      cancel: trackRequestWork(app.get(DataSource)),
+    }),
   );
   app.use(contentType);
   app.use(
@@ -119,6 +124,7 @@ export function configureApp(app: INestApplication, env: Env): void {
     guarded(express.text({ limit: '256mb', type: 'application/x-ndjson' })),
   );
   app.use(logContext);
+  app.use(enterRequestWork);
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { RequestWork } from '../database/request-work.js';
 
 /** The tenant a request acts for, set by the auth guard. */
 export interface Tenant {
@@ -13,4 +14,6 @@ export interface Tenant {
 export interface AppRequest extends Request {
   requestId?: string;
   tenant?: Tenant;
+  /** Its database work, bounded by REQUEST_TIMEOUT_MS (limits/request-timeout.ts). */
+  work?: RequestWork;
 }

@@ -49,7 +49,7 @@ describe('requestTimeout middleware', () => {
     const res = fakeResponse();
     const onTimeout = vi.fn();
     const next = vi.fn();
-    requestTimeout(1000, onTimeout)(
+    requestTimeout(1000, { onTimeout })(
       fakeRequest(),
       res as unknown as Response,
       next,
