@@ -161,7 +161,7 @@ type Operation = {
   security?: Record<string, string[]>[];
   responses?: Record<string, unknown>;
   requestBody?: unknown;
-  parameters?: { in?: string }[];
+  parameters?: { in?: string; name?: string }[];
 };
 
 const ERROR_SCHEMAS: Record<string, Schema> = {
@@ -298,6 +298,26 @@ function documentErrors(document: OpenAPIObject): OpenAPIObject {
               'FlowServiceError',
             ),
           );
+        if (
+          (op.parameters ?? []).some(
+            (p) => p.in === 'header' && p.name === 'Idempotency-Key',
+          )
+        ) {
+          add(
+            '409',
+            response(
+              'A request with the same Idempotency-Key is still being processed (1100-409); retry after it completes.',
+              'FlowServiceError',
+            ),
+          );
+          add(
+            '422',
+            response(
+              'The Idempotency-Key was already used with a different body or route (1100-422), or the create itself was refused with 422.',
+              'FlowServiceError',
+            ),
+          );
+        }
         if (hasBody)
           add(
             '413',
