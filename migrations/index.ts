@@ -10,6 +10,7 @@ import { DeletedFlowPositions1764800000000 } from './1764800000000-DeletedFlowPo
 import { ListIndexes1764900000000 } from './1764900000000-ListIndexes.js';
 import { IdentityFirstSeen1764950000000 } from './1764950000000-IdentityFirstSeen.js';
 import { ExportedExits1765000000000 } from './1765000000000-ExportedExits.js';
+import { IdempotencyKeys1765200000000 } from './1765200000000-IdempotencyKeys.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -25,4 +26,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   ListIndexes1764900000000,
   IdentityFirstSeen1764950000000,
   ExportedExits1765000000000,
+  IdempotencyKeys1765200000000,
 ];

@@ -14,6 +14,7 @@ import { buildDataSourceOptions } from './data-source.js';
 import { ENTITIES } from './entities.js';
 import { FlowsModule } from './flows/flows.module.js';
 import { HealthModule } from './health/health.module.js';
+import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { LimitsModule } from './limits/limits.module.js';
 import { createLogger } from './logging/logger.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -58,6 +59,7 @@ export class AppModule {
         }),
         MetricsModule,
         LimitsModule,
+        IdempotencyModule,
         AuthModule,
         CatalogModule,
         ConnectionsModule,

@@ -23,7 +23,9 @@ import {
 import type { AppRequest } from './common/request-context.js';
 import type { Env } from './config/env.js';
 import { accessLog } from './logging/access-log.js';
-import { requestTimeout } from './limits/request-timeout.js';
+import { enterRequestWork, requestTimeout } from './limits/request-timeout.js';
+import { trackRequestWork } from './database/request-work.js';
+import { DataSource } from 'typeorm';
 import { logContext } from './logging/log-context.js';
 import { APP_LOGGER } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -170,12 +172,16 @@ export function configureApp(app: INestApplication, env: Env): void {
   const metrics = app.get(MetricsService);
   app.use(accessLog(app.get(APP_LOGGER), metrics));
   app.use(
-    requestTimeout(env.REQUEST_TIMEOUT_MS, () => metrics.recordTimeout()),
+    requestTimeout(env.REQUEST_TIMEOUT_MS, {
+      onTimeout: () => metrics.recordTimeout(),
+      cancel: trackRequestWork(app.get(DataSource)),
+    }),
   );
   app.use(contentType);
   app.use(admission(app));
   app.use(bodies(env));
   app.use(logContext);
+  app.use(enterRequestWork);
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -212,7 +218,7 @@ type Operation = {
   security?: Record<string, string[]>[];
   responses?: Record<string, unknown>;
   requestBody?: unknown;
-  parameters?: { in?: string }[];
+  parameters?: { in?: string; name?: string }[];
 };
 
 const ERROR_SCHEMAS: Record<string, Schema> = {
@@ -349,6 +355,26 @@ function documentErrors(document: OpenAPIObject): OpenAPIObject {
               'FlowServiceError',
             ),
           );
+        if (
+          (op.parameters ?? []).some(
+            (p) => p.in === 'header' && p.name === 'Idempotency-Key',
+          )
+        ) {
+          add(
+            '409',
+            response(
+              'A request with the same Idempotency-Key is still being processed (1100-409); retry after it completes.',
+              'FlowServiceError',
+            ),
+          );
+          add(
+            '422',
+            response(
+              'The Idempotency-Key was already used with a different body or route (1100-422), or the create itself was refused with 422.',
+              'FlowServiceError',
+            ),
+          );
+        }
         if (hasBody)
           add(
             '413',

@@ -1,6 +1,7 @@
 import { ClientEntity } from './tenancy/client.entity.js';
 import { ConnectionEntity } from './connections/connection.entity.js';
 import { FlowEntity } from './flows/flow.entity.js';
+import { IdempotencyKeyEntity } from './idempotency/idempotency-key.entity.js';
 import { RateLimitWindowEntity } from './limits/rate-limit-window.entity.js';
 import { RunEntity } from './runs/run.entity.js';
 import { FlowCursorEntity } from './runner/flow-cursor.entity.js';
@@ -29,4 +30,5 @@ export const ENTITIES = [
   SegmentDefinitionEntity,
   SegmentJobEntity,
   RateLimitWindowEntity,
+  IdempotencyKeyEntity,
 ];

@@ -9,6 +9,7 @@ import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from '../database/unavailable.js';
+import { RequestExpired } from '../database/request-work.js';
 import { mapErrorCode } from './error-mapping.js';
 import { DomainError, ErrorCode } from './errors.js';
 import type { AppRequest } from './request-context.js';
@@ -26,7 +27,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<AppRequest>();
-    // A handler finishing after its request timed out (already answered 503).
+    // A read finishing after its request timed out (already answered 503).
     if (res.headersSent && isHeadersSentError(exception)) return;
     const requestId = req.requestId ?? randomUUID();
     const error = this.toDomainError(exception, requestId);
@@ -35,6 +36,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   private toDomainError(exception: unknown, requestId: string): DomainError {
     if (exception instanceof DomainError) return exception;
+    if (exception instanceof RequestExpired)
+      return new DomainError(ErrorCode.RequestTimeout, exception.message);
     const bodyParser = bodyParserError(exception);
     if (bodyParser) return bodyParser;
     if (exception instanceof HttpException) {

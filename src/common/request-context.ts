@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { RequestWork } from '../database/request-work.js';
 
 /** The tenant a request acts for, set by the auth guard. */
 export interface Tenant {
@@ -15,4 +16,6 @@ export interface AppRequest extends Request {
   tenant?: Tenant;
   /** Why the admission middleware refused the caller; the guard reports it. */
   authFailure?: unknown;
+  /** Its database work, bounded by REQUEST_TIMEOUT_MS (limits/request-timeout.ts). */
+  work?: RequestWork;
 }

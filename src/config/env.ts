@@ -337,12 +337,22 @@ export class Env {
   @Max(100_000_000)
   TOKEN_RATE_LIMIT_PER_MINUTE = 30;
 
-  /** A request still unanswered after this long gets a 503 (NDJSON bulk ingestion is exempt). 0 disables. */
+  /**
+   * A request still unanswered after this long has its database work cancelled
+   * and gets a 503 if that rolled it back (NDJSON bulk ingestion is exempt). 0 disables.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(3_600_000)
   REQUEST_TIMEOUT_MS = 30_000;
+
+  /** How long an Idempotency-Key and the response it stored are remembered. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 30)
+  IDEMPOTENCY_TTL_HOURS = 24;
 }
 
 export class EnvValidationError extends Error {

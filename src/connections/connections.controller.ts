@@ -25,6 +25,7 @@ import {
   ConnectionTestDto,
   CreateConnectionDto,
 } from './dto/connection.dto.js';
+import { Idempotent } from '../idempotency/idempotent.decorator.js';
 
 const PATH = 'data/foundation/flowservice/connections';
 
@@ -36,6 +37,7 @@ export class ConnectionsController {
 
   /** Create a base connection (Event Hubs namespace credentials, or the profile store). */
   @Post()
+  @Idempotent()
   async create(
     @CurrentTenant() tenant: Tenant,
     @Body() body: CreateConnectionDto,

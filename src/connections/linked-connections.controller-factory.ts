@@ -38,6 +38,7 @@ import type {
   LinkedConnectionsService,
   LinkedEntity,
 } from './linked-connections.service.js';
+import { Idempotent } from '../idempotency/idempotent.decorator.js';
 
 export interface LinkedResource {
   /** The route, e.g. `data/foundation/flowservice/sourceConnections`. */
@@ -75,6 +76,7 @@ export function linkedConnectionsController(
     ) {}
 
     @Post()
+    @Idempotent()
     @ApiOperation({ summary: `Create a ${noun}; returns its id and etag.` })
     @ApiCreatedResponse({ type: CreatedDto })
     async create(

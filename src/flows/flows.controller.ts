@@ -21,6 +21,7 @@ import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { CreateFlowDto, FlowListDto } from './dto/flow.dto.js';
 import { FlowsService } from './flows.service.js';
+import { Idempotent } from '../idempotency/idempotent.decorator.js';
 
 const PATH = 'data/foundation/flowservice/flows';
 
@@ -32,6 +33,7 @@ export class FlowsController {
 
   /** Create a dataflow from the profile store to an Event Hubs target; it starts enabled. */
   @Post()
+  @Idempotent()
   async create(
     @CurrentTenant() tenant: Tenant,
     @Body() body: CreateFlowDto,

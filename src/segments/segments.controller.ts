@@ -24,6 +24,7 @@ import {
 } from './dto/segment-definition.dto.js';
 import { SegmentJobsService } from './segment-jobs.service.js';
 import { SegmentsService } from './segments.service.js';
+import { Idempotent } from '../idempotency/idempotent.decorator.js';
 
 @ApiTags('Segment definitions')
 @PlatformApi()
@@ -36,6 +37,7 @@ export class SegmentsController {
 
   /** Create a segment definition (200 with the full definition; 422 if the name exists). */
   @Post('definitions')
+  @Idempotent()
   @HttpCode(200)
   create(
     @CurrentTenant() tenant: Tenant,

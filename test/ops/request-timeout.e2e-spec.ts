@@ -1,5 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
 import type { Request, Response } from 'express';
 import {
   afterAll,
@@ -10,8 +13,15 @@ import {
   it,
   vi,
 } from 'vitest';
+import type { AppRequest } from '../../src/common/request-context.js';
 import { requestTimeout } from '../../src/limits/request-timeout.js';
-import type { TestApp } from '../helpers/app.js';
+import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
+import {
+  createDestination,
+  expectError,
+  flowBody,
+  FS,
+} from '../helpers/resources.js';
 import { createLoggedApp, LogCapture, sample, scrape } from './helpers.js';
 
 /** A response double: enough of express's Response for writeErrorResponse. */
@@ -49,7 +59,7 @@ describe('requestTimeout middleware', () => {
     const res = fakeResponse();
     const onTimeout = vi.fn();
     const next = vi.fn();
-    requestTimeout(1000, onTimeout)(
+    requestTimeout(1000, { onTimeout })(
       fakeRequest(),
       res as unknown as Response,
       next,
@@ -77,6 +87,20 @@ describe('requestTimeout middleware', () => {
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(5000);
     expect(res.body).toBeUndefined();
+  });
+
+  it('does not answer a write at the deadline: it expires its database work and lets the outcome answer', () => {
+    const res = fakeResponse();
+    const req = Object.assign(fakeRequest(), { method: 'POST' });
+    requestTimeout(1000)(req, res as unknown as Response, vi.fn());
+    const work = (req as AppRequest).work;
+    expect(work?.expired).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(work?.expired).toBe(true);
+    expect(res.body).toBeUndefined();
+    expect(work?.active).toBe(true);
+    res.emit('close');
+    expect(work?.active).toBe(false);
   });
 
   it('leaves a response that has started alone, and skips NDJSON bulk loads and 0', () => {
@@ -146,5 +170,119 @@ describe('REQUEST_TIMEOUT_MS in the app', () => {
       ),
     ).toMatchObject({ status: 503, requestId: 'ops-slow-1' });
     expect(sample(await scrape(t), 'fse_request_timeouts_total')).toBe(1);
+  });
+});
+
+describe('a write that times out', () => {
+  const TIMEOUT = 400;
+  let t: TestApp;
+  let ds: DataSource;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: String(TIMEOUT) } });
+    ds = t.app.get(DataSource);
+  });
+  afterAll(async () => t?.close());
+
+  const flowCount = async (orgId: string): Promise<number> =>
+    (
+      (await ds.query(
+        `SELECT count(*)::int AS n FROM flows WHERE org_id = $1`,
+        [orgId],
+      )) as { n: number }[]
+    )[0]?.n ?? 0;
+
+  /** Holds INSERTs into flows until the returned function is called. */
+  async function blockFlowInserts(): Promise<() => Promise<void>> {
+    const blocker = new pg.Client({ connectionString: t.databaseUrl });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE flows IN EXCLUSIVE MODE');
+    return async () => {
+      await blocker.query('COMMIT');
+      await blocker.end();
+    };
+  }
+
+  it('answers 503 promptly with its transaction rolled back: nothing is created, then or later', async () => {
+    const tenant = await createTenant(t);
+    const d = await createDestination(t, tenant);
+    const release = await blockFlowInserts();
+    const started = Date.now();
+    let res;
+    try {
+      res = await t.http
+        .post(`${FS}/flows`)
+        .set(tenant.headers)
+        .send(flowBody(d.source.id, d.target.id));
+    } finally {
+      // The lock is held past the answer: work still running would now complete.
+      await release();
+    }
+    expect(res.status).toBe(503);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await flowCount(tenant.orgId)).toBe(0);
+    expectError(res.body, '1100-503', /nothing was changed/);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT + 2000);
+  });
+
+  it('503 ⇒ nothing created, 201 ⇒ created, however close to the deadline the work ends', async () => {
+    const tenant = await createTenant(t);
+    const d = await createDestination(t, tenant);
+    const outcomes: number[] = [];
+    for (const releaseAfter of [
+      TIMEOUT - 60,
+      TIMEOUT - 20,
+      TIMEOUT - 5,
+      TIMEOUT,
+      TIMEOUT + 5,
+      TIMEOUT + 40,
+    ]) {
+      const before = await flowCount(tenant.orgId);
+      const release = await blockFlowInserts();
+      const timer = setTimeout(() => void release(), releaseAfter);
+      const res = await t.http
+        .post(`${FS}/flows`)
+        .set(tenant.headers)
+        .send(flowBody(d.source.id, d.target.id));
+      clearTimeout(timer);
+      await release().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      const after = await flowCount(tenant.orgId);
+      outcomes.push(res.status);
+      if (res.status === 503)
+        expect(after, 'a 503 created a flow').toBe(before);
+      else {
+        expect(res.status).toBe(201);
+        expect(after).toBe(before + 1);
+      }
+    }
+    expect(outcomes).toContain(503);
+  });
+
+  it('a retried POST with its Idempotency-Key creates exactly one flow after a timeout', async () => {
+    const tenant = await createTenant(t);
+    const d = await createDestination(t, tenant);
+    const body = flowBody(d.source.id, d.target.id);
+    const key = randomUUID();
+    const release = await blockFlowInserts();
+    let first;
+    try {
+      first = await t.http
+        .post(`${FS}/flows`)
+        .set(tenant.headers)
+        .set('Idempotency-Key', key)
+        .send(body);
+    } finally {
+      await release();
+    }
+    expect(first.status).toBe(503);
+    for (let i = 0; i < 2; i++)
+      await t.http
+        .post(`${FS}/flows`)
+        .set(tenant.headers)
+        .set('Idempotency-Key', key)
+        .send(body)
+        .expect(201);
+    expect(await flowCount(tenant.orgId)).toBe(1);
   });
 });
