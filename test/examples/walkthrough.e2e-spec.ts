@@ -72,10 +72,18 @@ describe('examples/walkthrough.sh', () => {
     collector.start();
     try {
       await collector.waitFor((ev) => ev.length >= 2, 30_000);
-      const emails = collector.events
+      // Delivery is at-least-once: a retried step resends under the same
+      // messageId, so exports are counted by id.
+      const emails = collector
+        .unique()
         .map((e) => (e.body.personalEmail as { address: string }).address)
         .sort();
-      expect(emails).toEqual(['jane@example.com', 'john@example.com']);
+      expect(
+        emails,
+        JSON.stringify(
+          collector.events.map((e) => [e.messageId, e.properties]),
+        ),
+      ).toEqual(['jane@example.com', 'john@example.com']);
       const john = collector.events.find(
         (e) =>
           (e.body.personalEmail as { address: string }).address ===
