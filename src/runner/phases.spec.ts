@@ -139,6 +139,8 @@ describe('selectChanges', () => {
         }),
         change({ id: '2', txId: '101', changedPaths: ['person.name.first'] }),
         change({ id: '3', txId: '101', profileId: 'p2', changedPaths: ['x'] }),
+        // Not a trigger for this flow: the message, and its id, stay as they were.
+        change({ id: '4', txId: '102', changedPaths: ['unmapped'] }),
       ],
       mapping,
     );

@@ -40,7 +40,10 @@ export function selectChanges(
       };
       byProfile.set(ch.profileId, c);
     }
-    c.exportKey = `change:${ch.txId}:${ch.id}`;
+    // The last change that triggers seeds the messageId: a later change
+    // that does not trigger leaves the message as it was, so a batch re-read
+    // with more such rows (after a failed commit) sends the same id.
+    if (triggers.length > 0) c.exportKey = `change:${ch.txId}:${ch.id}`;
     for (const t of triggers) c.triggers.add(t);
     for (const m of ch.membershipChanges) {
       if (m.to === 'exited') c.justExited.add(m.segmentId);
