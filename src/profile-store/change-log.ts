@@ -357,3 +357,37 @@ export async function purgeConsumedChanges(
 export interface DataSourceLike {
   transaction<T>(fn: (em: Queryable) => Promise<T>): Promise<T>;
 }
+
+/**
+ * Of `profileIds`, those with a committed or pending change after `after`
+ * that enters one of `segmentIds`: a reader resuming at `after` will export
+ * them from the change log, so a backfill page leaves them out (one export
+ * of that state, not two under different messageIds).
+ */
+export async function enteringAfter(
+  q: Queryable,
+  tenant: TenantRef,
+  profileIds: string[],
+  segmentIds: string[],
+  after: ChangePosition,
+): Promise<Set<string>> {
+  if (profileIds.length === 0 || segmentIds.length === 0) return new Set();
+  const rows = (await q.query(
+    `SELECT DISTINCT c.profile_id::text AS profile_id
+       FROM profile_changes c
+      CROSS JOIN LATERAL jsonb_array_elements(c.membership_changes) mc
+      WHERE c.org_id = $1 AND c.sandbox_name = $2
+        AND (c.tx_id, c.id) > ($4::xid8, $5::bigint)
+        AND c.profile_id = ANY($3::uuid[])
+        AND mc->>2 = 'realized' AND mc->>0 = ANY($6::text[])`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      profileIds,
+      after.txId,
+      after.id,
+      segmentIds,
+    ],
+  )) as { profile_id: string }[];
+  return new Set(rows.map((r) => r.profile_id));
+}

@@ -202,7 +202,16 @@ export class ExportExecutor {
     const nextPosition = plan.skipToHorizon
       ? await this.repo.horizon()
       : plan.position;
-    const ids = await this.repo.membersAfter(flow, backfill, batchSize);
+    const page = await this.repo.membersAfter(flow, backfill, batchSize);
+    // A member whose entry into a backfilled segment is still ahead of the
+    // position is the change log's to export (once, under its change id).
+    const ahead = await this.repo.enteringAfter(
+      flow,
+      page,
+      backfill.segmentIds,
+      nextPosition,
+    );
+    const ids = ahead.size ? page.filter((id) => !ahead.has(id)) : page;
     const candidates = backfillCandidates(ids, backfill.segmentIds);
     const states = await this.repo.exportStates(
       flow,
@@ -215,9 +224,9 @@ export class ExportExecutor {
       states,
       nextPosition,
       nextBackfill:
-        ids.length < batchSize
+        page.length < batchSize
           ? null
-          : { ...backfill, afterProfileId: ids[ids.length - 1] ?? null },
+          : { ...backfill, afterProfileId: page[page.length - 1] ?? null },
       more: true,
     };
   }

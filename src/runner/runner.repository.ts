@@ -9,6 +9,7 @@ import {
   type ProfileChange,
   type ReaderPosition,
   changesAfterSql,
+  enteringAfter,
   logHorizon,
   purgeConsumedChanges,
   readChanges,
@@ -185,6 +186,16 @@ export class RunnerRepository {
       backfill.afterProfileId,
       limit,
     );
+  }
+
+  /** Members the change log will export from `after` (see enteringAfter). */
+  enteringAfter(
+    tenant: TenantRef,
+    profileIds: string[],
+    segmentIds: string[],
+    after: ChangePosition,
+  ): Promise<Set<string>> {
+    return enteringAfter(this.ds, tenant, profileIds, segmentIds, after);
   }
 
   /** The change log's horizon now: every change below it has committed. */

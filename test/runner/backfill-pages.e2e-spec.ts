@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
+import { email, ingest, tenantRef, waitVisible } from '../helpers/profiles.js';
+import { createSegment } from '../helpers/segments.js';
 
 describe('backfill pages (members after a profile id)', () => {
   let t: TestApp;
@@ -70,5 +72,34 @@ describe('backfill pages (members after a profile id)', () => {
       ),
     ).toEqual([]);
     await ds.query(`DELETE FROM profiles WHERE org_id = $1`, [orgId]);
+  });
+
+  it('leaves to the change log the members whose entry is still ahead of the position', async () => {
+    const repo = t.app.get(RunnerRepository);
+    const tenant = await createTenant(t);
+    const ref = tenantRef(tenant);
+    const seg = await createSegment(t, tenant, 'Gold', 'loyalty.tier = "gold"');
+    const gold = (id: string) => ({
+      identityMap: email(id),
+      loyalty: { tier: 'gold' },
+    });
+    const early = (await ingest(t, tenant, [gold('early@x.io')])).results[0]
+      ?.profileId as string;
+    await waitVisible(t, tenant);
+    const position = await repo.horizon();
+    const late = (await ingest(t, tenant, [gold('late@x.io')])).results[0]
+      ?.profileId as string;
+    await waitVisible(t, tenant);
+    const ahead = await repo.enteringAfter(
+      ref,
+      [early, late],
+      [seg.id],
+      position,
+    );
+    expect([...ahead]).toEqual([late]);
+    // Another segment's entry does not count.
+    expect(
+      await repo.enteringAfter(ref, [early, late], [randomUUID()], position),
+    ).toEqual(new Set());
   });
 });
