@@ -5,50 +5,27 @@ import {
   DEFAULT_KEY_NAME,
 } from '../../src/emulator/defaults.js';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
-import {
-  createTenant,
-  createTestApp,
-  type TestApp,
-  type TestTenant,
-} from '../helpers/app.js';
+import { createTenant, type TestApp, type TestTenant } from '../helpers/app.js';
+import { type RunnerHarness, startRunnerHarness } from '../helpers/runner.js';
 import { createEventHubsFlow, patchFlow } from '../helpers/flows.js';
-import { HubCollector } from '../helpers/hub.js';
+import type { HubCollector } from '../helpers/hub.js';
 import { ingest } from '../helpers/profiles.js';
 import { FS, createTarget } from '../helpers/resources.js';
 import { createSegment } from '../helpers/segments.js';
 
 /** PATCH of a flow's targetConnectionIds (Adobe's destinations spec), proven on the hub. */
 describe("a running flow's targets change", () => {
-  let emulator: EventHubsEmulator;
+  let h: RunnerHarness;
   let t: TestApp;
-  const collectors: HubCollector[] = [];
+  let emulator: EventHubsEmulator;
 
   beforeAll(async () => {
-    emulator = new EventHubsEmulator({ autoCreateHubs: true });
-    await emulator.start();
-    t = await createTestApp({
-      env: {
-        RUNNER_ENABLED: 'true',
-        RUNNER_INTERVAL_MS: '100',
-        RUNNER_LEASE_MS: '3000',
-        RUNNER_MAX_BACKOFF_MS: '500',
-      },
-    });
+    h = await startRunnerHarness();
+    ({ t, emulator } = h);
   });
-  afterAll(async () => {
-    for (const c of collectors) await c.close();
-    await t.close();
-    await emulator.stop();
-  });
+  afterAll(async () => h.close());
 
-  function hub(): { name: string; collector: HubCollector } {
-    const name = `targets-${randomUUID().slice(0, 8)}`;
-    emulator.addHub({ name, partitionCount: 2 });
-    const collector = new HubCollector(emulator.connectionString(name), name);
-    collectors.push(collector);
-    collector.start();
-    return { name, collector };
-  }
+  const hub = () => h.hub('targets');
 
   const profile = (email: string, tier: string) => ({
     identityMap: { email: [{ id: email }] },

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,14 +7,9 @@ import {
 import { EventHubsEmulator } from '../../src/emulator/index.js';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
-import {
-  createTenant,
-  createTestApp,
-  type TestApp,
-  type TestTenant,
-} from '../helpers/app.js';
+import { createTenant, type TestApp, type TestTenant } from '../helpers/app.js';
+import { type RunnerHarness, startRunnerHarness } from '../helpers/runner.js';
 import { createEventHubsFlow } from '../helpers/flows.js';
-import { HubCollector } from '../helpers/hub.js';
 import { ingest, lookup, waitVisible } from '../helpers/profiles.js';
 import { FS } from '../helpers/resources.js';
 import { createSegment } from '../helpers/segments.js';
@@ -29,37 +23,21 @@ const WRONG_KEY = 'd3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=';
  * days for memberships) stands in for "the retention period has passed".
  */
 describe('retention of exits a flow still owes', () => {
-  let emulator: EventHubsEmulator;
+  let h: RunnerHarness;
   let t: TestApp;
+  let emulator: EventHubsEmulator;
   let ds: DataSource;
-  const collectors: HubCollector[] = [];
 
   beforeAll(async () => {
-    emulator = new EventHubsEmulator({ autoCreateHubs: true });
-    await emulator.start();
-    t = await createTestApp({
-      env: {
-        RUNNER_ENABLED: 'true',
-        RUNNER_INTERVAL_MS: '100',
-        RUNNER_LEASE_MS: '3000',
-        RUNNER_MAX_BACKOFF_MS: '500',
-      },
-    });
+    h = await startRunnerHarness();
+    ({ t, emulator } = h);
     ds = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    for (const c of collectors) await c.close();
-    await t.close();
-    await emulator.stop();
-  });
+  afterAll(async () => h.close());
 
   async function setup(sasKey = DEFAULT_EMULATOR_KEY) {
     const tenant = await createTenant(t);
-    const hub = `retention-${randomUUID().slice(0, 8)}`;
-    emulator.addHub({ name: hub, partitionCount: 2 });
-    const collector = new HubCollector(emulator.connectionString(hub), hub);
-    collectors.push(collector);
-    collector.start();
+    const { name: hub, collector } = h.hub('retention');
     const segmentId = (
       await createSegment(t, tenant, `Gold ${hub}`, 'loyalty.tier = "gold"')
     ).id;
