@@ -10,6 +10,7 @@ import type { Env } from './config/env.js';
 import type { AppSecrets } from './config/secrets.js';
 import { ConnectionsModule } from './connections/connections.module.js';
 import { CoreModule } from './core.module.js';
+import { DeliveryModule } from './delivery/delivery.module.js';
 import { buildDataSourceOptions } from './data-source.js';
 import { ENTITIES } from './entities.js';
 import { FlowsModule } from './flows/flows.module.js';
@@ -19,6 +20,7 @@ import { LimitsModule } from './limits/limits.module.js';
 import { createLogger } from './logging/logger.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
+import { RecordsModule } from './records/records.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SegmentsModule } from './segments/segments.module.js';
 import { SourceConnectionsModule } from './source-connections/source-connections.module.js';
@@ -67,6 +69,8 @@ export class AppModule {
         TargetConnectionsModule,
         FlowsModule,
         RunsModule,
+        RecordsModule,
+        DeliveryModule,
         HealthModule,
         ProfilesModule,
         SegmentsModule,

@@ -5,6 +5,9 @@ import { IdempotencyKeyEntity } from './idempotency/idempotency-key.entity.js';
 import { RateLimitWindowEntity } from './limits/rate-limit-window.entity.js';
 import { RunEntity } from './runs/run.entity.js';
 import { FlowCursorEntity } from './runner/flow-cursor.entity.js';
+import { DeliveryJobEntity } from './runner/delivery-job.entity.js';
+import { DeliveryRecordEntity } from './records/delivery-record.entity.js';
+import { ConsentStateEntity } from './records/consent-state.entity.js';
 import { SourceConnectionEntity } from './source-connections/source-connection.entity.js';
 import { TargetConnectionEntity } from './target-connections/target-connection.entity.js';
 import { SandboxEntity } from './tenancy/sandbox.entity.js';
@@ -24,6 +27,9 @@ export const ENTITIES = [
   FlowEntity,
   RunEntity,
   FlowCursorEntity,
+  DeliveryJobEntity,
+  DeliveryRecordEntity,
+  ConsentStateEntity,
   ProfileEntity,
   ProfileIdentityEntity,
   ExportedExitEntity,

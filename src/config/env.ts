@@ -216,6 +216,16 @@ export class Env {
   @Max(87_600)
   CHANGE_LOG_RETENTION_HOURS = 24;
 
+  /**
+   * Failed and excluded records (GET /runs/{id}/records) are deleted once
+   * they are this many days old.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  DELIVERY_RECORD_RETENTION_DAYS = 30;
+
   /** Longest PQL text (`expression.value`) a segment definition may have, in characters. */
   @Transform(toInt)
   @IsInt()

@@ -58,12 +58,25 @@ export class PublishError extends Error {
   }
 }
 
+/** Where an event would go and whether it fits the hub's message size (nothing is sent). */
+export interface PlannedEvent {
+  partitionId: string;
+  fits: boolean;
+  maxSizeInBytes: number;
+}
+
 /** The port the runner publishes through; the adapter below uses the unmodified SDK. */
 export abstract class EventPublisher {
   abstract publish(
     target: PublishTarget,
     events: OutboundEvent[],
   ): Promise<PublishResult>;
+
+  /** What publish would do with each event, without sending (the export preview). */
+  abstract plan(
+    target: PublishTarget,
+    events: OutboundEvent[],
+  ): Promise<PlannedEvent[]>;
 }
 
 interface CachedProducer {
@@ -123,12 +136,7 @@ export class SdkEventPublisher
         [...byPartition].map(async ([partitionId, list]) => {
           let batch = await producer.client.createBatch({ partitionId });
           for (const e of list) {
-            const data = {
-              body: e.body,
-              contentType: 'application/json',
-              messageId: e.messageId,
-              properties: e.properties,
-            };
+            const data = eventDataOf(e);
             if (batch.tryAdd(data)) continue;
             if (batch.count > 0) {
               await this.send(producer.client, batch, result);
@@ -146,6 +154,34 @@ export class SdkEventPublisher
       );
       producer.lastUsed = Date.now();
       return result;
+    } catch (err) {
+      producer.partitionIds = undefined;
+      throw toPublishError(err);
+    }
+  }
+
+  async plan(
+    target: PublishTarget,
+    events: OutboundEvent[],
+  ): Promise<PlannedEvent[]> {
+    if (events.length === 0) return [];
+    const producer = this.producerFor(target);
+    try {
+      producer.partitionIds ??= await producer.client.getPartitionIds();
+      const partitionOf = partitioner(producer.partitionIds);
+      const out: PlannedEvent[] = [];
+      for (const e of events) {
+        const partitionId = partitionOf(e.key);
+        // The same size test publish applies: an empty batch of that partition.
+        const batch = await producer.client.createBatch({ partitionId });
+        out.push({
+          partitionId,
+          fits: batch.tryAdd(eventDataOf(e)),
+          maxSizeInBytes: batch.maxSizeInBytes,
+        });
+      }
+      producer.lastUsed = Date.now();
+      return out;
     } catch (err) {
       producer.partitionIds = undefined;
       throw toPublishError(err);
@@ -220,6 +256,21 @@ export class SdkEventPublisher
     this.producers.clear();
     await Promise.all(all.map((p) => p.client.close().catch(() => undefined)));
   }
+}
+
+/** An event as the SDK sends it: the body is JSON-encoded by the SDK. */
+function eventDataOf(e: OutboundEvent): {
+  body: Record<string, unknown>;
+  contentType: string;
+  messageId: string;
+  properties: Record<string, string>;
+} {
+  return {
+    body: e.body,
+    contentType: 'application/json',
+    messageId: e.messageId,
+    properties: e.properties,
+  };
 }
 
 /** SDK errors to a retryable/non-retryable failure with a message free of secrets. */

@@ -11,7 +11,13 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CreatedDto } from '../common/common.dto.js';
 import { PatchOperationDto } from '../common/patch-operation.dto.js';
@@ -21,6 +27,7 @@ import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { CreateFlowDto, FlowListDto } from './dto/flow.dto.js';
 import { FlowsService } from './flows.service.js';
+import { FlowOperationDto } from './dto/flow-operation.dto.js';
 import { Idempotent } from '../idempotency/idempotent.decorator.js';
 
 const PATH = 'data/foundation/flowservice/flows';
@@ -82,20 +89,42 @@ export class FlowsController {
     return this.flows.patch(tenant, id, ifMatchHeader ?? ifMatchQuery, ops);
   }
 
-  /** Enable or disable a dataflow: `op=enable|disable` (case-insensitive). Disabling pauses exports; enabling resumes them without loss. */
+  /**
+   * `op=enable|disable` (case-insensitive): disabling pauses exports; enabling resumes them without loss (200).
+   * `op=replay` (optionally `runId`): sends the stored failed and excluded records (of that run, or of the flow) again from the profiles' current state;
+   * `op=resync`: sends every current member of the mapped segments again. Each starts its own run (202 with its `runId`; messages carry trigger
+   * `replay`/`resync`), one at a time per flow (409 while one runs), and never moves the flow's change-log position.
+   */
   @Post(':id/action')
   @HttpCode(200)
-  @ApiQuery({ name: 'op', enum: ['enable', 'disable'] })
+  @ApiQuery({ name: 'op', enum: ['enable', 'disable', 'replay', 'resync'] })
   @ApiQuery({ name: 'subOp', required: false, enum: ['APPLY', 'ROLLBACK'] })
+  @ApiQuery({
+    name: 'runId',
+    required: false,
+    description: 'op=replay: only the records of this run.',
+  })
   @ApiHeader({ name: 'If-Match', required: false })
-  action(
+  @ApiResponse({ status: 202, type: FlowOperationDto })
+  async action(
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
     @Query('op', singleQueryPipe) op: string | undefined,
     @Query('subOp', singleQueryPipe) subOp: string | undefined,
+    @Query('runId', singleQueryPipe) runId: string | undefined,
     @Headers('if-match') ifMatch: string | undefined,
-  ): Promise<CreatedDto> {
-    return this.flows.action(tenant, id, op, subOp, ifMatch);
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CreatedDto | FlowOperationDto> {
+    const result = await this.flows.action(
+      tenant,
+      id,
+      op,
+      subOp,
+      ifMatch,
+      runId,
+    );
+    if ('runId' in result) res.status(202);
+    return result;
   }
 
   /** Delete a dataflow. */

@@ -6,6 +6,7 @@ import { RunsModule } from '../runs/runs.module.js';
 import { SourceConnectionsModule } from '../source-connections/source-connections.module.js';
 import { TargetConnectionsModule } from '../target-connections/target-connections.module.js';
 import { FlowEntity } from './flow.entity.js';
+import { FlowOperations } from './flow-operations.js';
 import { FlowsController } from './flows.controller.js';
 import { FlowsService } from './flows.service.js';
 
@@ -20,6 +21,8 @@ import { FlowsService } from './flows.service.js';
     TypeOrmModule.forFeature([FlowEntity]),
   ],
   controllers: [FlowsController],
-  providers: [FlowsService],
+  providers: [FlowsService, FlowOperations],
+  // Replay and resync register their operations.
+  exports: [FlowOperations],
 })
 export class FlowsModule {}

@@ -3,7 +3,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { findFlowSpec, type FlowSpec } from '../catalog/catalog.data.js';
 import type { CreatedDto } from '../common/common.dto.js';
-import { DomainError, ErrorCode, notFound } from '../common/errors.js';
+import {
+  DomainError,
+  ErrorCode,
+  notFound,
+  validationFailed,
+} from '../common/errors.js';
 import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
 import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
@@ -29,6 +34,8 @@ import { SourceConnectionsService } from '../source-connections/source-connectio
 import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { TargetConnectionsService } from '../target-connections/target-connections.service.js';
 import { FlowEntity } from './flow.entity.js';
+import type { FlowOperationDto } from './dto/flow-operation.dto.js';
+import { FlowOperations } from './flow-operations.js';
 import {
   type CreateFlowDto,
   type FlowDto,
@@ -109,6 +116,7 @@ export class FlowsService {
     private readonly sources: SourceConnectionsService,
     private readonly targets: TargetConnectionsService,
     private readonly runs: RunsService,
+    private readonly operations: FlowOperations,
     references: References,
   ) {
     // Source and target connections refuse deletion while a flow uses them.
@@ -303,14 +311,21 @@ export class FlowsService {
     op: string | undefined,
     subOp: string | undefined,
     ifMatch: string | undefined,
-  ): Promise<CreatedDto> {
+    runId?: string,
+  ): Promise<CreatedDto | FlowOperationDto> {
     const action = (op ?? '').toLowerCase();
+    const operation = this.operations.get(action);
+    if (operation) return operation(tenant, id, runId ? { runId } : {});
     if (action !== 'enable' && action !== 'disable') {
       throw new DomainError(
         ErrorCode.ActionUnsupported,
-        `Unsupported operation ${op ?? '(none)'} received; use op=enable or op=disable.`,
+        `Unsupported operation ${op ?? '(none)'} received; use op=enable, disable, replay or resync.`,
       );
     }
+    if (runId !== undefined)
+      throw validationFailed('runId is a parameter of op=replay only', [
+        { path: 'runId', message: 'only with op=replay' },
+      ]);
     const sub = subOp?.toUpperCase();
     if (sub !== undefined && !['APPLY', 'ROLLBACK'].includes(sub)) {
       throw new DomainError(

@@ -204,7 +204,11 @@ export async function readChanges(
       Math.max(1, Math.floor(limit)),
     ],
   )) as ChangeRow[];
-  return rows.map((r) => ({
+  return rows.map(changeOf);
+}
+
+function changeOf(r: ChangeRow): ProfileChange {
+  return {
     id: r.id,
     txId: r.tx_id,
     profileId: r.profile_id,
@@ -218,7 +222,42 @@ export async function readChanges(
     })),
     deleted: r.deleted,
     snapshot: r.snapshot,
-  }));
+  };
+}
+
+/**
+ * One profile's committed changes after `after`, as readChanges returns
+ * them (the export preview: what a reader at `after` has yet to export for
+ * that profile). Scans the tenant's log from `after`: for single lookups.
+ */
+export async function readProfileChanges(
+  q: Queryable,
+  tenant: TenantRef,
+  profileId: string,
+  after: ChangePosition,
+  limit: number,
+): Promise<ProfileChange[]> {
+  const rows = (await q.query(
+    `SELECT c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
+            (extract(epoch FROM changed_at) * 1000)::float8 AS changed_at_ms,
+            changed_paths, identities_changed,
+            membership_changes, deleted, snapshot
+       FROM profile_changes c
+      WHERE c.org_id = $1 AND c.sandbox_name = $2 AND c.profile_id = $6::uuid
+        AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
+        AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY c.tx_id, c.id
+      LIMIT $5`,
+    [
+      tenant.orgId,
+      tenant.sandboxName,
+      after.txId,
+      after.id,
+      Math.max(1, Math.floor(limit)),
+      profileId,
+    ],
+  )) as ChangeRow[];
+  return rows.map(changeOf);
 }
 
 /** The change log's horizon now: every change below it has committed. */

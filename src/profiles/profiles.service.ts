@@ -47,6 +47,16 @@ export class ProfilesService {
     return { [state.profileId]: toEntityDto(state) };
   }
 
+  /** The profile an identity (or a profile id without `entityIdNS`) names; 404 when none. */
+  async profileIdOf(
+    tenant: TenantRef,
+    query: Pick<EntityQueryDto, 'entityId' | 'entityIdNS'>,
+  ): Promise<string> {
+    const id = await this.resolve(this.dataSource, tenant, query);
+    if (!id) throw profileNotFound(query);
+    return id;
+  }
+
   /**
    * Profiles as the lookup reports them: a `realized` membership is
    * `existing` once an export has seen it (memberships/seen.ts), judged
@@ -120,7 +130,7 @@ export class ProfilesService {
   private async resolve(
     q: Queryable,
     tenant: TenantRef,
-    query: EntityQueryDto,
+    query: Pick<EntityQueryDto, 'entityId' | 'entityIdNS'>,
   ): Promise<string | undefined> {
     if (query.entityIdNS) {
       const key = {
@@ -145,7 +155,9 @@ export class ProfilesService {
   }
 }
 
-function profileNotFound(query: EntityQueryDto): DomainError {
+function profileNotFound(
+  query: Pick<EntityQueryDto, 'entityId' | 'entityIdNS'>,
+): DomainError {
   const ns = query.entityIdNS ? `, entityIdNS = [${query.entityIdNS}]` : '';
   return new DomainError(
     ErrorCode.NotFound,

@@ -13,9 +13,13 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { reasonOfRejection } from '../records/record-reasons.js';
+import type { DeliveryJobEntity } from './delivery-job.entity.js';
+import { DeliveryJobs } from './delivery-jobs.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import type { FlowMapping } from './mapping.js';
-import { addFailure, buildMessages } from './messages.js';
+import { messageTargetOf } from './message-targets.js';
+import { type MessageTarget, addFailure, buildMessages } from './messages.js';
 import { type ChangeBatch, StepPipeline } from './pipeline.js';
 import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { type RunContext, RunnerRepository } from './runner.repository.js';
@@ -57,7 +61,11 @@ export class ExportExecutor {
     @InjectRepository(ConnectionEntity)
     private readonly bases: Repository<ConnectionEntity>,
     private readonly metrics: MetricsService,
+    private readonly jobs: DeliveryJobs,
   ) {}
+
+  /** Flows whose last step worked on their replay/resync: the next one reads the change log. */
+  private readonly jobTurns = new Set<string>();
 
   async step(
     owner: string,
@@ -73,11 +81,28 @@ export class ExportExecutor {
       flow.transformations,
       flow.targetConnectionIds,
     );
+    // A replay or resync waits for a pending backfill, then takes turns
+    // with change-log batches: each page is sent between two batches, so a
+    // profile's messages stay in the order of its states.
+    const job = plan.backfill ? null : await this.jobs.active(flow.id);
+    if (job && !this.jobTurns.has(flow.id))
+      return this.jobStep(owner, flow, cursor, plan, job, batchSize, backoffMs);
+    this.jobTurns.delete(flow.id);
     const input = await this.read(flow, plan, batchSize);
     if (!input) {
       if (!(await this.pipeline.settle(flow.id))) return 'lost';
       if (plan.mappingChanged)
         await this.commit(owner, flow, plan, plan.position, null, null);
+      if (job)
+        return this.jobStep(
+          owner,
+          flow,
+          cursor,
+          plan,
+          job,
+          batchSize,
+          backoffMs,
+        );
       return 'idle';
     }
     const t1 = Date.now();
@@ -95,19 +120,17 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
+    const messageTargets = targets.map(messageTargetOf);
     const events = buildMessages(
       {
         flow,
         mapping: plan.mapping,
-        targets: targets.map((t) => ({
-          id: t.id,
-          includeSegmentNames: t.params.includeSegmentNames === true,
-          includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
-        })),
+        targets: messageTargets,
         segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
         candidates: input.candidates,
         states: input.states,
         from: plan.position,
+        consented: await this.consented(flow, messageTargets, input.candidates),
       },
       outcome,
     );
@@ -133,7 +156,114 @@ export class ExportExecutor {
     this.logger.debug(
       `flow ${flow.id}: ${input.candidates.length} candidates, ${outcome.output} sent; ms read ${t1 - t0}, build ${t2 - t1}, publish ${outcome.at - t2}`,
     );
-    return this.commitStep(owner, flow, cursor, plan, input, outcome);
+    const result = await this.commitStep(
+      owner,
+      flow,
+      cursor,
+      plan,
+      input,
+      outcome,
+    );
+    // The job's turn comes next, whether or not more changes are waiting.
+    return job && result === 'idle' ? 'more' : result;
+  }
+
+  /**
+   * One page of the flow's replay or resync: read, build and publish as a
+   * change batch is, then commit the job's progress (never the flow's
+   * position). The previous commit lands first and a prefetched batch is
+   * dropped, since it holds states older than the page's.
+   */
+  private async jobStep(
+    owner: string,
+    flow: FlowEntity,
+    cursor: FlowCursorEntity,
+    plan: StepPlan,
+    job: DeliveryJobEntity,
+    batchSize: number,
+    backoffMs: (failures: number) => number,
+  ): Promise<StepResult> {
+    this.jobTurns.add(flow.id);
+    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    await this.pipeline.takePrefetched(
+      flow.id,
+      plan.position,
+      plan.mapping,
+      batchSize,
+    );
+    const page = await this.jobs.page(flow, plan.mapping, job, batchSize);
+    const targets = await this.targets.find({
+      where: { id: In(flow.targetConnectionIds) },
+    });
+    const outcome: StepOutcome = {
+      ...emptyOutcome(
+        flow.sourceConnectionIds[0] ?? '',
+        flow.targetConnectionIds,
+        Date.now(),
+      ),
+      input: page.candidates.length,
+    };
+    const messageTargets = targets.map(messageTargetOf);
+    const events = buildMessages(
+      {
+        flow,
+        mapping: plan.mapping,
+        targets: messageTargets,
+        segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
+        candidates: page.candidates,
+        states: page.states,
+        from: plan.position,
+        consented: await this.consented(flow, messageTargets, page.candidates),
+      },
+      outcome,
+    );
+    // A replay sends a record again only to the target it failed on.
+    const targetsOf = page.targetsOf;
+    if (targetsOf)
+      for (const [targetId, list] of events)
+        events.set(
+          targetId,
+          list.filter((e) => targetsOf.get(e.key)?.has(targetId) ?? true),
+        );
+    try {
+      await this.publish(
+        flow,
+        flow.targetConnectionIds,
+        targets,
+        events,
+        outcome,
+      );
+    } catch (err) {
+      return this.recordFailure(
+        runContextOf(owner, flow),
+        cursor,
+        err,
+        outcome,
+        backoffMs,
+      );
+    }
+    outcome.at = Date.now();
+    outcome.output = targets.length
+      ? Math.round(outcome.output / targets.length)
+      : 0;
+    return (await this.jobs.commitPage(owner, job, page, outcome))
+      ? 'more'
+      : 'lost';
+  }
+
+  /** What the targets with a consent policy hold of the candidates (none without one). */
+  private async consented(
+    flow: FlowEntity,
+    targets: MessageTarget[],
+    candidates: Candidate[],
+  ): Promise<Map<string, Set<string>> | undefined> {
+    const ids = targets.filter((t) => t.consent).map((t) => t.id);
+    if (ids.length === 0) return undefined;
+    return this.jobs.consented(
+      flow.id,
+      ids,
+      candidates.map((c) => c.profileId),
+    );
   }
 
   /** See StepPipeline.pendingCursor. */
@@ -281,7 +411,20 @@ export class ExportExecutor {
       this.metrics.recordExports(flow.id, result.sent, result.rejected.length);
       outcome.output += result.sent;
       outcome.outputBytes += result.bytes;
-      for (const r of result.rejected) addFailure(outcome, r.code, r.message);
+      for (const r of result.rejected) {
+        addFailure(outcome, r.code, r.message);
+        outcome.records.push({
+          targetConnectionId: target.id,
+          profileId: r.event.key,
+          identityMap: (r.event.body.identityMap ?? {}) as Record<
+            string,
+            { id: string }[]
+          >,
+          trigger: r.event.properties.trigger ?? '',
+          reasonCode: reasonOfRejection(r.code),
+          message: r.message,
+        });
+      }
     }
   }
 

@@ -107,6 +107,16 @@ export function isEligible(
   );
 }
 
+/** Mandatory fields the profile lacks (why an otherwise eligible profile is excluded). */
+export function missingMandatory(
+  state: ProfileState,
+  mapping: FlowMapping,
+): string[] {
+  return mapping.mandatoryFields.filter(
+    (p) => valueAt(state.attributes, p) === undefined,
+  );
+}
+
 /** Mapped paths are few and fixed per flow: split each once, not per profile. */
 const splitPaths = new Map<string, string[]>();
 function keysOf(path: string): string[] {

@@ -3,11 +3,19 @@ import type { OutboundEvent } from '../event-hubs/publisher.js';
 import { shownAsExistingInBatch } from '../memberships/seen.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
+import type { RecordReason } from '../records/record-reasons.js';
+import {
+  type ConsentPolicy,
+  consentDecision,
+  withdrawnState,
+} from './consent.js';
 import {
   type FlowMapping,
   type SegmentInfo,
   buildPayload,
+  exportedIdentityMap,
   isEligible,
+  missingMandatory,
 } from './mapping.js';
 import type { StepOutcome } from './run-metrics.js';
 import type { Candidate } from './select.js';
@@ -28,6 +36,8 @@ export interface MessageTarget {
   id: string;
   includeSegmentNames: boolean;
   includeSegmentTimestamps: boolean;
+  /** Only profiles with consent are sent (consent.ts). */
+  consent?: ConsentPolicy;
 }
 
 export interface BuildInput {
@@ -39,6 +49,8 @@ export interface BuildInput {
   states: Map<string, ProfileState>;
   /** The flow's position before this batch (change exports; see shownAsExistingInBatch). */
   from: ChangePosition;
+  /** Per target with a consent policy: the candidates its destination holds as consented. */
+  consented?: Map<string, Set<string>>;
 }
 
 /**
@@ -63,6 +75,7 @@ export function buildMessages(
     }
     if (!state || !isEligible(state, mapping, c.justExited)) {
       outcome.skipped++;
+      if (state) recordMissingMandatory(c, state, mapping, outcome);
       continue;
     }
     for (const id of mapping.segmentIds) {
@@ -77,9 +90,25 @@ export function buildMessages(
         m.status = 'existing';
     }
     for (const t of targets) {
+      let shown = state;
+      if (t.consent) {
+        const known = input.consented?.get(t.id)?.has(c.profileId) === true;
+        const decision = consentDecision(state, t.consent, known);
+        if (decision === 'exclude') {
+          addRecord(outcome, c, state, t.id, 'CONSENT', consentMessage(t));
+          continue;
+        }
+        if (decision === 'withdraw') shown = withdrawnState(state, mapping);
+        if (decision !== 'send')
+          outcome.consent.push({
+            targetConnectionId: t.id,
+            profileId: c.profileId,
+            consented: decision === 'grant',
+          });
+      }
       let body: Record<string, unknown>;
       try {
-        body = buildPayload(state, mapping, {
+        body = buildPayload(shown, mapping, {
           includeSegmentNames: t.includeSegmentNames,
           includeSegmentTimestamps: t.includeSegmentTimestamps,
           segments: input.segments,
@@ -88,11 +117,9 @@ export function buildMessages(
         });
       } catch (err) {
         // Not retryable: the same data would fail again. Record it and go on.
-        addFailure(
-          outcome,
-          'PAYLOAD_BUILD_FAILED',
-          `The message for profile ${c.profileId} could not be built: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        const message = `The message for profile ${c.profileId} could not be built: ${err instanceof Error ? err.message : String(err)}`;
+        addFailure(outcome, 'PAYLOAD_BUILD_FAILED', message);
+        addRecord(outcome, c, state, t.id, 'BUILD_FAILED', message);
         continue;
       }
       events.get(t.id)?.push({
@@ -103,12 +130,60 @@ export function buildMessages(
           flowId: flow.id,
           profileId: c.profileId,
           targetConnectionId: t.id,
-          trigger: [...c.triggers].sort().join(','),
+          trigger: triggerOf(c),
         },
       });
     }
   }
   return events;
+}
+
+/** The `trigger` application property of a candidate's messages. */
+export function triggerOf(c: Candidate): string {
+  return [...c.triggers].sort().join(',');
+}
+
+/** A member of a mapped segment left out for a missing mandatory field is kept as a record. */
+function recordMissingMandatory(
+  c: Candidate,
+  state: ProfileState,
+  mapping: FlowMapping,
+  outcome: StepOutcome,
+): void {
+  const missing = missingMandatory(state, mapping);
+  if (missing.length === 0) return;
+  if (!isEligible(state, { ...mapping, mandatoryFields: [] }, c.justExited))
+    return;
+  addRecord(
+    outcome,
+    c,
+    state,
+    null,
+    'MISSING_MANDATORY',
+    `Profile ${c.profileId} lacks the mandatory field(s) ${missing.join(', ')}.`,
+  );
+}
+
+function consentMessage(t: MessageTarget): string {
+  return `The profile has no consent for target connection ${t.id}: ${t.consent?.path} is not one of ${JSON.stringify(t.consent?.allowed)}.`;
+}
+
+export function addRecord(
+  outcome: StepOutcome,
+  c: Candidate,
+  state: ProfileState,
+  targetConnectionId: string | null,
+  reasonCode: RecordReason,
+  message: string,
+): void {
+  outcome.records.push({
+    targetConnectionId,
+    profileId: c.profileId,
+    identityMap: exportedIdentityMap(state.identityMap),
+    trigger: triggerOf(c),
+    reasonCode,
+    message,
+  });
 }
 
 export function addFailure(

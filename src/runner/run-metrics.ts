@@ -1,3 +1,9 @@
+import {
+  type ConsentChange,
+  type RecordInput,
+  statusOfReason,
+} from '../records/record-reasons.js';
+
 /**
  * Accumulates a run's metrics (Adobe's FlowRunItemDTO `metrics`, CONTRACT B §4.3)
  * from the outcome of one export step.
@@ -18,6 +24,10 @@ export interface StepOutcome {
   segmentInput: Record<string, number>;
   segmentOutput: Record<string, number>;
   failures: { code: string; message: string; count: number }[];
+  /** Failed and excluded records, stored with the step's commit (GET /runs/{id}/records). */
+  records: RecordInput[];
+  /** Consent a destination now holds (true) or was told is withdrawn (false), stored with the commit. */
+  consent: ConsentChange[];
   /** A whole-send failure (e.g. wrong SAS key); the run shows it until a later step succeeds. */
   error?: { code: string; message: string };
   at: number;
@@ -41,6 +51,8 @@ export function emptyOutcome(
     segmentInput: {},
     segmentOutput: {},
     failures: [],
+    records: [],
+    consent: [],
     at,
   };
 }
@@ -81,6 +93,8 @@ export interface RunMetricsJson {
     }[];
     skippedInfo: Info[];
     failedInfo: Info[];
+    /** Records kept for GET /runs/{id}/records, by status. */
+    storedRecords?: { failed: number; excluded: number };
   };
   statusSummary: {
     status: 'success' | 'failed';
@@ -199,6 +213,10 @@ export function accumulate(
   }
   for (const f of step.failures)
     addInfo(r.failedInfo, f.code, f.message, f.count);
+  if (step.records.length) {
+    const stored = (r.storedRecords ??= { failed: 0, excluded: 0 });
+    for (const rec of step.records) stored[statusOfReason(rec.reasonCode)]++;
+  }
   // The status reflects the latest step: a later successful send clears an
   // earlier failure, while failedInfo keeps the history of the hour.
   if (step.error) {

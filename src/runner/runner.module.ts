@@ -2,16 +2,16 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
-import { EventPublisher, SdkEventPublisher } from '../event-hubs/publisher.js';
+import { EventPublisher } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { ProfileStoreModule } from '../profile-store/profile-store.module.js';
 import { SegmentsModule } from '../segments/segments.module.js';
+import { ExportCoreModule } from './export-core.module.js';
 import { ExportExecutor } from './export-executor.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import { RetryOnConnectionEdit } from './retry-on-edit.js';
-import { RunnerRepository } from './runner.repository.js';
 import { RunnerScheduler } from './runner.scheduler.js';
 
 @Module({})
@@ -21,6 +21,7 @@ export class RunnerModule {
     return {
       module: RunnerModule,
       imports: [
+        ExportCoreModule,
         ProfileStoreModule,
         SegmentsModule,
         ConnectionsModule,
@@ -34,8 +35,6 @@ export class RunnerModule {
       ],
       providers: [
         { provide: 'DATABASE_URL', useValue: databaseUrl },
-        { provide: EventPublisher, useClass: SdkEventPublisher },
-        RunnerRepository,
         ExportExecutor,
         RunnerScheduler,
         RetryOnConnectionEdit,

@@ -20,6 +20,7 @@ import {
   loadExportStates,
   realizationsSeen,
 } from '../profile-store/profile-state.js';
+import { storeStepRecords } from '../records/record-writes.js';
 import { RunEntity } from '../runs/run.entity.js';
 import { SegmentsService } from '../segments/segments.service.js';
 import { exportPositions } from './export-positions.js';
@@ -92,7 +93,8 @@ export class RunnerRepository {
 
   /**
    * Claims enabled flows that have work (new committed changes in their
-   * tenant, a pending backfill, an edited flow, or a retry that is due) and
+   * tenant, a pending backfill, a replay or resync, an edited flow, or a
+   * retry that is due) and
    * that nobody else holds. SKIP LOCKED keeps replicas apart; ordering by
    * next_attempt_at, which a release moves to now, rotates between flows.
    */
@@ -112,6 +114,7 @@ export class RunnerRepository {
            AND c.flow_id <> ALL($5::uuid[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
+                OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.state = 'running')
                 OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })})
          ORDER BY c.next_attempt_at
          LIMIT $2
@@ -363,6 +366,12 @@ export class RunnerRepository {
       RunEntity,
       { id: run.id },
       { metrics: metrics as never, version: newVersion() },
+    );
+    await storeStepRecords(
+      em,
+      { ...input, runId: run.id },
+      outcome.records,
+      outcome.consent,
     );
   }
 }

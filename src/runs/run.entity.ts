@@ -7,7 +7,10 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 
-/** One streaming run: a flow's exports during one UTC hour. */
+/**
+ * One streaming run: a flow's exports during one UTC hour, or one replay or
+ * resync of the flow (`op`), which starts at `hourStart` and ends at `endedAt`.
+ */
 @Entity({ name: 'runs' })
 @Index('uq_runs_flow_hour', ['flowId', 'hourStart'], { unique: true })
 @Index('ix_runs_tenant', ['orgId', 'sandboxName', 'createdAt'])
@@ -39,6 +42,14 @@ export class RunEntity {
 
   @Column({ type: 'uuid' })
   version: string;
+
+  /** `replay` or `resync` for an operation's run; null for an hour's run. */
+  @Column({ type: 'text', nullable: true })
+  op: string | null;
+
+  /** When an operation's run finished (null while it runs, and for an hour's run). */
+  @Column({ type: 'timestamptz', nullable: true })
+  endedAt: Date | null;
 
   /** `metrics` as in Adobe's run item (recordSummary, sizeSummary, durationSummary, statusSummary). */
   @Column({ type: 'jsonb', default: () => "'{}'" })

@@ -8,18 +8,27 @@ interface RunMetrics {
 
 /**
  * A run is `processing` during its hour and `success` after it (Adobe's
- * streaming runs); it is `failed` as soon as its latest step failed, so a
- * broken flow shows up without waiting for the hour to end.
+ * streaming runs); a replay's or resync's run until its job ends. It is
+ * `failed` as soon as its latest step failed, so a broken flow shows up
+ * without waiting for the hour to end.
  */
 function runStatusOf(run: RunEntity, now = Date.now()): string {
   const m = run.metrics as RunMetrics;
   if (m.statusSummary?.status === 'failed') return 'failed';
-  return now < run.hourStart.getTime() + 3_600_000 ? 'processing' : 'success';
+  const current = run.op
+    ? run.endedAt === null
+    : now < run.hourStart.getTime() + 3_600_000;
+  return current ? 'processing' : 'success';
+}
+
+/** Whether the run is still going, in SQL (see runStatusOf). */
+function currentSql(alias: string): string {
+  return `(CASE WHEN ${alias}.op IS NULL THEN now() < ${alias}.hour_start + interval '1 hour' ELSE ${alias}.ended_at IS NULL END)`;
 }
 
 /** runStatusOf in SQL, for the run table aliased `alias` (list filters and sorting). */
 export function runStatusSql(alias: string): string {
-  return `CASE WHEN ${alias}.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN now() < ${alias}.hour_start + interval '1 hour' THEN 'processing' ELSE 'success' END`;
+  return `CASE WHEN ${alias}.metrics #>> '{statusSummary,status}' = 'failed' THEN 'failed' WHEN ${currentSql(alias)} THEN 'processing' ELSE 'success' END`;
 }
 
 /**
@@ -28,7 +37,7 @@ export function runStatusSql(alias: string): string {
  */
 export function runStatusEqualsSql(alias: string): Record<string, string> {
   const failed = `(${alias}.metrics #>> '{statusSummary,status}') = 'failed'`;
-  const current = `now() < ${alias}.hour_start + interval '1 hour'`;
+  const current = currentSql(alias);
   return {
     failed,
     processing: `(NOT coalesce(${failed}, false) AND ${current})`,
@@ -88,5 +97,9 @@ export function toRunDto(run: RunEntity): Record<string, unknown> {
       statusSummary: { ...m.statusSummary, status },
     },
     activities: [],
+    ...(run.op ? { op: run.op } : {}),
+    _links: {
+      records: { href: `/data/foundation/flowservice/runs/${run.id}/records` },
+    },
   };
 }

@@ -13,6 +13,10 @@ export class RunDto {
   /** recordSummary, sizeSummary, durationSummary, statusSummary. */
   metrics: Record<string, unknown>;
   activities: Record<string, unknown>[];
+  /** `replay` or `resync` for the run of that operation (absent for an hour's run). */
+  op?: string;
+  /** `records`: the run's failed and excluded records. */
+  _links: Record<string, { href: string }>;
 }
 
 export class RunListDto {
