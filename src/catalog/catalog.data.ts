@@ -129,6 +129,29 @@ export const CONNECTION_SPECS: ConnectionSpec[] = [
             description:
               'Add createdAt, updatedAt, mappingCreatedAt, mappingUpdatedAt to each segmentMembership entry.',
           },
+          consentPolicy: {
+            type: 'object',
+            description:
+              "Send only profiles with consent: the value at `path` (an XDM attribute path, e.g. Adobe's consent field group `consents.share.val`) must be one of `allowed`. Profiles without consent are excluded (records with reason CONSENT); a profile this target received that withdraws consent gets one message with its mapped memberships `exited`, then nothing until consent returns.",
+            properties: {
+              path: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 256,
+                pattern: '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$',
+                description: 'Dotted attribute path of the consent value.',
+              },
+              allowed: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 20,
+                items: { type: 'string', minLength: 1, maxLength: 64 },
+                description: 'Values that mean consent, e.g. ["y"].',
+              },
+            },
+            required: ['path', 'allowed'],
+            additionalProperties: false,
+          },
         },
         required: ['eventHubName'],
         additionalProperties: false,

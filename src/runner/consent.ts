@@ -1,6 +1,7 @@
 import type { MembershipState } from '../memberships/seen.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import { type FlowMapping, valueAt } from './mapping.js';
+import type { MessageTarget } from './messages.js';
 
 /**
  * A target connection's `params.consentPolicy`: the XDM path of the consent
@@ -67,4 +68,19 @@ export function withdrawnState(
     if (m) memberships[id] = { ...m, status: 'exited' };
   }
   return { ...state, memberships };
+}
+
+/**
+ * The mapping with its targets' consent paths, so a change of consent alone
+ * triggers an export (a grant, or the withdrawal message); the same object
+ * when no target has a policy.
+ */
+export function withConsentPaths(
+  mapping: FlowMapping,
+  targets: MessageTarget[],
+): FlowMapping {
+  const paths = [
+    ...new Set(targets.flatMap((t) => (t.consent ? [t.consent.path] : []))),
+  ];
+  return paths.length ? { ...mapping, consentPaths: paths } : mapping;
 }

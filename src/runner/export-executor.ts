@@ -15,6 +15,7 @@ import type { ProfileState } from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { reasonOfRejection } from '../records/record-reasons.js';
 import type { DeliveryJobEntity } from './delivery-job.entity.js';
+import { withConsentPaths } from './consent.js';
 import { DeliveryJobs } from './delivery-jobs.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import type { FlowMapping } from './mapping.js';
@@ -76,11 +77,21 @@ export class ExportExecutor {
     const t0 = Date.now();
     const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
     if (!flow || flow.state !== 'enabled') return 'idle';
-    const plan = planStep(
+    const planned = planStep(
       cursor,
       flow.transformations,
       flow.targetConnectionIds,
     );
+    // A backfill for targets added to a running flow goes to them only.
+    const only = planned.backfill?.targetIds;
+    const targets = await this.targets.find({
+      where: { id: In(only ?? flow.targetConnectionIds) },
+    });
+    const messageTargets = targets.map(messageTargetOf);
+    const plan: StepPlan = {
+      ...planned,
+      mapping: withConsentPaths(planned.mapping, messageTargets),
+    };
     // A replay or resync waits for a pending backfill, then takes turns
     // with change-log batches: each page is sent between two batches, so a
     // profile's messages stay in the order of its states.
@@ -107,11 +118,6 @@ export class ExportExecutor {
     }
     const t1 = Date.now();
 
-    // A backfill for targets added to a running flow goes to them only.
-    const only = plan.backfill?.targetIds;
-    const targets = await this.targets.find({
-      where: { id: In(only ?? flow.targetConnectionIds) },
-    });
     const outcome: StepOutcome = {
       ...emptyOutcome(
         flow.sourceConnectionIds[0] ?? '',
@@ -120,7 +126,6 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
-    const messageTargets = targets.map(messageTargetOf);
     const events = buildMessages(
       {
         flow,

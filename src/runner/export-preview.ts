@@ -13,6 +13,7 @@ import { readProfileChanges } from '../profile-store/change-log.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import type { RecordReason } from '../records/record-reasons.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
+import { withConsentPaths } from './consent.js';
 import { DeliveryJobs } from './delivery-jobs.js';
 import { isEligible } from './mapping.js';
 import { messageTargetOf } from './message-targets.js';
@@ -77,8 +78,15 @@ export class ExportPreview {
       flow.transformations,
       flow.targetConnectionIds,
     );
-    const mapping = plan.mapping;
-    const candidate = await this.candidateOf(flow, profileId, plan);
+    const targets = await this.targets.find({
+      where: { id: In(flow.targetConnectionIds) },
+    });
+    const messageTargets = targets.map(messageTargetOf);
+    const mapping = withConsentPaths(plan.mapping, messageTargets);
+    const candidate = await this.candidateOf(flow, profileId, {
+      ...plan,
+      mapping,
+    });
     const states = await this.repo.exportStates(
       flow,
       [profileId],
@@ -87,11 +95,7 @@ export class ExportPreview {
     if (candidate && !candidate.deletedState)
       await this.repo.showSeenByOtherFlows(flow, states);
     const state = candidate?.deletedState ?? states.get(profileId);
-    const targets = await this.targets.find({
-      where: { id: In(flow.targetConnectionIds) },
-    });
     const outcome = emptyOutcome('', flow.targetConnectionIds, Date.now());
-    const messageTargets = targets.map(messageTargetOf);
     const consentTargets = messageTargets
       .filter((t) => t.consent)
       .map((t) => t.id);

@@ -11,6 +11,8 @@ export interface FlowMapping {
   attributePaths: string[];
   /** Profiles lacking any of these are not exported (Adobe's mandatoryFields). */
   mandatoryFields: string[];
+  /** Consent paths of the flow's targets (consent.ts): a change to one triggers `consent`. */
+  consentPaths?: string[];
 }
 
 interface SelectorJson {
@@ -64,7 +66,7 @@ export function pathTouches(changed: string, mapped: string): boolean {
   );
 }
 
-export type Trigger = 'segment' | 'identity' | 'attribute';
+export type Trigger = 'segment' | 'identity' | 'attribute' | 'consent';
 
 /** Which of the three export triggers a change fires for a flow (none → not relevant). */
 export function triggersOf(
@@ -85,6 +87,12 @@ export function triggersOf(
     )
   )
     out.push('attribute');
+  const consent = mapping.consentPaths;
+  if (
+    consent?.length &&
+    change.changedPaths.some((p) => consent.some((m) => pathTouches(p, m)))
+  )
+    out.push('consent');
   return out;
 }
 

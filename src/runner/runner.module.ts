@@ -2,7 +2,6 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionEntity } from '../connections/connection.entity.js';
 import { ConnectionsModule } from '../connections/connections.module.js';
-import { EventPublisher } from '../event-hubs/publisher.js';
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
@@ -39,7 +38,7 @@ export class RunnerModule {
         RunnerScheduler,
         RetryOnConnectionEdit,
       ],
-      exports: [RunnerScheduler, EventPublisher],
+      exports: [RunnerScheduler, ExportCoreModule],
     };
   }
 }

@@ -20,6 +20,7 @@ export async function createEventHubsFlow(
     eventHubName: string;
     segmentIds: string[];
     attributes: string[];
+    mandatoryFields?: string[];
     targetParams?: Record<string, unknown>;
   },
 ): Promise<CreatedFlow> {
@@ -81,6 +82,9 @@ export async function createEventHubsFlow(
               type: 'JSON_PATH',
               value: { path, operator: 'EXISTS' },
             })),
+            ...(opts.mandatoryFields
+              ? { mandatoryFields: opts.mandatoryFields }
+              : {}),
           },
           segmentSelectors: {
             selectors: opts.segmentIds.map((id) => ({
