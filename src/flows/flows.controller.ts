@@ -89,12 +89,7 @@ export class FlowsController {
     return this.flows.patch(tenant, id, ifMatchHeader ?? ifMatchQuery, ops);
   }
 
-  /**
-   * `op=enable|disable` (case-insensitive): disabling pauses exports; enabling resumes them without loss (200).
-   * `op=replay` (optionally `runId`): sends the stored failed and excluded records (of that run, or of the flow) again from the profiles' current state;
-   * `op=resync`: sends every current member of the mapped segments again. Each starts its own run (202 with its `runId`; messages carry trigger
-   * `replay`/`resync`), one at a time per flow (409 while one runs), and never moves the flow's change-log position.
-   */
+  /** `op=enable|disable` (case-insensitive): disabling pauses exports, enabling resumes them without loss (200). `op=replay` (optionally `runId`: only that run's records) sends the stored failed and excluded records again from the profiles' current state; `op=resync` sends every current member of the mapped segments again. Each of these starts its own run (202 with its `runId`; messages carry trigger `replay`/`resync`), one at a time per flow (409 while one runs), and never moves the flow's change-log position. */
   @Post(':id/action')
   @HttpCode(200)
   @ApiQuery({ name: 'op', enum: ['enable', 'disable', 'replay', 'resync'] })
@@ -102,10 +97,22 @@ export class FlowsController {
   @ApiQuery({
     name: 'runId',
     required: false,
+    type: String,
     description: 'op=replay: only the records of this run.',
   })
   @ApiHeader({ name: 'If-Match', required: false })
-  @ApiResponse({ status: 202, type: FlowOperationDto })
+  @ApiResponse({ status: 200, type: CreatedDto })
+  @ApiResponse({
+    status: 202,
+    type: FlowOperationDto,
+    description: 'op=replay or op=resync: the run it started.',
+  })
+  @ApiResponse({
+    status: 409,
+    description:
+      'A replay or resync of the flow is in progress (1100-409); the message names its run.',
+    schema: { $ref: '#/components/schemas/FlowServiceError' },
+  })
   async action(
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
