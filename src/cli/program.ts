@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerApplyCommands } from './commands/apply.commands.js';
+import { registerFlowsCommands } from './commands/flows.commands.js';
 import { registerProfilesCommands } from './commands/profiles.commands.js';
 import { registerTenancyCommands } from './commands/tenancy.commands.js';
 import type { CliContext } from './context.js';
@@ -16,6 +17,7 @@ export const COMMANDS: CommandRegistrar[] = [
   registerTenancyCommands,
   registerProfilesCommands,
   registerApplyCommands,
+  registerFlowsCommands,
 ];
 
 export function buildProgram(

@@ -1,5 +1,9 @@
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CliContext } from '../../src/cli/context.js';
+import { runCli } from '../../src/cli/program.js';
+import { loadEnv } from '../../src/config/env.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
@@ -618,5 +622,90 @@ describe('delivery operations', () => {
       attributes: ['personalEmail.address'],
     });
     await operate(other, otherFlow.flowId, { op: 'replay', runId }, 404);
+  });
+
+  it('the CLI previews, resyncs with progress, lists records and replays over the API', async () => {
+    const tenant = await createTenant(t);
+    const { name, collector } = h.hub('cli');
+    const flow = await goldFlow(tenant, name, {
+      attributes: ['personalEmail.address'],
+      targetParams: {
+        consentPolicy: { path: 'consents.share.val', allowed: ['y'] },
+      },
+    });
+    const who = (i: number) => `c${i}-${name}@x.io`;
+    await ingest(
+      t,
+      tenant,
+      [0, 1, 2].map((i) => ({
+        identityMap: { email: [{ id: who(i) }] },
+        personalEmail: { address: who(i) },
+        loyalty: { tier: 'gold' },
+        consents: { share: { val: i === 2 ? 'n' : 'y' } },
+      })),
+    );
+    await collector.waitFor(() => collector.unique().length === 2);
+    if (!t.app.getHttpServer().listening) await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address() as AddressInfo;
+    const cli = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const ctx = new CliContext(
+        loadEnv({ DATABASE_URL: inject('databaseUrl'), LOG_LEVEL: 'silent' }),
+        { out: (x) => out.push(x), err: (x) => err.push(x) },
+      );
+      try {
+        const code = await runCli(
+          [
+            'flows',
+            ...args,
+            '--base-url',
+            `http://127.0.0.1:${port}`,
+            '--client-id',
+            tenant.clientId,
+            '--client-secret',
+            tenant.clientSecret,
+            '--org',
+            tenant.orgId,
+          ],
+          ctx,
+        );
+        return { code, out: out.join('\n'), err: err.join('\n') };
+      } finally {
+        await ctx.close();
+      }
+    };
+    const preview = await cli('preview', flow.flowId, who(0), '--ns', 'email');
+    expect(preview.code, preview.err).toBe(0);
+    expect(preview.out).toContain(`target ${flow.targetConnectionId}`);
+
+    const resync = await cli('resync', flow.flowId, '--interval', '100');
+    expect(resync.code, resync.err).toBe(0);
+    expect(resync.out).toMatch(/resync started: run [0-9a-f-]{36}/);
+    expect(resync.out).toMatch(/resync success: 3 profiles read, 2 sent/);
+    const runId = /run ([0-9a-f-]{36})/.exec(resync.out)?.[1] ?? '';
+    await collector.waitFor(
+      () =>
+        collector.unique().filter((e) => e.properties.trigger === 'resync')
+          .length === 2,
+    );
+
+    // The resync's run kept the profile without consent as a record.
+    const records = await cli('records', runId, '--status', 'excluded');
+    expect(records.code, records.err).toBe(0);
+    expect(records.out.split('\n')[0]).toMatch(/^TIME\s+PROFILE\s+STATUS/);
+    expect(records.out).toContain('CONSENT');
+    const replay = await cli(
+      'replay',
+      flow.flowId,
+      '--run',
+      runId,
+      '--no-wait',
+    );
+    expect(replay.code, replay.err).toBe(0);
+    expect(replay.out).toMatch(/replay started: run /);
+    const unknown = await cli('records', flow.flowId);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('404');
   });
 });

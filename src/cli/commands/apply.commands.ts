@@ -1,21 +1,19 @@
 import { readFile } from 'node:fs/promises';
-import { type Command, Option } from 'commander';
-import { DEFAULT_DEV_CLIENT_ID, DEFAULT_DEV_ORG_ID } from '../../dev-client.js';
+import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import {
   applyProvisionFile,
   formatResult,
   formatSummary,
   parseProvisionFile,
-  PlatformClient,
 } from '../provisioning.js';
+import {
+  addPlatformOptions,
+  platformClientOf,
+  type PlatformOpts,
+} from '../platform-options.js';
 
-interface ApplyOpts {
-  baseUrl: string;
-  clientId: string;
-  clientSecret?: string;
-  org: string;
-  sandbox: string;
+interface ApplyOpts extends PlatformOpts {
   dryRun?: boolean;
   rotateKey?: boolean;
   json?: boolean;
@@ -27,39 +25,14 @@ interface ApplyOpts {
  * an infrastructure script written for Adobe would. It needs no database.
  */
 export function registerApplyCommands(program: Command, ctx: CliContext): void {
-  program
-    .command('apply')
-    .description(
-      'create or update what a provisioning file describes, through the HTTP API (idempotent; see examples/provision.json)',
-    )
-    .argument('<file>', 'provisioning JSON file')
-    // The only place the FSE_* variables are read: commander's option `env()`.
-    .addOption(
-      new Option('--base-url <url>', 'service address')
-        .env('FSE_BASE_URL')
-        .default('http://localhost:8080'),
-    )
-    .addOption(
-      new Option('--client-id <id>', 'API client id (x-api-key)')
-        .env('FSE_CLIENT_ID')
-        .default(DEFAULT_DEV_CLIENT_ID),
-    )
-    .addOption(
-      new Option(
-        '--client-secret <secret>',
-        'API client secret (printed by `clients create`, or the start-up banner)',
-      ).env('FSE_CLIENT_SECRET'),
-    )
-    .addOption(
-      new Option('--org <orgId>', 'IMS org (x-gw-ims-org-id)')
-        .env('FSE_ORG_ID')
-        .default(DEFAULT_DEV_ORG_ID),
-    )
-    .addOption(
-      new Option('--sandbox <name>', 'sandbox (x-sandbox-name)')
-        .env('FSE_SANDBOX')
-        .default('prod'),
-    )
+  addPlatformOptions(
+    program
+      .command('apply')
+      .description(
+        'create or update what a provisioning file describes, through the HTTP API (idempotent; see examples/provision.json)',
+      )
+      .argument('<file>', 'provisioning JSON file'),
+  )
     .option('--dry-run', 'print the plan and change nothing')
     .option(
       '--rotate-key',
@@ -67,10 +40,7 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
     )
     .option('--json', 'print the results as JSON')
     .action(async (file: string, opts: ApplyOpts) => {
-      if (!opts.clientSecret)
-        throw new Error(
-          'a client secret is required: --client-secret or FSE_CLIENT_SECRET',
-        );
+      const client = platformClientOf(opts);
       let raw: unknown;
       try {
         raw = JSON.parse(await readFile(file, 'utf8'));
@@ -81,13 +51,6 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
         );
       }
       const description = parseProvisionFile(raw);
-      const client = new PlatformClient({
-        baseUrl: opts.baseUrl,
-        clientId: opts.clientId,
-        clientSecret: opts.clientSecret,
-        orgId: opts.org,
-        sandbox: opts.sandbox.toLowerCase(),
-      });
       const dryRun = opts.dryRun ?? false;
       const results = await applyProvisionFile(client, description, {
         dryRun,
