@@ -60,26 +60,28 @@ export interface ReplayableRecord {
 
 /**
  * The next page of a flow's records not replayed yet (of one run, or of
- * all), stored before `before`: records a replay itself writes are the
- * next replay's.
+ * all), stored before the replay job `jobId` started: records the replay
+ * itself writes are the next replay's. (The job's time is compared in SQL,
+ * at the database's microsecond precision.)
  */
 export async function replayableRecords(
   q: Queryable,
   flowId: string,
   runId: string | null,
-  before: Date,
+  jobId: string,
   afterId: string | null,
   limit: number,
 ): Promise<ReplayableRecord[]> {
   const rows = (await q.query(
     `SELECT id::text AS id, profile_id::text AS profile_id, target_connection_id::text AS target_connection_id
        FROM delivery_records
-      WHERE flow_id = $1 AND replayed_at IS NULL AND created_at <= $3
+      WHERE flow_id = $1 AND replayed_at IS NULL
+        AND created_at <= (SELECT created_at FROM delivery_jobs WHERE id = $3)
         AND ($2::uuid IS NULL OR run_id = $2::uuid)
         AND ($4::uuid IS NULL OR id > $4::uuid)
       ORDER BY id
       LIMIT $5`,
-    [flowId, runId, before, afterId, limit],
+    [flowId, runId, jobId, afterId, limit],
   )) as {
     id: string;
     profile_id: string;

@@ -19,6 +19,7 @@ import {
 import type { FlowMapping } from './mapping.js';
 import {
   accumulate,
+  emptyMetrics,
   type RunMetricsJson,
   type StepOutcome,
 } from './run-metrics.js';
@@ -84,8 +85,7 @@ export class DeliveryJobs {
           `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics, op)
            VALUES ($1, $2, $3, $4, $5,
                    now() + CASE WHEN now() = date_trunc('hour', now()) THEN interval '1 microsecond' ELSE interval '0' END,
-                   $6, jsonb_build_object('durationSummary', jsonb_build_object(
-                     'startedAtUTC', floor(extract(epoch FROM now()) * 1000)::bigint, 'completedAtUTC', 0)), $7)
+                   $6, $7::jsonb, $8)
            RETURNING id`,
           [
             flow.orgId,
@@ -94,6 +94,7 @@ export class DeliveryJobs {
             flow.id,
             flow.flowSpecId,
             newVersion(),
+            JSON.stringify(emptyMetrics(Date.now())),
             op,
           ],
         )) as { id: string }[];
@@ -151,7 +152,7 @@ export class DeliveryJobs {
         this.ds,
         flow.id,
         job.sourceRunId,
-        job.createdAt,
+        job.id,
         job.afterRecordId,
         limit,
       );

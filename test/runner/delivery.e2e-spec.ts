@@ -1,9 +1,11 @@
 import { DataSource } from 'typeorm';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CliContext } from '../../src/cli/context.js';
 import { runCli } from '../../src/cli/program.js';
 import { loadEnv } from '../../src/config/env.js';
+import { purgeRecords } from '../../src/records/record-writes.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
@@ -707,5 +709,36 @@ describe('delivery operations', () => {
     const unknown = await cli('records', flow.flowId);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toContain('404');
+  });
+
+  it('records past DELIVERY_RECORD_RETENTION_DAYS are deleted in bounded batches', async () => {
+    expect(() => loadEnv({ DELIVERY_RECORD_RETENTION_DAYS: '0' })).toThrow(
+      /DELIVERY_RECORD_RETENTION_DAYS/,
+    );
+    const ds = t.app.get(DataSource);
+    const flowId = randomUUID();
+    const insert = (n: number, daysOld: number) =>
+      ds.query(
+        `INSERT INTO delivery_records (org_id, sandbox_name, flow_id, run_id, profile_id, identity_map,
+                                       trigger, status, reason_code, message, created_at)
+         SELECT 'retention', 'prod', $1, $1, gen_random_uuid(), '{}', 'segment', 'failed', 'SIZE_LIMIT', 'x',
+                now() - ($3::int * interval '1 day')
+           FROM generate_series(1, $2)`,
+        [flowId, n, daysOld],
+      );
+    await insert(25, 40);
+    await insert(5, 10);
+    const left = async () =>
+      (
+        (await ds.query(
+          `SELECT count(*)::int AS n FROM delivery_records WHERE flow_id = $1`,
+          [flowId],
+        )) as { n: number }[]
+      )[0]?.n;
+    // One call deletes at most batch × maxBatches rows, oldest first.
+    expect(await purgeRecords(ds, 30, 10, 2)).toBeGreaterThanOrEqual(20);
+    expect(await left()).toBeLessThanOrEqual(10);
+    await purgeRecords(ds, 30, 10, 2);
+    expect(await left()).toBe(5);
   });
 });
