@@ -133,13 +133,9 @@ describe('consent', () => {
 
     const withdrawn = build(state('n'), [target(POLICY)], ['p1']);
     const [exit] = withdrawn.events.get('t1') ?? [];
-    expect(
-      (
-        exit?.body.segmentMembership as {
-          ups: Record<string, { status: string }>;
-        }
-      ).ups.s1?.status,
-    ).toBe('exited');
+    const ups = exit?.body.segmentMembership as
+      { ups: Record<string, { status: string }> } | undefined;
+    expect(ups?.ups.s1?.status).toBe('exited');
     expect(withdrawn.outcome.consent).toEqual([
       { targetConnectionId: 't1', profileId: 'p1', consented: false },
     ]);
