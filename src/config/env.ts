@@ -118,6 +118,25 @@ export class Env {
   @Max(7 * 86400)
   TOKEN_TTL_SECONDS = 86400;
 
+  /**
+   * How long authentication keeps a client and a sandbox in memory. Changes
+   * (a rotated secret, a deleted client, a sandbox) are dropped from every
+   * replica's cache by a NOTIFY within milliseconds; this bounds what a lost
+   * notification could cost. 0 reads the database on every request.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  AUTH_CACHE_TTL_MS = 60_000;
+
+  /** How many clients (and, separately, sandboxes) the auth cache holds; the oldest stored go first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  AUTH_CACHE_MAX_ENTRIES = 10_000;
+
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_.@-]{3,128}$/)
@@ -336,6 +355,27 @@ export class Env {
   @Min(0)
   @Max(100_000_000)
   TOKEN_RATE_LIMIT_PER_MINUTE = 30;
+
+  /**
+   * How often each replica adds its locally counted requests to the shared
+   * counts in PostgreSQL (and learns the other replicas').
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  RATE_LIMIT_SYNC_MS = 1000;
+
+  /**
+   * The percentage of a limit one replica may admit before it must add its
+   * count to PostgreSQL: across R replicas a client gets at most the limit
+   * plus R × this share per minute. 0 counts every request in PostgreSQL.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(50)
+  RATE_LIMIT_LOCAL_PERCENT = 2;
 
   /**
    * A request still unanswered after this long has its database work cancelled
