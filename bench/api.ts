@@ -37,6 +37,8 @@ const PROFILE_SPEC = {
   version: '1.0',
 };
 const TARGETS = 20;
+/** `BENCH_API_ONLY=<text>`: only the list phases whose name contains it. */
+const ONLY = process.env.BENCH_API_ONLY;
 /** `BENCH_API_PHASES=lists,concurrent` (both by default). */
 const PHASES = new Set(
   (process.env.BENCH_API_PHASES ?? 'lists,concurrent').split(','),
@@ -55,6 +57,9 @@ interface Phase {
   p50: number;
   p99: number;
   max: number;
+  /** CPU per request, µs: the bench process (service and its client) and PostgreSQL. */
+  nodeUs: number;
+  postgresUs: number;
 }
 
 interface LoadPhase extends LoadResult {
@@ -269,12 +274,17 @@ export async function runApiBench(): Promise<void> {
     ).map((r) => r.id);
     await printTopStatements(ds, 'setup');
 
-    const get = async (path: string): Promise<Record<string, unknown>> => {
+    /** One request; `ms` ends when the body is received (the client's JSON.parse is not the service's time). */
+    const get = async (
+      path: string,
+    ): Promise<{ body: Record<string, unknown>; ms: number }> => {
+      const t0 = process.hrtime.bigint();
       const res = await fetch(`${base}${path}`, { headers });
       const text = await res.text();
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (res.status !== 200)
         throw new Error(`GET ${path} → ${res.status} ${text}`);
-      return JSON.parse(text) as Record<string, unknown>;
+      return { body: JSON.parse(text) as Record<string, unknown>, ms };
     };
     const pick = <T>(xs: T[], i: number): T => xs[(i * 7919) % xs.length] as T;
 
@@ -282,22 +292,32 @@ export async function runApiBench(): Promise<void> {
     const phase = async (
       name: string,
       first: (i: number) => string,
-    ): Promise<Phase> => {
+    ): Promise<Phase | undefined> => {
       const ms: number[] = [];
       let items = 0;
+      if (ONLY && !name.includes(ONLY)) return undefined;
       // Warm-up: plans and connections, not measured.
       await get(first(0));
+      const profiler = await startProfiler();
+      const cpu0 = process.cpuUsage();
+      const pg0 = db.cpuMs();
       for (let i = 1; ms.length < SAMPLES; i++) {
         let path: string | undefined = first(i);
         while (path && ms.length < SAMPLES) {
-          const t0 = process.hrtime.bigint();
-          const body = await get(path);
-          ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          const { body, ms: took } = await get(path);
+          ms.push(took);
           items += Array.isArray(body.items) ? body.items.length : 1;
           path = (body._links as { next?: { href: string } } | undefined)?.next
             ?.href;
         }
       }
+      const cpu = process.cpuUsage(cpu0);
+      await profiler?.stop(
+        `api-${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}`,
+      );
+      const perPage = (us: number): number => Math.round(us / ms.length);
+      const nodeUs = perPage(cpu.user + cpu.system);
+      const postgresUs = perPage((db.cpuMs() - pg0) * 1000);
       ms.sort((a, b) => a - b);
       const q = (p: number): number =>
         Number(
@@ -305,7 +325,9 @@ export async function runApiBench(): Promise<void> {
             1,
           ),
         );
-      process.stdout.write(`  ${name}: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms\n`);
+      process.stdout.write(
+        `  ${name}: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, CPU per request: bench process (service and client) ${nodeUs} µs, PostgreSQL ${postgresUs} µs\n`,
+      );
       return {
         phase: name,
         requests: ms.length,
@@ -313,12 +335,14 @@ export async function runApiBench(): Promise<void> {
         p50: q(0.5),
         p99: q(0.99),
         max: q(1),
+        nodeUs,
+        postgresUs,
       };
     };
 
     const segmentPath =
       'transformations[].params.segmentSelectors.selectors[].value.id';
-    const phases: Phase[] = !PHASES.has('lists')
+    const listed: (Phase | undefined)[] = !PHASES.has('lists')
       ? []
       : [
           // What a request costs without the database, on this machine right now.
@@ -356,6 +380,7 @@ export async function runApiBench(): Promise<void> {
           ),
           await phase('count of all runs', () => `${FS}/runs?count=true`),
         ];
+    const phases = listed.filter((p): p is Phase => p !== undefined);
     await printTopStatements(ds, 'lists');
 
     process.stdout.write(
@@ -390,10 +415,10 @@ export async function runApiBench(): Promise<void> {
 
     const width = Math.max(0, ...phases.map((p) => p.phase.length));
     process.stdout.write(
-      `\n${'phase'.padEnd(width)}  requests    p50 ms    p99 ms    max ms\n${phases
+      `\n${'phase'.padEnd(width)}  requests    p50 ms    p99 ms    max ms  bench µs/req  PG µs/req\n${phases
         .map(
           (p) =>
-            `${p.phase.padEnd(width)}  ${String(p.requests).padStart(8)}  ${String(p.p50).padStart(8)}  ${String(p.p99).padStart(8)}  ${String(p.max).padStart(8)}`,
+            `${p.phase.padEnd(width)}  ${String(p.requests).padStart(8)}  ${String(p.p50).padStart(8)}  ${String(p.p99).padStart(8)}  ${String(p.max).padStart(8)}  ${String(p.nodeUs).padStart(12)}  ${String(p.postgresUs).padStart(9)}`,
         )
         .join('\n')}\ntarget: p99 ≤ ${TARGET_P99_MS} ms per page\n`,
     );
