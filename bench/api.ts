@@ -288,6 +288,28 @@ export async function runApiBench(): Promise<void> {
     };
     const pick = <T>(xs: T[], i: number): T => xs[(i * 7919) % xs.length] as T;
 
+    /** `BENCH_API_EXPLAIN=1`: the plan of the last statement a request sent. */
+    const explain = async (path: string): Promise<void> => {
+      let last: { query: string; parameters?: unknown[] } | undefined;
+      const logger = ds.logger;
+      const original = logger.logQuery.bind(logger);
+      logger.logQuery = (query, parameters, runner) => {
+        if (/^\s*SELECT/i.test(query))
+          last = { query, parameters: parameters as unknown[] | undefined };
+        original(query, parameters, runner);
+      };
+      await get(path);
+      logger.logQuery = original;
+      if (!last) return;
+      const plan = (await ds.query(
+        `EXPLAIN (ANALYZE, BUFFERS) ${last.query}`,
+        last.parameters,
+      )) as { 'QUERY PLAN': string }[];
+      process.stdout.write(
+        `${path}\n${plan.map((r) => `    ${r['QUERY PLAN']}`).join('\n')}\n`,
+      );
+    };
+
     /** Runs `first(i)` and follows its next links until SAMPLES pages were read. */
     const phase = async (
       name: string,
@@ -298,6 +320,7 @@ export async function runApiBench(): Promise<void> {
       if (ONLY && !name.includes(ONLY)) return undefined;
       // Warm-up: plans and connections, not measured.
       await get(first(0));
+      if (process.env.BENCH_API_EXPLAIN) await explain(first(0));
       const profiler = await startProfiler();
       const cpu0 = process.cpuUsage();
       const pg0 = db.cpuMs();

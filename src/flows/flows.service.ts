@@ -95,15 +95,18 @@ const FLOW_LIST: SqlListSpec = {
 /** A flow's linked connections as its document shows them (json keeps the keys in this order). */
 function linkedDocsSql(table: string, column: string, extra = ''): string {
   const spec = `json_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version)`;
+  // Joined by primary key; another tenant's connection (never linked: a
+  // flow's connections are checked at create and patch) would show as its id only.
   return `(SELECT coalesce(json_agg(CASE
-      WHEN c.id IS NULL THEN json_build_object('id', u.id${extra})
+      WHEN c.id IS NULL OR c.org_id <> e.org_id OR c.sandbox_name <> e.sandbox_name
+        THEN json_build_object('id', u.id${extra})
       WHEN c.base_connection_id IS NULL THEN json_build_object('id', u.id, 'connectionSpec', ${spec}, 'params', c.params${extra})
       ELSE json_build_object('id', u.id, 'connectionSpec', ${spec},
         'baseConnection', json_build_object('id', c.base_connection_id, 'connectionSpec', ${spec}),
         'params', c.params${extra})
       END ORDER BY u.n), '[]'::json)
     FROM unnest(e.${column}) WITH ORDINALITY AS u(id, n)
-    LEFT JOIN ${table} c ON c.id = u.id AND c.org_id = e.org_id AND c.sandbox_name = e.sandbox_name)`;
+    LEFT JOIN ${table} c ON c.id = u.id)`;
 }
 
 const epochMsSql = (column: string): string =>
