@@ -91,9 +91,9 @@ export class SegmentWorker
   }
 
   /**
-   * Waits for the batch in progress, bounded: a batch commits whole or not
-   * at all, and a job left running is resumed at its last committed batch
-   * once its lease lapses.
+   * Waits for the batch in progress, bounded (a batch commits whole or not
+   * at all), then hands this worker's jobs back at their cursor. Without the
+   * database they stay leased and are resumed once the lease lapses.
    */
   async onApplicationShutdown(): Promise<void> {
     this.beforeApplicationShutdown();
@@ -103,6 +103,7 @@ export class SegmentWorker
       new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS))),
     ]);
     clearTimeout(timer);
+    if (this.enabled) await this.jobs.release(this.id).catch(() => undefined);
   }
 
   /** Runs claimable jobs until none is left (or `maxBatches` batches ran). */
