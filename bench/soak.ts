@@ -127,7 +127,14 @@ interface Secrets {
   encryption: string;
 }
 
-/** A replica's answer, or `null` when it could not be reached (killed, restarting). */
+/** Nothing was sent: the replica is down or not listening yet. */
+const REFUSED = { status: -1, body: null };
+
+/**
+ * A replica's answer; REFUSED when the connection was refused (nothing
+ * sent); `null` when the request went out and no answer came back (the
+ * replica died under it): its outcome is unknown.
+ */
 async function call(
   port: number,
   method: string,
@@ -147,8 +154,9 @@ async function call(
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
-  } catch {
-    return null;
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    return code === 'ECONNREFUSED' ? REFUSED : null;
   }
 }
 
@@ -166,7 +174,13 @@ async function must(
     const res = await call(r.port, method, path, headers, body);
     if (res && ok.includes(res.status))
       return (res.body ?? {}) as Record<string, unknown>;
-    if (res && res.status < 500 && res.status !== 429 && res.status !== 412)
+    if (
+      res &&
+      res.status > 0 &&
+      res.status < 500 &&
+      res.status !== 429 &&
+      res.status !== 412
+    )
       throw new Error(
         `${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`,
       );
@@ -449,6 +463,7 @@ export async function runSoakBench(): Promise<void> {
     const stats = {
       requests: 0,
       unanswered: 0,
+      refused: 0,
       statuses: new Map<number, number>(),
       recordsStored: 0,
       recordsInDoubt: 0,
@@ -464,7 +479,7 @@ export async function runSoakBench(): Promise<void> {
     const write = async (
       owned: ProfileTruth[],
       replica: Replica,
-    ): Promise<void> => {
+    ): Promise<boolean> => {
       const sent = owned.map((p) => ({
         p,
         seq: nextSeq++,
@@ -484,11 +499,15 @@ export async function runSoakBench(): Promise<void> {
           })),
         },
       );
+      if (res === REFUSED) {
+        stats.refused++;
+        return false;
+      }
       if (!res) {
         stats.unanswered++;
         for (const s of sent) s.p.doubtful = true;
         stats.recordsInDoubt += sent.length;
-        return;
+        return true;
       }
       stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
       const results = (
@@ -512,6 +531,7 @@ export async function runSoakBench(): Promise<void> {
           stats.recordsInDoubt++;
         }
       });
+      return true;
     };
     const writer = async (w: number): Promise<void> => {
       const mine = truth.filter((_, i) => i % WRITERS === w);
@@ -520,9 +540,13 @@ export async function runSoakBench(): Promise<void> {
         const start = Math.floor(
           Math.random() * Math.max(1, mine.length - BATCH),
         );
-        const replica = replicas[turn++ % replicas.length] as Replica;
-        await write(mine.slice(start, start + BATCH), replica);
-        await sleep(replica.child ? 20 : 200);
+        const batch = mine.slice(start, start + BATCH);
+        const first = replicas[turn++ % replicas.length] as Replica;
+        const other = replicas[turn % replicas.length] as Replica;
+        // Refused by one replica (down, starting): the other one takes it.
+        if (!(await write(batch, first)) && !(await write(batch, other)))
+          await sleep(500);
+        await sleep(20);
       }
     };
 
@@ -543,6 +567,23 @@ export async function runSoakBench(): Promise<void> {
         { ...headers, 'if-match': etag },
         ops,
       );
+    };
+    /** A retry after an answer that got lost finds the flow in that state already (a 400): done too. */
+    const flowAction = async (
+      flow: SoakFlow,
+      op: 'enable' | 'disable',
+    ): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const r = replicas[attempt % replicas.length] as Replica;
+        const res = await call(
+          r.port,
+          'POST',
+          `${FS}/flows/${flow.flowId}/action?op=${op}`,
+          headers,
+        );
+        if (res && res.status > 0 && res.status < 500) return;
+        await sleep(250);
+      }
     };
     const PROFILE_PATH = '/transformations/0/params/profileSelectors/selectors';
     let firstNameMapped = false;
@@ -597,13 +638,9 @@ export async function runSoakBench(): Promise<void> {
           }
           default: {
             const f3 = flows[2] as SoakFlow;
-            await flowPatch(f3, [
-              { op: 'replace', path: '/state', value: 'disabled' },
-            ]);
+            await flowAction(f3, 'disable');
             await sleep(2000);
-            await flowPatch(f3, [
-              { op: 'replace', path: '/state', value: 'enabled' },
-            ]);
+            await flowAction(f3, 'enable');
             stats.disables++;
           }
         }
@@ -646,6 +683,14 @@ export async function runSoakBench(): Promise<void> {
           await stopReplica(replicas[1] as Replica, 'SIGKILL');
           await sleep(2000);
           startReplica(replicas[1] as Replica, url, secrets);
+          await must(
+            [replicas[1] as Replica],
+            'GET',
+            '/health',
+            {},
+            undefined,
+            [200],
+          );
         },
       ],
       [
@@ -655,6 +700,14 @@ export async function runSoakBench(): Promise<void> {
             await stopReplica(replicas[0] as Replica, 'SIGTERM'),
           );
           startReplica(replicas[0] as Replica, url, secrets);
+          await must(
+            [replicas[0] as Replica],
+            'GET',
+            '/health',
+            {},
+            undefined,
+            [200],
+          );
         },
       ],
     ];
@@ -709,6 +762,7 @@ export async function runSoakBench(): Promise<void> {
           slice.filter((p) => p.doubtful),
           replicas[attempt % 2] as Replica,
         );
+        await sleep(100);
         if (attempt > 50) throw new Error('writes in doubt did not land');
       }
     }
@@ -739,6 +793,7 @@ export async function runSoakBench(): Promise<void> {
       messages: number;
       unique: number;
       lostExamples: string[];
+      perFlow: Record<string, string>;
     } => {
       let lost = 0;
       let outOfOrder = 0;
@@ -748,7 +803,9 @@ export async function runSoakBench(): Promise<void> {
       let messages = 0;
       let unique = 0;
       const lostExamples: string[] = [];
+      const perFlow: Record<string, string> = {};
       for (const flow of flows) {
+        const before = [sameIdAgain, sameIdOtherContent, sameContentOtherId];
         const byProfile = new Map<string, Received[]>();
         for (const e of flow.consumer.events) {
           const list = byProfile.get(e.profileId) ?? [];
@@ -800,6 +857,8 @@ export async function runSoakBench(): Promise<void> {
               );
           }
         }
+        perFlow[flow.name] =
+          `${flow.consumer.events.length} messages; same messageId again ${sameIdAgain - (before[0] ?? 0)} (other content ${sameIdOtherContent - (before[1] ?? 0)}); same content, other messageId ${sameContentOtherId - (before[2] ?? 0)}`;
       }
       return {
         lost,
@@ -810,6 +869,7 @@ export async function runSoakBench(): Promise<void> {
         messages,
         unique,
         lostExamples,
+        perFlow,
       };
     };
     const drainStarted = Date.now();
@@ -836,6 +896,7 @@ export async function runSoakBench(): Promise<void> {
       recordsStored: stats.recordsStored,
       recordsPerSecond: Math.round(stats.recordsStored / (loadMs / 1000)),
       unanswered: stats.unanswered,
+      refused: stats.refused,
       recordsInDoubt: stats.recordsInDoubt,
       statuses,
       segmentEdits: stats.segmentEdits,
@@ -850,7 +911,7 @@ export async function runSoakBench(): Promise<void> {
       ['load', `${SECONDS} s, ${PROFILES} profiles, 2 replicas, 3 flows`],
       [
         'ingest requests',
-        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}, ${stats.unanswered} unanswered`,
+        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}; ${stats.unanswered} unanswered (replica died under them), ${stats.refused} refused (replica down)`,
       ],
       [
         'records stored',
@@ -877,6 +938,10 @@ export async function runSoakBench(): Promise<void> {
         String(v.sameContentOtherId),
       ],
       ['drain after the load', `${drainMs} ms`],
+      ...Object.entries(v.perFlow).map(([name, text]): [string, string] => [
+        `  ${name}`,
+        text,
+      ]),
     ];
     process.stdout.write(
       `\n${rows.map((r) => `${r[0].padEnd(44)} ${r[1]}`).join('\n')}\n`,
