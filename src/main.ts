@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import { configureApp, setupSwagger } from './app.setup.js';
 import { EnvValidationError, loadEnv } from './config/env.js';
@@ -7,6 +9,7 @@ import { resolveSecrets } from './config/secrets.js';
 import { migrate } from './data-source.js';
 import { openDatabase } from './database/database.js';
 import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
+import { exitOnSignals } from './lifecycle/shutdown.js';
 import {
   createLogger,
   PinoNestLogger,
@@ -69,19 +72,15 @@ async function bootstrap(): Promise<void> {
     const dev = await ensureDevClient(env, app.get(TenancyService));
     await app.listen(env.PORT, env.HOST);
 
-    let stopping = false;
-    const shutdown = async (signal: string): Promise<void> => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      await app.close();
-      await stopDatabase();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void shutdown('SIGINT'));
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    exitOnSignals(app, {
+      timeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      logger,
+      after: stopDatabase,
+    });
 
-    const base = `http://localhost:${env.PORT}`;
+    // PORT=0 takes a free port: say which.
+    const port = (app.getHttpServer() as Server).address() as AddressInfo;
+    const base = `http://localhost:${port.port}`;
     const lines = [
       '',
       `flowservice-eventhubs is listening on ${base}`,

@@ -387,6 +387,18 @@ export class Env {
   @Max(3_600_000)
   REQUEST_TIMEOUT_MS = 30_000;
 
+  /**
+   * SIGTERM/SIGINT: the longest a shutdown takes. Requests get up to 40 % of
+   * it (an NDJSON upload stops reading at once and answers what it stored),
+   * export steps and segment batches finish or give up within it; then the
+   * process exits with 1 regardless. Nothing acknowledged is lost either way.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS = 25_000;
+
   /** How long an Idempotency-Key and the response it stored are remembered. */
   @Transform(toInt)
   @IsInt()

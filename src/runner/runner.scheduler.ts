@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
@@ -27,6 +28,8 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
  * database's return, not after RUNNER_MAX_BACKOFF_MS.
  */
 const OUTAGE_MAX_BACKOFF_MS = 5_000;
+/** How long a shutdown waits for in-flight steps: well inside SHUTDOWN_TIMEOUT_MS's default. */
+const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
@@ -36,7 +39,10 @@ const OUTAGE_MAX_BACKOFF_MS = 5_000;
  */
 @Injectable()
 export class RunnerScheduler
-  implements OnApplicationBootstrap, OnApplicationShutdown
+  implements
+    OnApplicationBootstrap,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
   private readonly logger = new Logger('RunnerScheduler');
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -64,6 +70,7 @@ export class RunnerScheduler
   private purging?: Promise<void>;
   private again = false;
   private stopped = true;
+  private stopping?: Promise<void>;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -80,6 +87,7 @@ export class RunnerScheduler
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.stopping = undefined;
     await this.listen();
     this.timer = setInterval(() => this.wake(), this.env.RUNNER_INTERVAL_MS);
     this.wake();
@@ -339,8 +347,18 @@ export class RunnerScheduler
     this.listenRetry.unref();
   }
 
-  /** Stops claiming, lets in-flight steps finish (bounded), releases leases so another replica continues. */
-  async stop(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Stops claiming, lets in-flight steps finish (bounded), releases leases so
+   * another replica continues. A step still publishing when the bound passes
+   * (a hub that never acknowledges) has committed nothing: whoever takes the
+   * flow next sends its batch again, under the same messageIds.
+   */
+  stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
+    this.stopping ??= this.stopSteps(timeoutMs);
+    return this.stopping;
+  }
+
+  private async stopSteps(timeoutMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -361,6 +379,11 @@ export class RunnerScheduler
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
+  }
+
+  /** Starts stopping while requests drain, so the two bounds run side by side. */
+  beforeApplicationShutdown(): void {
+    void this.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
