@@ -169,7 +169,18 @@ export class Env {
   @Max(10_000)
   RUNNER_BATCH_SIZE = 1000;
 
-  /** Flows exported concurrently by one replica. */
+  /**
+   * Lanes a new flow is split into (hash ranges of the profile id, each with
+   * its own position and lease, exported in parallel). Fixed per flow when
+   * its cursors are created; changing it affects new flows only.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  RUNNER_LANES = 4;
+
+  /** Lanes (of any flows) exported concurrently by one runner process. */
   @Transform(toInt)
   @IsInt()
   @Min(1)

@@ -13,7 +13,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
-import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { FlowCursorEntity, laneKey } from './flow-cursor.entity.js';
+import type { Lane } from '../profile-store/lanes.js';
 import type { FlowMapping } from './mapping.js';
 import { addFailure, buildMessages } from './messages.js';
 import { type ChangeBatch, StepPipeline } from './pipeline.js';
@@ -73,11 +74,11 @@ export class ExportExecutor {
       flow.transformations,
       flow.targetConnectionIds,
     );
-    const input = await this.read(flow, plan, batchSize);
+    const input = await this.read(flow, cursor, plan, batchSize);
     if (!input) {
-      if (!(await this.pipeline.settle(flow.id))) return 'lost';
+      if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
       if (plan.mappingChanged)
-        await this.commit(owner, flow, plan, plan.position, null, null);
+        await this.commit(owner, flow, cursor, plan, plan.position, null, null);
       return 'idle';
     }
     const t1 = Date.now();
@@ -113,7 +114,7 @@ export class ExportExecutor {
     );
     const t2 = Date.now();
 
-    const run = runContextOf(owner, flow);
+    const run = runContextOf(owner, flow, cursor.lane);
     try {
       await this.publish(
         flow,
@@ -136,39 +137,49 @@ export class ExportExecutor {
     return this.commitStep(owner, flow, cursor, plan, input, outcome);
   }
 
-  /** See StepPipeline.pendingCursor. */
-  pendingCursor(flowId: string): FlowCursorEntity | null {
-    return this.pipeline.pendingCursor(flowId);
+  /** See StepPipeline.pendingCursor (`key`: the lane's laneKey). */
+  pendingCursor(key: string): FlowCursorEntity | null {
+    return this.pipeline.pendingCursor(key);
   }
 
-  /** See StepPipeline.settle. */
-  settle(flowId: string): Promise<boolean> {
-    return this.pipeline.settle(flowId);
+  /** See StepPipeline.settle (`key`: the lane's laneKey). */
+  settle(key: string): Promise<boolean> {
+    return this.pipeline.settle(key);
   }
 
   /** Read phase: a backfill page, or the next change batch (null: nothing to do). */
   private async read(
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     batchSize: number,
   ): Promise<StepInput | null> {
-    if (plan.backfill) return this.readBackfillPage(flow, plan, batchSize);
+    const lane: Lane = { lane: cursor.lane, lanes: cursor.lanes };
+    if (plan.backfill)
+      return this.readBackfillPage(flow, lane, plan, batchSize);
+    const key = laneKey(cursor);
     const batch =
       (await this.pipeline.takePrefetched(
-        flow.id,
+        key,
         plan.position,
         plan.mapping,
         batchSize,
       )) ??
-      (await this.readChanges(flow, plan.mapping, plan.position, batchSize));
+      (await this.readChanges(
+        flow,
+        lane,
+        plan.mapping,
+        plan.position,
+        batchSize,
+      ));
     if (batch.changeCount === 0) return null;
     const more = batch.changeCount === batchSize;
     // Read the next batch while this one is built and published: Postgres
     // and the hub then work at the same time instead of taking turns.
     if (more) {
       const next = batch.nextPosition;
-      this.pipeline.prefetch(flow.id, next, plan.mapping, batchSize, () =>
-        this.readChanges(flow, plan.mapping, next, batchSize).catch(
+      this.pipeline.prefetch(key, next, plan.mapping, batchSize, () =>
+        this.readChanges(flow, lane, plan.mapping, next, batchSize).catch(
           (err: unknown) => {
             // Only a hint: the next step reads the batch itself.
             this.logger.debug(
@@ -195,6 +206,7 @@ export class ExportExecutor {
    */
   private async readBackfillPage(
     flow: FlowEntity,
+    lane: Lane,
     plan: StepPlan,
     batchSize: number,
   ): Promise<StepInput> {
@@ -202,7 +214,7 @@ export class ExportExecutor {
     const nextPosition = plan.skipToHorizon
       ? await this.repo.horizon()
       : plan.position;
-    const page = await this.repo.membersAfter(flow, backfill, batchSize);
+    const page = await this.repo.membersAfter(flow, backfill, batchSize, lane);
     // A member whose entry into a backfilled segment is still ahead of the
     // position is the change log's to export (once, under its change id).
     const ahead = await this.repo.enteringAfter(
@@ -234,11 +246,17 @@ export class ExportExecutor {
   /** Reads a batch of the change log, selects, and loads the selected profiles' states. */
   private async readChanges(
     flow: FlowEntity,
+    lane: Lane,
     mapping: FlowMapping,
     position: ChangePosition,
     batchSize: number,
   ): Promise<ChangeBatch> {
-    const changes = await this.repo.readChanges(flow, position, batchSize);
+    const changes = await this.repo.readChanges(
+      flow,
+      position,
+      batchSize,
+      lane,
+    );
     const last = changes[changes.length - 1];
     const candidates = selectChanges(changes, mapping);
     // States are read after the changes, so they are at least as new as every
@@ -347,7 +365,7 @@ export class ExportExecutor {
       error: { code: e.code, message: e.message },
     };
     // The previous step's commit lands first: its position is not in doubt.
-    if (!(await this.pipeline.settle(run.flowId))) return 'lost';
+    if (!(await this.pipeline.settle(laneKey(run)))) return 'lost';
     const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
     this.metrics.recordRetry(run.flowId, e.code);
     this.logger.warn(
@@ -376,10 +394,11 @@ export class ExportExecutor {
     input: StepInput,
     outcome: StepOutcome,
   ): Promise<StepResult> {
-    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
     const done = this.commit(
       owner,
       flow,
+      cursor,
       plan,
       input.nextPosition,
       input.nextBackfill,
@@ -387,7 +406,7 @@ export class ExportExecutor {
     );
     if (!input.more) return (await done) ? 'idle' : 'lost';
     this.pipeline.commitInFlight(
-      flow.id,
+      laneKey(cursor),
       done,
       Object.assign(new FlowCursorEntity(), cursor, {
         lastTxId: input.nextPosition.txId,
@@ -405,13 +424,14 @@ export class ExportExecutor {
   private commit(
     owner: string,
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     position: ChangePosition,
     backfill: Backfill | null,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
-      ...runContextOf(owner, flow),
+      ...runContextOf(owner, flow, cursor.lane),
       position,
       mapping: plan.stored,
       backfill,
@@ -420,10 +440,15 @@ export class ExportExecutor {
   }
 }
 
-function runContextOf(owner: string, flow: FlowEntity): RunContext {
+function runContextOf(
+  owner: string,
+  flow: FlowEntity,
+  lane: number,
+): RunContext {
   return {
     owner,
     flowId: flow.id,
+    lane,
     orgId: flow.orgId,
     sandboxName: flow.sandboxName,
     sandboxId: flow.sandboxId,
