@@ -244,14 +244,14 @@ export function changesAfterSql(c: {
   sandboxName: string;
   txId: string;
   changeId: string;
-  /** The reader's lane and lane count (see lanes.ts). */
-  lane: string;
-  lanes: string;
+  /** The reader's lane and lane count (see lanes.ts); absent: any profile. */
+  lane?: string;
+  lanes?: string;
 }): string {
   return `EXISTS (SELECT 1 FROM profile_changes p
                    WHERE p.org_id = ${c.orgId} AND p.sandbox_name = ${c.sandboxName}
                      AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId})
-                     AND ${inLaneSql('p.profile_id', c.lane, c.lanes)})`;
+                     AND ${inLaneSql('p.profile_id', c.lane ?? 0, c.lanes ?? 1)})`;
 }
 
 /**

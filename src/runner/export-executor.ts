@@ -21,7 +21,12 @@ import { type ChangeBatch, StepPipeline } from './pipeline.js';
 import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { type RunContext, RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
-import { type Backfill, type StepPlan, planStep } from './step-plan.js';
+import {
+  type Backfill,
+  type StepPlan,
+  planStep,
+  positionAfterRead,
+} from './step-plan.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -75,10 +80,21 @@ export class ExportExecutor {
       flow.targetConnectionIds,
     );
     const input = await this.read(flow, cursor, plan, batchSize);
-    if (!input) {
+    if (!('candidates' in input)) {
       if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
-      if (plan.mappingChanged)
-        await this.commit(owner, flow, cursor, plan, plan.position, null, null);
+      const moved =
+        input.nextPosition.txId !== plan.position.txId ||
+        input.nextPosition.id !== plan.position.id;
+      if (plan.mappingChanged || moved)
+        await this.commit(
+          owner,
+          flow,
+          cursor,
+          plan,
+          input.nextPosition,
+          null,
+          null,
+        );
       return 'idle';
     }
     const t1 = Date.now();
@@ -147,13 +163,13 @@ export class ExportExecutor {
     return this.pipeline.settle(key);
   }
 
-  /** Read phase: a backfill page, or the next change batch (null: nothing to do). */
+  /** Read phase: a backfill page, or the next change batch (none: only where the lane's position may move). */
   private async read(
     flow: FlowEntity,
     cursor: FlowCursorEntity,
     plan: StepPlan,
     batchSize: number,
-  ): Promise<StepInput | null> {
+  ): Promise<StepInput | { nextPosition: ChangePosition }> {
     const lane: Lane = { lane: cursor.lane, lanes: cursor.lanes };
     if (plan.backfill)
       return this.readBackfillPage(flow, lane, plan, batchSize);
@@ -172,7 +188,7 @@ export class ExportExecutor {
         plan.position,
         batchSize,
       ));
-    if (batch.changeCount === 0) return null;
+    if (batch.changeCount === 0) return { nextPosition: batch.nextPosition };
     const more = batch.changeCount === batchSize;
     // Read the next batch while this one is built and published: Postgres
     // and the hub then work at the same time instead of taking turns.
@@ -251,6 +267,7 @@ export class ExportExecutor {
     position: ChangePosition,
     batchSize: number,
   ): Promise<ChangeBatch> {
+    const horizon = await this.repo.horizon();
     const changes = await this.repo.readChanges(
       flow,
       position,
@@ -268,7 +285,12 @@ export class ExportExecutor {
     );
     return {
       changeCount: changes.length,
-      nextPosition: last ? { txId: last.txId, id: last.id } : position,
+      nextPosition: positionAfterRead(
+        position,
+        last && { txId: last.txId, id: last.id },
+        changes.length === batchSize,
+        horizon,
+      ),
       candidates,
       states,
     };

@@ -58,6 +58,14 @@ const EMPTY_MAPPING: FlowMapping = {
 export const EDITED_SQL = 'to_timestamp(0)';
 
 /**
+ * A lane with no changes of its own is still claimed this long after its
+ * last step when the log has moved on (other lanes' changes), so its
+ * position follows the log's horizon (see positionAfterRead): the purge and
+ * exportPositions go by a flow's slowest lane.
+ */
+const LANE_CATCH_UP_MS = 1000;
+
+/**
  * The runner's statements over its own tables (cursors, runs) and its reads
  * through the profile store and the segment catalogue.
  */
@@ -126,7 +134,9 @@ export class RunnerRepository {
            AND (c.flow_id::text || '/' || c.lane) <> ALL($5::text[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
-                OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })})
+                OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
+                OR (c.updated_at < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+                    AND ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })}))
          ORDER BY c.next_attempt_at
          LIMIT $2
          FOR UPDATE OF c SKIP LOCKED
