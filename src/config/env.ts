@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsArray,
@@ -179,6 +180,17 @@ export class Env {
   @Min(1)
   @Max(256)
   RUNNER_LANES = 4;
+
+  /**
+   * Runner processes `npm start` forks (each its own event loop; the API,
+   * the segment worker and the emulator stay in the first process). 0 or 1:
+   * the runner runs in the API's process. Default: the number of cores.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(64)
+  RUNNER_WORKERS = availableParallelism();
 
   /** Lanes (of any flows) exported concurrently by one runner process. */
   @Transform(toInt)
