@@ -426,7 +426,7 @@ async function setFlowState(
 async function waitForCursor(h: Harness, flowId: string): Promise<void> {
   for (;;) {
     const rows = (await h.ds.query(
-      `SELECT backfill IS NULL AND jsonb_array_length(mapping->'segmentIds') > 0 AS ready FROM flow_cursors WHERE flow_id = $1`,
+      `SELECT bool_and(backfill IS NULL AND jsonb_array_length(mapping->'segmentIds') > 0) AS ready FROM flow_cursors WHERE flow_id = $1`,
       [flowId],
     )) as { ready: boolean }[];
     if (rows[0]?.ready) return;

@@ -20,6 +20,11 @@ import {
   describeOptionalModules,
 } from './optional-modules.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { RunnerWorkers, runnerWorkerCount } from './runner/workers.js';
+
+/** How long workers get to finish their steps and release their leases on shutdown. */
+const WORKER_STOP_MS = 15_000;
 
 async function bootstrap(): Promise<void> {
   let env;
@@ -57,9 +62,19 @@ async function bootstrap(): Promise<void> {
   try {
     await migrate(databaseUrl);
     const secrets = resolveSecrets(env);
+    // With runner workers, this process serves the API (and the segment
+    // worker, the emulator) and the workers export.
+    const workerCount = runnerWorkerCount(env);
+    const appEnv = workerCount
+      ? {
+          ...env,
+          RUNNER_ENABLED: false,
+          SEGMENT_WORKER_ENABLED: env.SEGMENT_WORKER_ENABLED ?? true,
+        }
+      : env;
     const app = await NestFactory.create(
       AppModule.forRoot({
-        env,
+        env: appEnv,
         databaseUrl,
         secrets,
         imports: optionalModules(env, databaseUrl),
@@ -71,10 +86,19 @@ async function bootstrap(): Promise<void> {
     setupSwagger(app);
     const dev = await ensureDevClient(env, app.get(TenancyService));
     await app.listen(env.PORT, env.HOST);
+    const workers = new RunnerWorkers(
+      new URL('./runner-worker.js', import.meta.url).pathname,
+      workerCount,
+      databaseUrl,
+      app.get(MetricsService),
+      logger,
+    );
+    workers.start();
 
     exitOnSignals(app, {
       timeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       logger,
+      before: () => workers.stop(WORKER_STOP_MS),
       after: stopDatabase,
     });
 
@@ -89,6 +113,11 @@ async function bootstrap(): Promise<void> {
       `  Metrics:      ${base}/metrics ${env.METRICS_TOKEN ? '(bearer METRICS_TOKEN)' : '(no auth: keep it on an internal network, or set METRICS_TOKEN)'}`,
       `  Database:     ${database.mode === 'external' ? 'external (DATABASE_URL)' : `embedded PostgreSQL on 127.0.0.1:${database.port} (data in ${database.dataDir})`}`,
       ...describeOptionalModules(env),
+      ...(workerCount
+        ? [
+            `                ${workerCount} runner worker processes (RUNNER_WORKERS)`,
+          ]
+        : []),
     ];
     if (dev) {
       lines.push(

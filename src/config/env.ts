@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsArray,
@@ -188,7 +189,29 @@ export class Env {
   @Max(10_000)
   RUNNER_BATCH_SIZE = 1000;
 
-  /** Flows exported concurrently by one replica. */
+  /**
+   * Lanes a new flow is split into (hash ranges of the profile id, each with
+   * its own position and lease, exported in parallel). Fixed per flow when
+   * its cursors are created; changing it affects new flows only.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  RUNNER_LANES = 4;
+
+  /**
+   * Runner processes `npm start` forks (each its own event loop; the API,
+   * the segment worker and the emulator stay in the first process). 0 or 1:
+   * the runner runs in the API's process. Default: the number of cores.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(64)
+  RUNNER_WORKERS = availableParallelism();
+
+  /** Lanes (of any flows) exported concurrently by one runner process. */
   @Transform(toInt)
   @IsInt()
   @Min(1)

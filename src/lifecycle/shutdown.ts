@@ -12,6 +12,11 @@ export interface ShutdownOptions {
   /** SHUTDOWN_TIMEOUT_MS: after this the process exits whatever is still running. */
   timeoutMs: number;
   logger: Logger;
+  /**
+   * Runs before the app closes: stopping runner worker processes, whose last
+   * steps still need the database and the emulator this process may host.
+   */
+  before?: () => Promise<void>;
   /** Runs after the app closed: stopping the embedded database. */
   after?: () => Promise<void>;
   exit?: (code: number) => never;
@@ -82,6 +87,7 @@ export async function shutDown(
   );
   let code = 0;
   try {
+    await opts.before?.();
     await app.close();
   } catch (err) {
     code = 1;

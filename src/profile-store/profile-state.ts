@@ -21,6 +21,11 @@ export interface ProfileState {
   identityMap: IdentityMap;
   /** Per segment (exited ones until purged); `realizedTx` set on `realized`. */
   memberships: Record<string, MembershipState>;
+  /**
+   * For exports: the row's version (the transaction that last wrote it), so
+   * a state re-sent by any path is recognisably the same one.
+   */
+  version?: string;
 }
 
 /** A stored profile with its row times, for the lookup. */
@@ -94,11 +99,11 @@ export async function loadExportStates(
   const out = new Map<string, ProfileState>();
   if (profileIds.length === 0) return out;
   const rows = (await q.query(
-    `SELECT id::text AS id, attributes, identity_map, memberships
+    `SELECT id::text AS id, attributes, identity_map, memberships, xmin::text AS version
        FROM profiles
       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     [tenant.orgId, tenant.sandboxName, profileIds],
-  )) as StateRow[];
+  )) as (StateRow & { version: string })[];
   for (const r of rows) {
     const memberships: Record<string, MembershipState> = {};
     for (const segmentId of segmentIds) {
@@ -114,6 +119,7 @@ export async function loadExportStates(
       attributes: r.attributes,
       identityMap: r.identity_map,
       memberships,
+      version: r.version,
     });
   }
   return out;

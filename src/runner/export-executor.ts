@@ -13,14 +13,20 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
-import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { FlowCursorEntity, laneKey } from './flow-cursor.entity.js';
+import type { Lane } from '../profile-store/lanes.js';
 import type { FlowMapping } from './mapping.js';
 import { addFailure, buildMessages } from './messages.js';
 import { type ChangeBatch, StepPipeline } from './pipeline.js';
 import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { type RunContext, RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
-import { type Backfill, type StepPlan, planStep } from './step-plan.js';
+import {
+  type Backfill,
+  type StepPlan,
+  planStep,
+  positionAfterRead,
+} from './step-plan.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -73,11 +79,22 @@ export class ExportExecutor {
       flow.transformations,
       flow.targetConnectionIds,
     );
-    const input = await this.read(flow, plan, batchSize);
-    if (!input) {
-      if (!(await this.pipeline.settle(flow.id))) return 'lost';
-      if (plan.mappingChanged)
-        await this.commit(owner, flow, plan, plan.position, null, null);
+    const input = await this.read(flow, cursor, plan, batchSize);
+    if (!('candidates' in input)) {
+      if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
+      const moved =
+        input.nextPosition.txId !== plan.position.txId ||
+        input.nextPosition.id !== plan.position.id;
+      if (plan.mappingChanged || moved)
+        await this.commit(
+          owner,
+          flow,
+          cursor,
+          plan,
+          input.nextPosition,
+          null,
+          null,
+        );
       return 'idle';
     }
     const t1 = Date.now();
@@ -113,7 +130,7 @@ export class ExportExecutor {
     );
     const t2 = Date.now();
 
-    const run = runContextOf(owner, flow);
+    const run = runContextOf(owner, flow, cursor.lane);
     try {
       await this.publish(
         flow,
@@ -136,39 +153,49 @@ export class ExportExecutor {
     return this.commitStep(owner, flow, cursor, plan, input, outcome);
   }
 
-  /** See StepPipeline.pendingCursor. */
-  pendingCursor(flowId: string): FlowCursorEntity | null {
-    return this.pipeline.pendingCursor(flowId);
+  /** See StepPipeline.pendingCursor (`key`: the lane's laneKey). */
+  pendingCursor(key: string): FlowCursorEntity | null {
+    return this.pipeline.pendingCursor(key);
   }
 
-  /** See StepPipeline.settle. */
-  settle(flowId: string): Promise<boolean> {
-    return this.pipeline.settle(flowId);
+  /** See StepPipeline.settle (`key`: the lane's laneKey). */
+  settle(key: string): Promise<boolean> {
+    return this.pipeline.settle(key);
   }
 
-  /** Read phase: a backfill page, or the next change batch (null: nothing to do). */
+  /** Read phase: a backfill page, or the next change batch (none: only where the lane's position may move). */
   private async read(
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     batchSize: number,
-  ): Promise<StepInput | null> {
-    if (plan.backfill) return this.readBackfillPage(flow, plan, batchSize);
+  ): Promise<StepInput | { nextPosition: ChangePosition }> {
+    const lane: Lane = { lane: cursor.lane, lanes: cursor.lanes };
+    if (plan.backfill)
+      return this.readBackfillPage(flow, lane, plan, batchSize);
+    const key = laneKey(cursor);
     const batch =
       (await this.pipeline.takePrefetched(
-        flow.id,
+        key,
         plan.position,
         plan.mapping,
         batchSize,
       )) ??
-      (await this.readChanges(flow, plan.mapping, plan.position, batchSize));
-    if (batch.changeCount === 0) return null;
+      (await this.readChanges(
+        flow,
+        lane,
+        plan.mapping,
+        plan.position,
+        batchSize,
+      ));
+    if (batch.changeCount === 0) return { nextPosition: batch.nextPosition };
     const more = batch.changeCount === batchSize;
     // Read the next batch while this one is built and published: Postgres
     // and the hub then work at the same time instead of taking turns.
     if (more) {
       const next = batch.nextPosition;
-      this.pipeline.prefetch(flow.id, next, plan.mapping, batchSize, () =>
-        this.readChanges(flow, plan.mapping, next, batchSize).catch(
+      this.pipeline.prefetch(key, next, plan.mapping, batchSize, () =>
+        this.readChanges(flow, lane, plan.mapping, next, batchSize).catch(
           (err: unknown) => {
             // Only a hint: the next step reads the batch itself.
             this.logger.debug(
@@ -195,6 +222,7 @@ export class ExportExecutor {
    */
   private async readBackfillPage(
     flow: FlowEntity,
+    lane: Lane,
     plan: StepPlan,
     batchSize: number,
   ): Promise<StepInput> {
@@ -202,7 +230,7 @@ export class ExportExecutor {
     const nextPosition = plan.skipToHorizon
       ? await this.repo.horizon()
       : plan.position;
-    const page = await this.repo.membersAfter(flow, backfill, batchSize);
+    const page = await this.repo.membersAfter(flow, backfill, batchSize, lane);
     // A member whose entry into a backfilled segment is still ahead of the
     // position is the change log's to export (once, under its change id).
     const ahead = await this.repo.enteringAfter(
@@ -234,11 +262,18 @@ export class ExportExecutor {
   /** Reads a batch of the change log, selects, and loads the selected profiles' states. */
   private async readChanges(
     flow: FlowEntity,
+    lane: Lane,
     mapping: FlowMapping,
     position: ChangePosition,
     batchSize: number,
   ): Promise<ChangeBatch> {
-    const changes = await this.repo.readChanges(flow, position, batchSize);
+    const horizon = await this.repo.horizon();
+    const changes = await this.repo.readChanges(
+      flow,
+      position,
+      batchSize,
+      lane,
+    );
     const last = changes[changes.length - 1];
     const candidates = selectChanges(changes, mapping);
     // States are read after the changes, so they are at least as new as every
@@ -250,7 +285,12 @@ export class ExportExecutor {
     );
     return {
       changeCount: changes.length,
-      nextPosition: last ? { txId: last.txId, id: last.id } : position,
+      nextPosition: positionAfterRead(
+        position,
+        last && { txId: last.txId, id: last.id },
+        changes.length === batchSize,
+        horizon,
+      ),
       candidates,
       states,
     };
@@ -347,7 +387,7 @@ export class ExportExecutor {
       error: { code: e.code, message: e.message },
     };
     // The previous step's commit lands first: its position is not in doubt.
-    if (!(await this.pipeline.settle(run.flowId))) return 'lost';
+    if (!(await this.pipeline.settle(laneKey(run)))) return 'lost';
     const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
     this.metrics.recordRetry(run.flowId, e.code);
     this.logger.warn(
@@ -376,10 +416,11 @@ export class ExportExecutor {
     input: StepInput,
     outcome: StepOutcome,
   ): Promise<StepResult> {
-    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
     const done = this.commit(
       owner,
       flow,
+      cursor,
       plan,
       input.nextPosition,
       input.nextBackfill,
@@ -387,7 +428,7 @@ export class ExportExecutor {
     );
     if (!input.more) return (await done) ? 'idle' : 'lost';
     this.pipeline.commitInFlight(
-      flow.id,
+      laneKey(cursor),
       done,
       Object.assign(new FlowCursorEntity(), cursor, {
         lastTxId: input.nextPosition.txId,
@@ -405,13 +446,14 @@ export class ExportExecutor {
   private commit(
     owner: string,
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     position: ChangePosition,
     backfill: Backfill | null,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
-      ...runContextOf(owner, flow),
+      ...runContextOf(owner, flow, cursor.lane),
       position,
       mapping: plan.stored,
       backfill,
@@ -420,10 +462,15 @@ export class ExportExecutor {
   }
 }
 
-function runContextOf(owner: string, flow: FlowEntity): RunContext {
+function runContextOf(
+  owner: string,
+  flow: FlowEntity,
+  lane: number,
+): RunContext {
   return {
     owner,
     flowId: flow.id,
+    lane,
     orgId: flow.orgId,
     sandboxName: flow.sandboxName,
     sandboxId: flow.sandboxId,

@@ -98,7 +98,17 @@ export function buildMessages(
       events.get(t.id)?.push({
         key: c.profileId,
         body,
-        messageId: messageIdOf(flow.id, t.id, c.profileId, c.exportKey),
+        // The state's version and the body itself seed the id: a state
+        // re-sent by any path (a backfill page re-sent after a takeover,
+        // the change log, a batch re-read) keeps its messageId, and one id
+        // never names two different bodies.
+        messageId: messageIdOf(
+          flow.id,
+          t.id,
+          c.profileId,
+          state.version ?? c.exportKey,
+          JSON.stringify(body),
+        ),
         properties: {
           flowId: flow.id,
           profileId: c.profileId,

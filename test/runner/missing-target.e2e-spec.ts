@@ -7,7 +7,11 @@ import {
 } from '../../src/emulator/defaults.js';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
-import { createEventHubsFlow, type CreatedFlow } from '../helpers/flows.js';
+import {
+  createEventHubsFlow,
+  type CreatedFlow,
+  flowProgress,
+} from '../helpers/flows.js';
 import { HubCollector } from '../helpers/hub.js';
 import { ingest } from '../helpers/profiles.js';
 import { FS } from '../helpers/resources.js';
@@ -68,16 +72,10 @@ describe('a flow whose target connection is gone', () => {
   async function positionOf(
     flowId: string,
   ): Promise<{ pos: string; failures: number; pending: number }> {
-    const [row] = (await ds.query(
-      `SELECT c.last_tx_id::text || '/' || c.last_change_id AS pos, c.failures,
-              (SELECT count(*) FROM profile_changes p
-                WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                  AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id))::int AS pending
-         FROM flow_cursors c
-        WHERE c.flow_id = $1 AND c.backfill IS NULL AND c.last_success_at IS NOT NULL`,
-      [flowId],
-    )) as { pos: string; failures: number; pending: number }[];
-    return row ?? { pos: '', failures: -1, pending: -1 };
+    const p = await flowProgress(ds, flowId);
+    return p?.noBackfill && p.stepped
+      ? p
+      : { pos: '', failures: -1, pending: -1 };
   }
 
   it.each([
