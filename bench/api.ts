@@ -419,7 +419,7 @@ export async function runApiBench(): Promise<void> {
               headers,
               paths: connectionIds.map((id) => `${FS}/connections/${id}`),
             },
-            db.cpuMs,
+            () => db.cpuMs(),
           ),
           await load(
             'runs of one flow (property=flowId==…)',
@@ -431,7 +431,7 @@ export async function runApiBench(): Promise<void> {
                 (_, i) => `${FS}/runs?property=flowId==${pick(flowIds, i)}`,
               ),
             },
-            db.cpuMs,
+            () => db.cpuMs(),
           ),
         ];
     await printTopStatements(ds, 'concurrent');

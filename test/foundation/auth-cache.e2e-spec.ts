@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDataSourceOptions } from '../../src/data-source.js';
@@ -7,6 +8,7 @@ import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import {
   createTenant,
   createTestApp,
+  TEST_SECRETS,
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
@@ -142,6 +144,34 @@ describe('auth cache', () => {
         'the deleted client refused',
         { timeoutMs: 2_000, intervalMs: 5 },
       );
+  });
+
+  it('a token whose signature check is cached is refused once it expires', async () => {
+    const tenant = await createTenant(a);
+    const secretId = (
+      JSON.parse(
+        Buffer.from(tenant.token.split('.')[1] ?? '', 'base64url').toString(),
+      ) as { sid: string }
+    ).sid;
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const short = await new SignJWT({
+      org: tenant.orgId,
+      client_id: tenant.clientId,
+      sid: secretId,
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('flowservice-eventhubs')
+      .setAudience('platform')
+      .setIssuedAt()
+      .setExpirationTime(expiresAt)
+      .sign(new TextEncoder().encode(TEST_SECRETS.tokenSigningKey));
+    const headers = { ...tenant.headers, authorization: `Bearer ${short}` };
+    await a.http.get(FLOWS).set(headers).expect(200);
+    await a.http.get(FLOWS).set(headers).expect(200);
+    await new Promise((r) =>
+      setTimeout(r, expiresAt * 1000 - Date.now() + 1100),
+    );
+    await a.http.get(FLOWS).set(headers).expect(401);
   });
 
   it('reads the database on every request with AUTH_CACHE_TTL_MS=0', async () => {
