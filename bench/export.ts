@@ -39,7 +39,9 @@ import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import type { ChangePosition } from '../src/profile-store/change-log.js';
+import { ExportExecutor } from '../src/runner/export-executor.js';
 import { RunnerRepository } from '../src/runner/runner.repository.js';
+import { type PhaseTotals, STEP_PHASES } from '../src/runner/step-timers.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import {
@@ -451,6 +453,40 @@ interface Measured {
   events: number;
   cpuMsPer1000: CpuSample;
   bytesPerEvent: number;
+  phases: PhaseBreakdown;
+}
+
+/**
+ * The runner's own account of a measurement (StepTimers): CPU µs per export
+ * of each synchronous phase, the rest of the process's CPU (driver protocol
+ * parsing, socket I/O, the SDK's asynchronous work, GC), and wall ms per
+ * step of each phase as a step waits for it.
+ */
+interface PhaseBreakdown {
+  steps: number;
+  cpuMicrosPerExport: Record<string, number>;
+  wallMsPerStep: Record<string, number>;
+}
+
+function phaseBreakdown(
+  a: PhaseTotals,
+  b: PhaseTotals,
+  exports: number,
+  nodeCpuMs: number,
+): PhaseBreakdown {
+  const steps = b.steps - a.steps;
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  const cpu: Record<string, number> = {};
+  const wall: Record<string, number> = {};
+  let attributed = 0;
+  for (const p of STEP_PHASES) {
+    const micros = b.cpuMicros[p] - a.cpuMicros[p];
+    attributed += micros;
+    cpu[p] = r(micros / exports);
+    wall[p] = r((b.wallMs[p] - a.wallMs[p]) / Math.max(1, steps));
+  }
+  cpu.rest = r((nodeCpuMs * 1000 - attributed) / exports);
+  return { steps, cpuMicrosPerExport: cpu, wallMsPerStep: wall };
 }
 
 /** A new flow to `hub`, its backfill done, disabled until a measurement enables it. */
@@ -487,14 +523,23 @@ async function measureRound(
   await ingest(h, docs);
   await printTopStatements(h.ds, 'ingest before the export');
   const profiler = await startProfiler();
+  const executor = h.app.get(ExportExecutor);
   const started = performance.now();
   const cpuBefore = h.cpu();
+  const phasesBefore = executor.phaseTotals();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = h.cpu();
+  const phases = phaseBreakdown(
+    phasesBefore,
+    executor.phaseTotals(),
+    docs.length,
+    cpuAfter.node - cpuBefore.node,
+  );
   await profiler?.stop(label);
-  const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  const cpuMsPer1000 = cpuDelta(cpuBefore, cpuAfter, docs.length);
   await printTopStatements(h.ds, `export to ${label}`);
   // Later measurements must not pay for this flow exporting their changes too.
   await setFlowState(h, flowId, 'disable');
@@ -503,7 +548,13 @@ async function measureRound(
     (after.bytes - runsBefore.bytes) /
       Math.max(1, after.records - runsBefore.records),
   );
-  return { seconds, events: docs.length, cpuMsPer1000, bytesPerEvent };
+  return {
+    seconds,
+    events: docs.length,
+    cpuMsPer1000,
+    bytesPerEvent,
+    phases,
+  };
 }
 
 /** What the flow's runs have recorded as sent so far. */
@@ -755,6 +806,7 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: tp.cpuMsPer1000,
         bytesPerEvent: tp.bytesPerEvent,
         ceilingCpuMsPer1000: ceiling.cpuMsPer1000,
+        phases: tp.phases,
       };
     }
 
@@ -843,6 +895,7 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: CpuSample;
         ceilingCpuMsPer1000: CpuSample;
         bytesPerEvent: number;
+        phases: PhaseBreakdown;
       }
     | undefined;
   const s = results.scale as
@@ -877,6 +930,18 @@ export async function runExportBench(): Promise<void> {
           [
             '  the same for the ceiling',
             `${t.ceilingCpuMsPer1000.node} / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
+            '',
+          ],
+          [
+            `node CPU µs per export: ${[...STEP_PHASES, 'rest'].join(' / ')}`,
+            [...STEP_PHASES, 'rest']
+              .map((p) => t.phases.cpuMicrosPerExport[p] ?? 0)
+              .join(' / '),
+            '',
+          ],
+          [
+            `wall ms per step (${t.phases.steps} steps): ${STEP_PHASES.join(' / ')}`,
+            STEP_PHASES.map((p) => t.phases.wallMsPerStep[p] ?? 0).join(' / '),
             '',
           ],
         ]

@@ -11,7 +11,10 @@ import {
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
-import type { ProfileState } from '../profile-store/profile-state.js';
+import type {
+  ExportStateOptions,
+  ProfileState,
+} from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import type { FlowMapping } from './mapping.js';
@@ -21,6 +24,7 @@ import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { type RunContext, RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
 import { type Backfill, type StepPlan, planStep } from './step-plan.js';
+import { type PhaseTotals, StepTimers } from './step-timers.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -45,6 +49,7 @@ interface StepInput {
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
   private readonly pipeline = new StepPipeline();
+  private readonly timers = new StepTimers();
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -73,7 +78,9 @@ export class ExportExecutor {
       flow.transformations,
       flow.targetConnectionIds,
     );
+    const readStart = performance.now();
     const input = await this.read(flow, plan, batchSize);
+    this.timers.addWall('read', readStart);
     if (!input) {
       if (!(await this.pipeline.settle(flow.id))) return 'lost';
       if (plan.mappingChanged)
@@ -95,6 +102,8 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
+    const segments = await this.repo.segmentInfo(flow, plan.mapping.segmentIds);
+    const buildStart = performance.now();
     const events = buildMessages(
       {
         flow,
@@ -104,16 +113,19 @@ export class ExportExecutor {
           includeSegmentNames: t.params.includeSegmentNames === true,
           includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
         })),
-        segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
+        segments,
         candidates: input.candidates,
         states: input.states,
         from: plan.position,
       },
       outcome,
+      this.timers,
     );
+    this.timers.addWall('build', buildStart);
     const t2 = Date.now();
 
     const run = runContextOf(owner, flow);
+    const publishStart = performance.now();
     try {
       await this.publish(
         flow,
@@ -125,6 +137,10 @@ export class ExportExecutor {
     } catch (err) {
       return this.recordFailure(run, cursor, err, outcome, backoffMs);
     }
+    this.timers.addWall('sdk', publishStart);
+    let messages = 0;
+    for (const list of events.values()) messages += list.length;
+    this.timers.countStep(messages);
     outcome.at = Date.now();
     // Several targets each received the same profiles; count profiles once.
     outcome.output = targets.length
@@ -134,6 +150,11 @@ export class ExportExecutor {
       `flow ${flow.id}: ${input.candidates.length} candidates, ${outcome.output} sent; ms read ${t1 - t0}, build ${t2 - t1}, publish ${outcome.at - t2}`,
     );
     return this.commitStep(owner, flow, cursor, plan, input, outcome);
+  }
+
+  /** Where this process's export steps spent their time so far (see StepTimers). */
+  phaseTotals(): PhaseTotals {
+    return this.timers.snapshot();
   }
 
   /** See StepPipeline.pendingCursor. */
@@ -217,6 +238,7 @@ export class ExportExecutor {
       flow,
       ids,
       plan.mapping.segmentIds,
+      this.stateOptions(plan.mapping),
     );
     await this.repo.showSeenByOtherFlows(flow, states);
     return {
@@ -240,19 +262,32 @@ export class ExportExecutor {
   ): Promise<ChangeBatch> {
     const changes = await this.repo.readChanges(flow, position, batchSize);
     const last = changes[changes.length - 1];
-    const candidates = selectChanges(changes, mapping);
+    const candidates = this.timers.cpu('select', () =>
+      selectChanges(changes, mapping),
+    );
     // States are read after the changes, so they are at least as new as every
     // change in the batch; a later change is exported again by a later batch.
     const states = await this.repo.exportStates(
       flow,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
       mapping.segmentIds,
+      this.stateOptions(mapping),
     );
     return {
       changeCount: changes.length,
       nextPosition: last ? { txId: last.txId, id: last.id } : position,
       candidates,
       states,
+    };
+  }
+
+  /** Only what the mapping reads of each profile; decoding counts as the read phase. */
+  private stateOptions(mapping: FlowMapping): ExportStateOptions {
+    return {
+      attributePaths: [
+        ...new Set([...mapping.attributePaths, ...mapping.mandatoryFields]),
+      ],
+      decode: (fn) => this.timers.cpu('read', fn),
     };
   }
 
@@ -278,6 +313,7 @@ export class ExportExecutor {
         },
         list,
       );
+      this.timers.addCpuMicros('sdk', result.sdkCpuMicros);
       this.metrics.recordExports(flow.id, result.sent, result.rejected.length);
       outcome.output += result.sent;
       outcome.outputBytes += result.bytes;
@@ -376,7 +412,9 @@ export class ExportExecutor {
     input: StepInput,
     outcome: StepOutcome,
   ): Promise<StepResult> {
+    const commitStart = performance.now();
     if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    const cpu = process.cpuUsage();
     const done = this.commit(
       owner,
       flow,
@@ -385,6 +423,8 @@ export class ExportExecutor {
       input.nextBackfill,
       outcome,
     );
+    this.timers.addCpu('commit', cpu);
+    this.timers.addWall('commit', commitStart);
     if (!input.more) return (await done) ? 'idle' : 'lost';
     this.pipeline.commitInFlight(
       flow.id,
