@@ -71,6 +71,20 @@ const mappings: Record<string, FlowMapping & { direct: boolean }> = {
     mandatoryFields: [],
     direct: true,
   },
+  'every mapped path has a value': {
+    segmentIds: ['s1', 's2'],
+    attributePaths: [
+      'person.name.lastName',
+      'homeAddress.city',
+      'person.birthDate',
+      'person.nick',
+      'person.name.firstName',
+      'loyalty.tags',
+      'empty',
+    ],
+    mandatoryFields: [],
+    direct: true,
+  },
   'no attributes, no memberships': {
     segmentIds: ['s9'],
     attributePaths: [],

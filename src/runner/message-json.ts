@@ -79,6 +79,38 @@ function attributeTree(paths: string[]): AttrNode[] | null {
   return root;
 }
 
+/**
+ * The attribute part when every mapped path has a value (the usual case):
+ * fixed text around each value, so a message is one pass of concatenation.
+ * `parts` has one more entry than `paths`.
+ */
+interface FullTemplate {
+  paths: string[];
+  parts: string[];
+}
+
+function fullTemplate(nodes: AttrNode[]): FullTemplate {
+  const t: FullTemplate = { paths: [], parts: [] };
+  let text = '';
+  const walk = (level: AttrNode[]): void => {
+    level.forEach((n, i) => {
+      text += `${i === 0 ? '' : ','}${n.keyJson}:`;
+      if (n.path !== null) {
+        t.parts.push(text);
+        t.paths.push(n.path);
+        text = '';
+      } else {
+        text += '{';
+        walk(n.children);
+        text += '}';
+      }
+    });
+  };
+  walk(nodes);
+  t.parts.push(text);
+  return t;
+}
+
 /** Objects without a value below them are left out, as setAt never creates them. */
 function writeAttributes(
   nodes: AttrNode[],
@@ -146,6 +178,7 @@ export function bodyWriter(mapping: FlowMapping): BodyWriter {
       write: (state, opts) =>
         JSON.stringify(buildPayload(state, mapping, opts)),
     };
+  const full = fullTemplate(tree);
   const segmentKeys = mapping.segmentIds.map((id) => JSON.stringify(id));
   // Per options object (one per target kind in a step): each segment's extras.
   const extrasCache = new WeakMap<PayloadOptions, string[]>();
@@ -157,7 +190,15 @@ export function bodyWriter(mapping: FlowMapping): BodyWriter {
         extras = mapping.segmentIds.map((id) => segmentExtras(id, opts));
         extrasCache.set(opts, extras);
       }
-      const attrs = writeAttributes(tree, state.attributes);
+      let attrs = full.parts[0] as string;
+      for (let i = 0; i < full.paths.length; i++) {
+        const v = valueAt(state.attributes, full.paths[i] as string);
+        if (v === undefined) {
+          attrs = writeAttributes(tree, state.attributes);
+          break;
+        }
+        attrs += json(v) + (full.parts[i + 1] as string);
+      }
       let ups = '';
       for (let i = 0; i < mapping.segmentIds.length; i++) {
         const m = state.memberships[mapping.segmentIds[i] as string];

@@ -50,7 +50,7 @@ const EMPTY = Buffer.alloc(0);
  * body's JSON text and bytes, the messageId and the application properties.
  */
 export class ExportMessage implements OutboundEvent {
-  bodyText = '';
+  /** Set by serialize(); only the bytes are kept, not the text they came from. */
   bytes: Buffer = EMPTY;
 
   constructor(
@@ -58,6 +58,11 @@ export class ExportMessage implements OutboundEvent {
     readonly messageId: string,
     readonly properties: Record<string, string>,
   ) {}
+
+  /** The body's JSON text, exactly as published. */
+  get bodyText(): string {
+    return this.bytes.toString('utf8');
+  }
 
   /** The body as a consumer decodes it (previews, tests): parsed on each read. */
   get body(): Record<string, unknown> {
@@ -171,11 +176,11 @@ function serialize(
     const opts = built.options[i] as PayloadOptions;
     if (lastMessage && state === lastState && opts === lastOptions) {
       // Another target with the same options: the same body.
-      message.bodyText = lastMessage.bodyText;
       message.bytes = lastMessage.bytes;
     } else {
+      let text: string;
       try {
-        message.bodyText = writer.write(state, opts);
+        text = writer.write(state, opts);
       } catch (err) {
         // Not retryable: the same data would fail again. Record it and go on.
         addFailure(
@@ -186,7 +191,7 @@ function serialize(
         lastMessage = null;
         continue;
       }
-      message.bytes = Buffer.from(message.bodyText, 'utf8');
+      message.bytes = Buffer.from(text, 'utf8');
       lastState = state;
       lastOptions = opts;
       lastMessage = message;
