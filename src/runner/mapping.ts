@@ -98,7 +98,7 @@ export function triggersOf(
 export function isEligible(
   state: ProfileState,
   mapping: FlowMapping,
-  justExited: Set<string>,
+  justExited: ReadonlySet<string>,
 ): boolean {
   const member = mapping.segmentIds.some((id) => {
     const m = state.memberships[id];
