@@ -620,7 +620,6 @@ async function measureCeiling(
       { orgId, sandboxName },
       changes.map((c) => c.profileId),
       segmentIds,
-      { attributePaths: ATTRIBUTES },
     );
     return changes;
   };

@@ -80,40 +80,17 @@ export async function loadStates(
   return out;
 }
 
-/** What an export reads of each profile besides its identityMap. */
+/** How an export's read runs. */
 export interface ExportStateOptions {
-  /**
-   * The attribute paths the export reads (mapped and mandatory): only these
-   * are loaded, and `attributes` holds just them. Absent: the whole document.
-   */
-  attributePaths?: string[];
   /** Runs the synchronous decoding of the rows (a timer's hook). */
   decode?: <T>(fn: () => T) => T;
 }
 
 /** jsonb_build_array takes at most 100 arguments (FUNC_MAX_ARGS). */
-const MAX_PROJECTED = 100;
-
-/**
- * A key `#>` may read as an array index: valueAt never indexes arrays, so
- * such paths are read from the whole document instead.
- */
-const MAY_INDEX = /^\s*[-+]?\d/;
-
-function projectable(paths: string[] | undefined): paths is string[] {
-  return (
-    paths !== undefined &&
-    paths.length <= MAX_PROJECTED &&
-    // `__proto__` would set a prototype in the rebuilt document, not a key.
-    !paths.some((p) =>
-      p.split('.').some((k) => MAY_INDEX.test(k) || k === '__proto__'),
-    )
-  );
-}
+const MAX_ARGS = 100;
 
 interface ExportRow {
   id: string;
-  /** Text of the document, or of an array of the projected paths' values. */
   attributes: string;
   identity_map: string;
   /** Text of an array of the segments' stored entries (null: none), in `segmentIds` order. */
@@ -124,8 +101,10 @@ interface ExportRow {
  * An export's read: the given profiles (deleted ones are absent) with the
  * memberships of `segmentIds` only, `lastQualificationTime` in the message's
  * second precision ("2026-11-26T02:27:54Z"). PostgreSQL projects the mapped
- * segments and, when given, the attribute paths, so a profile's other
- * segments and attributes are neither sent nor decoded.
+ * segments' entries, so a profile's other memberships are neither sent nor
+ * decoded. Attributes come whole: projecting each mapped path (`#>`) cost
+ * PostgreSQL more than it saved Node on profiles the size of the export
+ * benchmark's.
  */
 export async function loadExportStates(
   q: Queryable,
@@ -136,45 +115,36 @@ export async function loadExportStates(
 ): Promise<Map<string, ProfileState>> {
   if (profileIds.length === 0) return new Map();
   const params: unknown[] = [tenant.orgId, tenant.sandboxName, profileIds];
-  const param = (value: unknown, type: string): string => {
-    params.push(value);
-    return `$${params.length}::${type}`;
-  };
-  const paths = projectable(options.attributePaths)
-    ? options.attributePaths
-    : null;
-  const attributes = paths
-    ? `jsonb_build_array(${paths.map((p) => `attributes #> ${param(p.split('.'), 'text[]')}`).join(', ')})::text`
-    : 'attributes::text';
   // Chunks of at most 100 segments, concatenated in order.
   const chunks: string[] = [];
-  for (let i = 0; i < segmentIds.length; i += MAX_PROJECTED)
+  for (let i = 0; i < segmentIds.length; i += MAX_ARGS)
     chunks.push(
       `jsonb_build_array(${segmentIds
-        .slice(i, i + MAX_PROJECTED)
-        .map((id) => `memberships -> ${param(id, 'text')}`)
+        .slice(i, i + MAX_ARGS)
+        .map((id) => {
+          params.push(id);
+          return `memberships -> $${params.length}::text`;
+        })
         .join(', ')})`,
     );
   const memberships = chunks.length ? `(${chunks.join(' || ')})::text` : `'[]'`;
   // Text columns: the rows are decoded below, where a timer can see it.
   const rows = (await q.query(
-    `SELECT id::text AS id, ${attributes} AS attributes,
+    `SELECT id::text AS id, attributes::text AS attributes,
             identity_map::text AS identity_map, ${memberships} AS memberships
        FROM profiles
       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     params,
   )) as ExportRow[];
   const decode = (): Map<string, ProfileState> =>
-    decodeExportRows(rows, segmentIds, paths);
+    decodeExportRows(rows, segmentIds);
   return options.decode ? options.decode(decode) : decode();
 }
 
 function decodeExportRows(
   rows: ExportRow[],
   segmentIds: string[],
-  paths: string[] | null,
 ): Map<string, ProfileState> {
-  const keys = paths?.map((p) => p.split('.'));
   const out = new Map<string, ProfileState>();
   for (const r of rows) {
     const stored = JSON.parse(r.memberships) as (StoredMembership | null)[];
@@ -189,40 +159,12 @@ function decodeExportRows(
     }
     out.set(r.id, {
       profileId: r.id,
-      attributes: keys
-        ? documentOf(keys, JSON.parse(r.attributes) as unknown[])
-        : (JSON.parse(r.attributes) as JsonObject),
+      attributes: JSON.parse(r.attributes) as JsonObject,
       identityMap: JSON.parse(r.identity_map) as IdentityMap,
       memberships,
     });
   }
   return out;
-}
-
-/**
- * A document holding the projected values at their paths: every one of
- * those paths reads the same value as in the stored document (a JSON null
- * reads as absent there too).
- */
-function documentOf(keys: string[][], values: unknown[]): JsonObject {
-  const doc: JsonObject = {};
-  for (let i = 0; i < keys.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) continue;
-    const path = keys[i] as string[];
-    let cur = doc;
-    for (let k = 0; k < path.length - 1; k++) {
-      const key = path[k] as string;
-      let next = cur[key];
-      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
-        next = {};
-        cur[key] = next;
-      }
-      cur = next as JsonObject;
-    }
-    cur[path[path.length - 1] as string] = v;
-  }
-  return doc;
 }
 
 /**

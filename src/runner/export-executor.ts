@@ -50,6 +50,10 @@ export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
   private readonly pipeline = new StepPipeline();
   private readonly timers = new StepTimers();
+  /** Decoding the states counts as the read phase. */
+  private readonly stateOptions: ExportStateOptions = {
+    decode: (fn) => this.timers.cpu('read', fn),
+  };
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -238,7 +242,7 @@ export class ExportExecutor {
       flow,
       ids,
       plan.mapping.segmentIds,
-      this.stateOptions(plan.mapping),
+      this.stateOptions,
     );
     await this.repo.showSeenByOtherFlows(flow, states);
     return {
@@ -271,23 +275,13 @@ export class ExportExecutor {
       flow,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
       mapping.segmentIds,
-      this.stateOptions(mapping),
+      this.stateOptions,
     );
     return {
       changeCount: changes.length,
       nextPosition: last ? { txId: last.txId, id: last.id } : position,
       candidates,
       states,
-    };
-  }
-
-  /** Only what the mapping reads of each profile; decoding counts as the read phase. */
-  private stateOptions(mapping: FlowMapping): ExportStateOptions {
-    return {
-      attributePaths: [
-        ...new Set([...mapping.attributePaths, ...mapping.mandatoryFields]),
-      ],
-      decode: (fn) => this.timers.cpu('read', fn),
     };
   }
 
