@@ -34,13 +34,16 @@ const state: ProfileState = {
     empty: {},
     '': { weird: true },
   },
-  // Stored data can hold what validation would refuse today.
-  identityMap: {
-    email: [{ id: 'a@x.io', primary: true }, { id: 7 }, { nope: 1 }, 'x'],
-    ecid: [],
-    '10': [{ id: 'numeric namespace' }],
-    bad: 'not a list',
-  } as unknown as ProfileState['identityMap'],
+  // Stored data can hold what validation would refuse today; JSON.parse
+  // makes `__proto__` a key, as the driver does.
+  identityMap: JSON.parse(
+    JSON.stringify({
+      email: [{ id: 'a@x.io', primary: true }, { id: 7 }, { nope: 1 }, 'x'],
+      ecid: [],
+      '10': [{ id: 'numeric namespace' }],
+      bad: 'not a list',
+    }).replace(/}$/, ',"__proto__":[{"id":"proto"}]}'),
+  ) as ProfileState['identityMap'],
   memberships: {
     s1: {
       status: 'realized',
