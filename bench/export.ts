@@ -4,7 +4,8 @@
  *
  *  - throughput: N changed profiles (3 mapped segments, 10 mapped attributes),
  *    change log → hub acknowledgement, and the box's ceiling (same rows read,
- *    prebuilt payloads sent with the SDK);
+ *    prebuilt payloads sent with the SDK); then a new flow's backfill of the
+ *    same N profiles; each with the runner's CPU per export by phase;
  *  - scale: the same 10,000 changes on a small and on a large store;
  *  - latency: a steady rate of changes; commit → enqueued time p50/p99.
  *
@@ -39,7 +40,9 @@ import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import type { ChangePosition } from '../src/profile-store/change-log.js';
+import { ExportExecutor } from '../src/runner/export-executor.js';
 import { RunnerRepository } from '../src/runner/runner.repository.js';
+import { type PhaseTotals, STEP_PHASES } from '../src/runner/step-timers.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import {
@@ -109,6 +112,8 @@ interface Harness {
 
 interface CpuSample {
   node: number;
+  /** The kernel's part of `node` (socket I/O to PostgreSQL and the emulator). */
+  nodeSystem: number;
   postgres: number;
   emulator: number;
 }
@@ -117,6 +122,7 @@ function cpuDelta(a: CpuSample, b: CpuSample, per: number): CpuSample {
   const r = (x: number): number => Math.round((x / per) * 1000 * 10) / 10;
   return {
     node: r(b.node - a.node),
+    nodeSystem: r(b.nodeSystem - a.nodeSystem),
     postgres: r(b.postgres - a.postgres),
     emulator: r(b.emulator - a.emulator),
   };
@@ -223,6 +229,7 @@ async function startHarness(): Promise<Harness> {
       const own = process.cpuUsage();
       return {
         node: (own.user + own.system) / 1000,
+        nodeSystem: own.system / 1000,
         postgres: db.cpuMs(),
         emulator: emulator.pid ? procCpuMs(emulator.pid) : 0,
       };
@@ -451,6 +458,40 @@ interface Measured {
   events: number;
   cpuMsPer1000: CpuSample;
   bytesPerEvent: number;
+  phases: PhaseBreakdown;
+}
+
+/**
+ * The runner's own account of a measurement (StepTimers): CPU µs per export
+ * of each synchronous phase, the rest of the process's CPU (driver protocol
+ * parsing, socket I/O, the SDK's asynchronous work, GC), and wall ms per
+ * step of each phase as a step waits for it.
+ */
+interface PhaseBreakdown {
+  steps: number;
+  cpuMicrosPerExport: Record<string, number>;
+  wallMsPerStep: Record<string, number>;
+}
+
+function phaseBreakdown(
+  a: PhaseTotals,
+  b: PhaseTotals,
+  exports: number,
+  nodeCpuMs: number,
+): PhaseBreakdown {
+  const steps = b.steps - a.steps;
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  const cpu: Record<string, number> = {};
+  const wall: Record<string, number> = {};
+  let attributed = 0;
+  for (const p of STEP_PHASES) {
+    const micros = b.cpuMicros[p] - a.cpuMicros[p];
+    attributed += micros;
+    cpu[p] = r(micros / exports);
+    wall[p] = r((b.wallMs[p] - a.wallMs[p]) / Math.max(1, steps));
+  }
+  cpu.rest = r((nodeCpuMs * 1000 - attributed) / exports);
+  return { steps, cpuMicrosPerExport: cpu, wallMsPerStep: wall };
 }
 
 /** A new flow to `hub`, its backfill done, disabled until a measurement enables it. */
@@ -487,14 +528,23 @@ async function measureRound(
   await ingest(h, docs);
   await printTopStatements(h.ds, 'ingest before the export');
   const profiler = await startProfiler();
+  const executor = h.app.get(ExportExecutor);
   const started = performance.now();
   const cpuBefore = h.cpu();
+  const phasesBefore = executor.phaseTotals();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = h.cpu();
+  const phases = phaseBreakdown(
+    phasesBefore,
+    executor.phaseTotals(),
+    docs.length,
+    cpuAfter.node - cpuBefore.node,
+  );
   await profiler?.stop(label);
-  const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  const cpuMsPer1000 = cpuDelta(cpuBefore, cpuAfter, docs.length);
   await printTopStatements(h.ds, `export to ${label}`);
   // Later measurements must not pay for this flow exporting their changes too.
   await setFlowState(h, flowId, 'disable');
@@ -503,7 +553,13 @@ async function measureRound(
     (after.bytes - runsBefore.bytes) /
       Math.max(1, after.records - runsBefore.records),
   );
-  return { seconds, events: docs.length, cpuMsPer1000, bytesPerEvent };
+  return {
+    seconds,
+    events: docs.length,
+    cpuMsPer1000,
+    bytesPerEvent,
+    phases,
+  };
 }
 
 /** What the flow's runs have recorded as sent so far. */
@@ -544,7 +600,10 @@ async function measureCeiling(
   const { orgId, sandboxName } = h.tenant;
   // The same envelope as an export (a JSON body of the exports' average
   // size, content type, messageId, four properties), built once.
-  const prebuilt = { payload: 'x'.repeat(Math.max(0, bytesPerEvent - 160)) };
+  // The runner hands the SDK each body as bytes; so does the ceiling.
+  const prebuilt = Buffer.from(
+    JSON.stringify({ payload: 'x'.repeat(Math.max(0, bytesPerEvent - 160)) }),
+  );
   const properties = {
     flowId: randomUUID(),
     profileId: randomUUID(),
@@ -612,6 +671,44 @@ async function measureCeiling(
   return {
     perSecond: sent / seconds,
     cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), sent),
+  };
+}
+
+/** A new flow over the throughput round's profiles: its first backfill, exported as fast as the runner can. */
+async function measureBackfill(
+  h: Harness,
+  hub: string,
+  n: number,
+  segmentIds: string[],
+  scheduler: RunnerScheduler,
+): Promise<Measured> {
+  await h.ds.query('VACUUM ANALYZE profiles');
+  await h.ds.query('CHECKPOINT');
+  const executor = h.app.get(ExportExecutor);
+  const profiler = await startProfiler();
+  const started = performance.now();
+  const cpuBefore = h.cpu();
+  const phasesBefore = executor.phaseTotals();
+  const flowId = await createFlow(h, hub, segmentIds);
+  scheduler.wake();
+  await waitForPublished(h, hub, n);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = h.cpu();
+  const phases = phaseBreakdown(
+    phasesBefore,
+    executor.phaseTotals(),
+    n,
+    cpuAfter.node - cpuBefore.node,
+  );
+  await profiler?.stop(hub);
+  await setFlowState(h, flowId, 'disable');
+  const out = await outputOf(h, flowId);
+  return {
+    seconds,
+    events: n,
+    cpuMsPer1000: cpuDelta(cpuBefore, cpuAfter, n),
+    bytesPerEvent: Math.round(out.bytes / Math.max(1, out.records)),
+    phases,
   };
 }
 
@@ -746,6 +843,22 @@ export async function runExportBench(): Promise<void> {
         tp.bytesPerEvent,
       );
       await scheduler.start();
+      // Every throughput profile is a member of the first segment.
+      const bf = await measureBackfill(
+        h,
+        'bench-backfill',
+        THROUGHPUT_N,
+        segmentIds,
+        scheduler,
+      );
+      results.backfill = {
+        profiles: THROUGHPUT_N,
+        seconds: bf.seconds,
+        exportsPerSecond: bf.events / bf.seconds,
+        ratioToCeiling: bf.events / bf.seconds / ceiling.perSecond,
+        cpuMsPer1000Exports: bf.cpuMsPer1000,
+        phases: bf.phases,
+      };
       results.throughput = {
         profiles: THROUGHPUT_N,
         seconds: tp.seconds,
@@ -755,6 +868,7 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: tp.cpuMsPer1000,
         bytesPerEvent: tp.bytesPerEvent,
         ceilingCpuMsPer1000: ceiling.cpuMsPer1000,
+        phases: tp.phases,
       };
     }
 
@@ -843,6 +957,15 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: CpuSample;
         ceilingCpuMsPer1000: CpuSample;
         bytesPerEvent: number;
+        phases: PhaseBreakdown;
+      }
+    | undefined;
+  const b = results.backfill as
+    | {
+        exportsPerSecond: number;
+        ratioToCeiling: number;
+        cpuMsPer1000Exports: CpuSample;
+        phases: PhaseBreakdown;
       }
     | undefined;
   const s = results.scale as
@@ -870,13 +993,47 @@ export async function runExportBench(): Promise<void> {
           ['ratio to ceiling', t.ratioToCeiling.toFixed(2), ''],
           ['bytes per exported message (AMQP)', String(t.bytesPerEvent), ''],
           [
-            'CPU ms per 1,000 exports: node / postgres / emulator',
-            `${t.cpuMsPer1000Exports.node} / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
+            'CPU ms per 1,000 exports: node (system) / postgres / emulator',
+            `${t.cpuMsPer1000Exports.node} (${t.cpuMsPer1000Exports.nodeSystem}) / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
             '',
           ],
           [
             '  the same for the ceiling',
-            `${t.ceilingCpuMsPer1000.node} / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
+            `${t.ceilingCpuMsPer1000.node} (${t.ceilingCpuMsPer1000.nodeSystem}) / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
+            '',
+          ],
+          [
+            `node CPU µs per export: ${[...STEP_PHASES, 'rest'].join(' / ')}`,
+            [...STEP_PHASES, 'rest']
+              .map((p) => t.phases.cpuMicrosPerExport[p] ?? 0)
+              .join(' / '),
+            '',
+          ],
+          [
+            `wall ms per step (${t.phases.steps} steps): ${STEP_PHASES.join(' / ')}`,
+            STEP_PHASES.map((p) => t.phases.wallMsPerStep[p] ?? 0).join(' / '),
+            '',
+          ],
+        ]
+      : []),
+    ...(b
+      ? [
+          [
+            'backfill (exports/s, a new flow over those profiles)',
+            b.exportsPerSecond.toFixed(0),
+            '≥ 20,000',
+          ],
+          ['backfill ratio to ceiling', b.ratioToCeiling.toFixed(2), ''],
+          [
+            'backfill CPU ms per 1,000: node (system) / postgres / emulator',
+            `${b.cpuMsPer1000Exports.node} (${b.cpuMsPer1000Exports.nodeSystem}) / ${b.cpuMsPer1000Exports.postgres} / ${b.cpuMsPer1000Exports.emulator}`,
+            '',
+          ],
+          [
+            `backfill node CPU µs per export: ${[...STEP_PHASES, 'rest'].join(' / ')}`,
+            [...STEP_PHASES, 'rest']
+              .map((p) => b.phases.cpuMicrosPerExport[p] ?? 0)
+              .join(' / '),
             '',
           ],
         ]

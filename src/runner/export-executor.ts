@@ -11,7 +11,10 @@ import {
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
-import type { ProfileState } from '../profile-store/profile-state.js';
+import type {
+  ExportStateOptions,
+  ProfileState,
+} from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { FlowCursorEntity, laneKey } from './flow-cursor.entity.js';
 import type { Lane } from '../profile-store/lanes.js';
@@ -27,6 +30,7 @@ import {
   planStep,
   positionAfterRead,
 } from './step-plan.js';
+import { type PhaseTotals, StepTimers } from './step-timers.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -51,6 +55,11 @@ interface StepInput {
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
   private readonly pipeline = new StepPipeline();
+  private readonly timers = new StepTimers();
+  /** Decoding the states counts as the read phase. */
+  private readonly stateOptions: ExportStateOptions = {
+    decode: (fn) => this.timers.cpu('read', fn),
+  };
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -79,7 +88,9 @@ export class ExportExecutor {
       flow.transformations,
       flow.targetConnectionIds,
     );
+    const readStart = performance.now();
     const input = await this.read(flow, cursor, plan, batchSize);
+    this.timers.addWall('read', readStart);
     if (!('candidates' in input)) {
       if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
       const moved =
@@ -112,6 +123,8 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
+    const segments = await this.repo.segmentInfo(flow, plan.mapping.segmentIds);
+    const buildStart = performance.now();
     const events = buildMessages(
       {
         flow,
@@ -121,16 +134,19 @@ export class ExportExecutor {
           includeSegmentNames: t.params.includeSegmentNames === true,
           includeSegmentTimestamps: t.params.includeSegmentTimestamps === true,
         })),
-        segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
+        segments,
         candidates: input.candidates,
         states: input.states,
         from: plan.position,
       },
       outcome,
+      this.timers,
     );
+    this.timers.addWall('build', buildStart);
     const t2 = Date.now();
 
     const run = runContextOf(owner, flow, cursor.lane);
+    const publishStart = performance.now();
     try {
       await this.publish(
         flow,
@@ -142,6 +158,10 @@ export class ExportExecutor {
     } catch (err) {
       return this.recordFailure(run, cursor, err, outcome, backoffMs);
     }
+    this.timers.addWall('sdk', publishStart);
+    let messages = 0;
+    for (const list of events.values()) messages += list.length;
+    this.timers.countStep(messages);
     outcome.at = Date.now();
     // Several targets each received the same profiles; count profiles once.
     outcome.output = targets.length
@@ -151,6 +171,11 @@ export class ExportExecutor {
       `flow ${flow.id}: ${input.candidates.length} candidates, ${outcome.output} sent; ms read ${t1 - t0}, build ${t2 - t1}, publish ${outcome.at - t2}`,
     );
     return this.commitStep(owner, flow, cursor, plan, input, outcome);
+  }
+
+  /** Where this process's export steps spent their time so far (see StepTimers). */
+  phaseTotals(): PhaseTotals {
+    return this.timers.snapshot();
   }
 
   /** See StepPipeline.pendingCursor (`key`: the lane's laneKey). */
@@ -245,6 +270,7 @@ export class ExportExecutor {
       flow,
       ids,
       plan.mapping.segmentIds,
+      this.stateOptions,
     );
     await this.repo.showSeenByOtherFlows(flow, states);
     return {
@@ -275,13 +301,16 @@ export class ExportExecutor {
       lane,
     );
     const last = changes[changes.length - 1];
-    const candidates = selectChanges(changes, mapping);
+    const candidates = this.timers.cpu('select', () =>
+      selectChanges(changes, mapping),
+    );
     // States are read after the changes, so they are at least as new as every
     // change in the batch; a later change is exported again by a later batch.
     const states = await this.repo.exportStates(
       flow,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
       mapping.segmentIds,
+      this.stateOptions,
     );
     return {
       changeCount: changes.length,
@@ -318,6 +347,7 @@ export class ExportExecutor {
         },
         list,
       );
+      this.timers.addCpuMicros('sdk', result.sdkCpuMicros);
       this.metrics.recordExports(flow.id, result.sent, result.rejected.length);
       outcome.output += result.sent;
       outcome.outputBytes += result.bytes;
@@ -416,7 +446,9 @@ export class ExportExecutor {
     input: StepInput,
     outcome: StepOutcome,
   ): Promise<StepResult> {
+    const commitStart = performance.now();
     if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
+    const cpu = process.cpuUsage();
     const done = this.commit(
       owner,
       flow,
@@ -426,6 +458,8 @@ export class ExportExecutor {
       input.nextBackfill,
       outcome,
     );
+    this.timers.addCpu('commit', cpu);
+    this.timers.addWall('commit', commitStart);
     if (!input.more) return (await done) ? 'idle' : 'lost';
     this.pipeline.commitInFlight(
       laneKey(cursor),

@@ -16,6 +16,7 @@ import {
 } from '../profile-store/change-log.js';
 import { membersAfter } from '../profile-store/membership-writes.js';
 import {
+  type ExportStateOptions,
   type ProfileState,
   loadExportStates,
   realizationsSeen,
@@ -193,8 +194,9 @@ export class RunnerRepository {
     tenant: TenantRef,
     profileIds: string[],
     segmentIds: string[],
+    options?: ExportStateOptions,
   ): Promise<Map<string, ProfileState>> {
-    return loadExportStates(this.ds, tenant, profileIds, segmentIds);
+    return loadExportStates(this.ds, tenant, profileIds, segmentIds, options);
   }
 
   /** Next page of the lane's current members of the backfill's segments. */
