@@ -464,7 +464,8 @@ export async function runSoakBench(): Promise<void> {
       requests: 0,
       unanswered: 0,
       refused: 0,
-      statuses: new Map<number, number>(),
+      statuses: new Map<string, number>(),
+      slowestMs: 0,
       recordsStored: 0,
       recordsInDoubt: 0,
       segmentEdits: 0,
@@ -486,6 +487,7 @@ export async function runSoakBench(): Promise<void> {
         tier: TIERS[Math.floor(Math.random() * TIERS.length)] as string,
       }));
       stats.requests++;
+      const sentAt = Date.now();
       const res = await call(
         replica.port,
         'POST',
@@ -509,7 +511,10 @@ export async function runSoakBench(): Promise<void> {
         stats.recordsInDoubt += sent.length;
         return true;
       }
-      stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
+      stats.slowestMs = Math.max(stats.slowestMs, Date.now() - sentAt);
+      const code = (res.body as { code?: string } | null)?.code;
+      const key = code ? `${res.status} ${code}` : String(res.status);
+      stats.statuses.set(key, (stats.statuses.get(key) ?? 0) + 1);
       const results = (
         res.body as {
           results?: { index: number; status: string; profileId?: string }[];
@@ -884,7 +889,7 @@ export async function runSoakBench(): Promise<void> {
     const drainMs = Date.now() - drainStarted;
 
     const statuses = [...stats.statuses]
-      .sort((a, b) => a[0] - b[0])
+      .sort((a, b) => a[0].localeCompare(b[0]))
       .map(([s, n]) => `${s}×${n}`)
       .join(' ');
     const results = {
@@ -897,6 +902,7 @@ export async function runSoakBench(): Promise<void> {
       recordsPerSecond: Math.round(stats.recordsStored / (loadMs / 1000)),
       unanswered: stats.unanswered,
       refused: stats.refused,
+      slowestMs: stats.slowestMs,
       recordsInDoubt: stats.recordsInDoubt,
       statuses,
       segmentEdits: stats.segmentEdits,
@@ -911,7 +917,7 @@ export async function runSoakBench(): Promise<void> {
       ['load', `${SECONDS} s, ${PROFILES} profiles, 2 replicas, 3 flows`],
       [
         'ingest requests',
-        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}; ${stats.unanswered} unanswered (replica died under them), ${stats.refused} refused (replica down)`,
+        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}; slowest ${stats.slowestMs} ms; ${stats.unanswered} unanswered (replica died under them), ${stats.refused} refused (replica down)`,
       ],
       [
         'records stored',
