@@ -22,6 +22,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  createWriteStream,
   mkdirSync,
   mkdtempSync,
   rmSync,
@@ -82,6 +83,9 @@ interface Replica {
   child?: ChildProcess;
 }
 
+/** Replica logs (warnings and errors, JSON lines) go here; the path is printed at the end. */
+const LOG_DIR = mkdtempSync(join(tmpdir(), 'fse-soak-logs-'));
+
 function startReplica(r: Replica, databaseUrl: string, secrets: Secrets): void {
   const main = resolve(import.meta.dirname, '../src/main.js');
   const child = spawn(process.execPath, [main], {
@@ -100,10 +104,15 @@ function startReplica(r: Replica, databaseUrl: string, secrets: Secrets): void {
       RUNNER_MAX_BACKOFF_MS: '1000',
       SEGMENT_SWEEP_INTERVAL_MS: '3600000',
       RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const out = createWriteStream(join(LOG_DIR, `replica-${r.name}.log`), {
+    flags: 'a',
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
   r.child = child;
 }
 
@@ -464,7 +473,8 @@ export async function runSoakBench(): Promise<void> {
       requests: 0,
       unanswered: 0,
       refused: 0,
-      statuses: new Map<number, number>(),
+      statuses: new Map<string, number>(),
+      slowestMs: 0,
       recordsStored: 0,
       recordsInDoubt: 0,
       segmentEdits: 0,
@@ -486,6 +496,7 @@ export async function runSoakBench(): Promise<void> {
         tier: TIERS[Math.floor(Math.random() * TIERS.length)] as string,
       }));
       stats.requests++;
+      const sentAt = Date.now();
       const res = await call(
         replica.port,
         'POST',
@@ -509,7 +520,10 @@ export async function runSoakBench(): Promise<void> {
         stats.recordsInDoubt += sent.length;
         return true;
       }
-      stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
+      stats.slowestMs = Math.max(stats.slowestMs, Date.now() - sentAt);
+      const code = (res.body as { code?: string } | null)?.code;
+      const key = code ? `${res.status} ${code}` : String(res.status);
+      stats.statuses.set(key, (stats.statuses.get(key) ?? 0) + 1);
       const results = (
         res.body as {
           results?: { index: number; status: string; profileId?: string }[];
@@ -662,22 +676,6 @@ export async function runSoakBench(): Promise<void> {
         },
       ],
       [
-        'hub down 5 s (connections cut, new ones refused)',
-        async () => {
-          emulator.faults.add({ kind: 'stop-accepting', durationMs: 5000 });
-          emulator.faults.add({ kind: 'connection', effect: 'drop' });
-          await sleep(5000);
-        },
-      ],
-      [
-        'database restart (fast shutdown, down 3 s)',
-        async () => {
-          await db.stop();
-          await sleep(3000);
-          await db.start();
-        },
-      ],
-      [
         'replica B SIGKILLed, restarted after 2 s',
         async () => {
           await stopReplica(replicas[1] as Replica, 'SIGKILL');
@@ -691,6 +689,14 @@ export async function runSoakBench(): Promise<void> {
             undefined,
             [200],
           );
+        },
+      ],
+      [
+        'database restart (fast shutdown, down 3 s)',
+        async () => {
+          await db.stop();
+          await sleep(3000);
+          await db.start();
         },
       ],
       [
@@ -710,10 +716,19 @@ export async function runSoakBench(): Promise<void> {
           );
         },
       ],
+
+      [
+        'hub down 5 s (connections cut, new ones refused)',
+        async () => {
+          emulator.faults.add({ kind: 'stop-accepting', durationMs: 5000 });
+          emulator.faults.add({ kind: 'connection', effect: 'drop' });
+          await sleep(5000);
+        },
+      ],
     ];
     const faults = async (): Promise<void> => {
       let i = 0;
-      await sleep(5000);
+      await sleep(3000);
       while (running) {
         const [name, inject] = FAULTS[i++ % FAULTS.length] as [
           string,
@@ -722,7 +737,7 @@ export async function runSoakBench(): Promise<void> {
         log(`fault: ${name}`);
         await inject();
         fault(name);
-        await sleep(Math.max(3000, (SECONDS * 1000) / 12));
+        await sleep(Math.max(2000, (SECONDS * 1000) / 20));
       }
     };
 
@@ -884,7 +899,7 @@ export async function runSoakBench(): Promise<void> {
     const drainMs = Date.now() - drainStarted;
 
     const statuses = [...stats.statuses]
-      .sort((a, b) => a[0] - b[0])
+      .sort((a, b) => a[0].localeCompare(b[0]))
       .map(([s, n]) => `${s}×${n}`)
       .join(' ');
     const results = {
@@ -897,6 +912,7 @@ export async function runSoakBench(): Promise<void> {
       recordsPerSecond: Math.round(stats.recordsStored / (loadMs / 1000)),
       unanswered: stats.unanswered,
       refused: stats.refused,
+      slowestMs: stats.slowestMs,
       recordsInDoubt: stats.recordsInDoubt,
       statuses,
       segmentEdits: stats.segmentEdits,
@@ -911,7 +927,7 @@ export async function runSoakBench(): Promise<void> {
       ['load', `${SECONDS} s, ${PROFILES} profiles, 2 replicas, 3 flows`],
       [
         'ingest requests',
-        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}; ${stats.unanswered} unanswered (replica died under them), ${stats.refused} refused (replica down)`,
+        `${stats.requests} (${results.requestsPerSecond}/s), statuses ${statuses}; slowest ${stats.slowestMs} ms; ${stats.unanswered} unanswered (replica died under them), ${stats.refused} refused (replica down)`,
       ],
       [
         'records stored',
@@ -946,6 +962,7 @@ export async function runSoakBench(): Promise<void> {
     process.stdout.write(
       `\n${rows.map((r) => `${r[0].padEnd(44)} ${r[1]}`).join('\n')}\n`,
     );
+    process.stdout.write(`replica logs: ${LOG_DIR}\n`);
     if (v.lostExamples.length)
       process.stdout.write(`lost, e.g.:\n  ${v.lostExamples.join('\n  ')}\n`);
     const out = resolve(import.meta.dirname, '../../bench/results');

@@ -59,7 +59,7 @@ export interface StreamIngestResult extends IngestResult {
    */
   summarized: boolean;
   /**
-   * After a server failure: the first record not stored; it and every
+   * After a server failure or a shutdown: the first record not stored; it and every
    * record after it (read or not) must be sent again. Records before it
    * have their outcome in the counts (and the list).
    */
