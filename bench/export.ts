@@ -21,6 +21,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -45,6 +46,9 @@ import { RunnerRepository } from '../src/runner/runner.repository.js';
 import { type PhaseTotals, STEP_PHASES } from '../src/runner/step-timers.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
+import { createLogger } from '../src/logging/logger.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
+import { RunnerWorkers } from '../src/runner/workers.js';
 import {
   freePort,
   printTopStatements,
@@ -60,6 +64,8 @@ const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
  * says otherwise (1,000 and 2,000 measured alike; the ceiling reads as many).
  */
 const BATCH = num('RUNNER_BATCH_SIZE', 1000);
+/** Changed profiles per round of the workers phase (1 worker, then RUNNER_WORKERS). */
+const WORKERS_N = num('BENCH_WORKERS_PROFILES', 50_000);
 /** The bench's own emulator, on loopback. */
 const BENCH_ENDPOINTS: EndpointPolicy = {
   hostSuffixes: [],
@@ -73,7 +79,7 @@ const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 60);
 const LATENCY_RATE = num('BENCH_LATENCY_RATE', 1000);
 /** `BENCH_PHASES=throughput,latency` runs a subset (all three by default). */
 const PHASES = new Set(
-  (process.env.BENCH_PHASES ?? 'throughput,scale,latency')
+  (process.env.BENCH_PHASES ?? 'throughput,workers,scale,latency')
     .split(',')
     .map((p) => p.trim()),
 );
@@ -933,6 +939,13 @@ export async function runExportBench(): Promise<void> {
       };
     }
 
+    if (PHASES.has('workers')) {
+      process.stdout.write(
+        `workers: ${WORKERS_N} changed profiles by 1 runner worker, then by RUNNER_WORKERS…\n`,
+      );
+      results.workers = await measureWorkers(h, segmentIds, scheduler);
+    }
+
     if (PHASES.has('latency')) {
       process.stdout.write(
         `latency: ${LATENCY_RATE} changes/s for ${LATENCY_SECONDS} s…\n`,
@@ -975,6 +988,8 @@ export async function runExportBench(): Promise<void> {
         largeSlowdown: number;
       }
     | undefined;
+  const w = results.workers as
+    { workers: number; perSecond: Record<string, number> } | undefined;
   const l = results.latency as
     { p50: number; p99: number; max: number; samples: number } | undefined;
   const rows = [
@@ -1052,6 +1067,7 @@ export async function runExportBench(): Promise<void> {
           ],
         ]
       : []),
+    ...(w ? workerRows(w) : []),
     ...(l
       ? [
           ['latency p50 (commit → enqueued)', `${l.p50} ms`, ''],
@@ -1070,4 +1086,83 @@ export async function runExportBench(): Promise<void> {
     join(out, 'export.json'),
     `${JSON.stringify(results, null, 2)}\n`,
   );
+}
+
+/**
+ * Runner worker processes on the bench database, as `npm start` forks them
+ * (RUNNER_WORKERS), started and ready; resolves to their stop function.
+ */
+async function startRunnerWorkers(
+  h: Harness,
+  count: number,
+): Promise<() => Promise<void>> {
+  const url = (h.ds.options as { url?: string }).url ?? '';
+  const raw = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: url,
+    LOG_LEVEL: 'warn',
+    RUNNER_BATCH_SIZE: String(BATCH),
+    RUNNER_INTERVAL_MS: '200',
+    DB_POOL_SIZE: '20',
+    EVENTHUBS_ALLOWED_ENDPOINTS: '127.0.0.1',
+  };
+  const workers = new RunnerWorkers(
+    resolve(import.meta.dirname, '../src/runner-worker.js'),
+    count,
+    { env: loadEnv(raw), raw, secrets },
+    url,
+    h.app.get(MetricsService),
+    createLogger('warn'),
+  );
+  workers.start();
+  await workers.ready();
+  return () => workers.stop(15_000);
+}
+
+/**
+ * The same export (a backlog of changed profiles on a fresh flow, see
+ * measureRound) by one runner worker process and by RUNNER_WORKERS of them:
+ * what the lanes let several processes do with one hot flow.
+ */
+async function measureWorkers(
+  h: Harness,
+  segmentIds: string[],
+  scheduler: RunnerScheduler,
+): Promise<{ workers: number; perSecond: Record<string, number> }> {
+  const many = Math.max(
+    2,
+    num('RUNNER_WORKERS', availableParallelism()) || availableParallelism(),
+  );
+  const perSecond: Record<string, number> = {};
+  for (const count of [1, many]) {
+    const hub = `bench-workers-${count}`;
+    const flowId = await prepareFlow(h, hub, segmentIds);
+    await scheduler.stop();
+    const stop = await startRunnerWorkers(h, count);
+    try {
+      const docs = Array.from({ length: WORKERS_N }, (_, i) =>
+        profileDoc(`w${count}-${i}`, i),
+      );
+      const r = await measureRound(h, flowId, hub, docs, scheduler, hub);
+      perSecond[String(count)] = r.events / r.seconds;
+    } finally {
+      await stop();
+      await scheduler.start();
+    }
+  }
+  return { workers: many, perSecond };
+}
+
+/** The workers phase's rows of the summary table. */
+function workerRows(w: {
+  workers: number;
+  perSecond: Record<string, number>;
+}): string[][] {
+  const one = w.perSecond['1'] ?? NaN;
+  const many = w.perSecond[String(w.workers)] ?? NaN;
+  return [
+    ['workers: 1 runner process (exports/s)', one.toFixed(0), ''],
+    [`workers: ${w.workers} runner processes (exports/s)`, many.toFixed(0), ''],
+    [`workers: ${w.workers} vs 1`, `${(many / one).toFixed(2)}×`, '≥ 1.5×'],
+  ];
 }

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import { configureApp, setupSwagger } from './app.setup.js';
-import { EnvValidationError, loadEnv } from './config/env.js';
+import { Env, EnvValidationError, loadEnv } from './config/env.js';
 import { resolveSecrets } from './config/secrets.js';
 import { migrate } from './data-source.js';
 import { openDatabase } from './database/database.js';
@@ -66,11 +66,10 @@ async function bootstrap(): Promise<void> {
     // worker, the emulator) and the workers export.
     const workerCount = runnerWorkerCount(env);
     const appEnv = workerCount
-      ? {
-          ...env,
+      ? Object.assign(new Env(), env, {
           RUNNER_ENABLED: false,
           SEGMENT_WORKER_ENABLED: env.SEGMENT_WORKER_ENABLED ?? true,
-        }
+        })
       : env;
     const app = await NestFactory.create(
       AppModule.forRoot({
@@ -89,6 +88,7 @@ async function bootstrap(): Promise<void> {
     const workers = new RunnerWorkers(
       new URL('./runner-worker.js', import.meta.url).pathname,
       workerCount,
+      { env, raw: process.env, secrets },
       databaseUrl,
       app.get(MetricsService),
       logger,

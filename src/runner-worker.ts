@@ -10,7 +10,7 @@ import {
 } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { RunnerModule } from './runner/runner.module.js';
-import { forwardMetrics } from './runner/workers.js';
+import { forwardMetrics, reportReady } from './runner/workers.js';
 
 /**
  * A runner worker process, forked by main.ts (RUNNER_WORKERS): the app's
@@ -52,6 +52,7 @@ async function runWorker(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('disconnect', () => void shutdown('primary gone'));
   await app.init();
+  reportReady();
 }
 
 await runWorker();

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { Env } from '../config/env.js';
+import { type Env, endpointPolicy } from '../config/env.js';
+import type { AppSecrets } from '../config/secrets.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 
 /** How many runner processes `npm start` forks; 0: the runner runs in the API's process. */
@@ -11,16 +12,24 @@ export function runnerWorkerCount(env: Env): number {
 /**
  * The environment of a worker process: the primary's, on its database, with
  * only the runner (the primary keeps the API, the segment worker and the
- * emulator; a worker serves no port).
+ * emulator; a worker serves no port). A worker is given the database's URL,
+ * so what the primary derived from running the embedded default (its
+ * secrets, the loopback endpoints) is passed on explicitly.
  */
 export function workerEnv(
-  base: NodeJS.ProcessEnv,
+  primary: { env: Env; raw: NodeJS.ProcessEnv; secrets: AppSecrets },
   databaseUrl: string,
   index: number,
 ): NodeJS.ProcessEnv {
+  const endpoints = endpointPolicy(primary.env).endpoints;
   return {
-    ...base,
+    ...primary.raw,
     DATABASE_URL: databaseUrl,
+    TOKEN_SIGNING_KEY: primary.secrets.tokenSigningKey,
+    ENCRYPTION_KEY: primary.secrets.encryptionKey.toString('hex'),
+    EVENTHUBS_ALLOWED_ENDPOINTS: endpoints.length
+      ? endpoints.join(',')
+      : 'none',
     RUNNER_ENABLED: 'true',
     RUNNER_WORKERS: '0',
     SEGMENT_WORKER_ENABLED: 'false',
@@ -37,6 +46,14 @@ interface MetricMessage {
   fse: 'metric';
   method: Forwarded;
   args: unknown[];
+}
+
+/** A worker says so once its runner has started. */
+const READY = { fse: 'ready' } as const;
+
+/** In a worker: tells the primary that its runner has started. */
+export function reportReady(): void {
+  if (process.connected) process.send?.(READY);
 }
 
 function isMetricMessage(m: unknown): m is MetricMessage {
@@ -76,11 +93,17 @@ const RESTART_MS = 1000;
  */
 export class RunnerWorkers {
   private readonly workers = new Map<number, ChildProcess>();
+  private readonly started = new Set<number>();
   private stopping = false;
 
   constructor(
     private readonly script: string,
     private readonly count: number,
+    private readonly primary: {
+      env: Env;
+      raw: NodeJS.ProcessEnv;
+      secrets: AppSecrets;
+    },
     private readonly databaseUrl: string,
     private readonly metrics: MetricsService,
     private readonly logger: Logger,
@@ -92,17 +115,20 @@ export class RunnerWorkers {
 
   private spawn(index: number): void {
     const child = fork(this.script, [], {
-      env: workerEnv(process.env, this.databaseUrl, index),
+      env: workerEnv(this.primary, this.databaseUrl, index),
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.workers.set(index, child);
     child.on('message', (m: unknown) => {
+      if ((m as { fse?: string } | null)?.fse === READY.fse)
+        this.started.add(index);
       if (!isMetricMessage(m)) return;
       (this.metrics[m.method] as (...args: unknown[]) => void)(...m.args);
     });
     child.once('exit', (code, signal) => {
       if (this.workers.get(index) === child) this.workers.delete(index);
+      this.started.delete(index);
       if (this.stopping) return;
       this.logger.error(
         { worker: index, code, signal },
@@ -114,8 +140,16 @@ export class RunnerWorkers {
     });
   }
 
-  get size(): number {
-    return this.workers.size;
+  /** Resolves once every worker's runner has started (a benchmark times only exporting). */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.started.size < this.count) {
+      if (Date.now() > end)
+        throw new Error(
+          `${this.count - this.started.size} runner workers did not start`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** SIGTERM to every worker; after `timeoutMs`, SIGKILL to those still running. */
