@@ -4,7 +4,8 @@
  *
  *  - throughput: N changed profiles (3 mapped segments, 10 mapped attributes),
  *    change log → hub acknowledgement, and the box's ceiling (same rows read,
- *    prebuilt payloads sent with the SDK);
+ *    prebuilt payloads sent with the SDK); then a new flow's backfill of the
+ *    same N profiles; each with the runner's CPU per export by phase;
  *  - scale: the same 10,000 changes on a small and on a large store;
  *  - latency: a steady rate of changes; commit → enqueued time p50/p99.
  *
@@ -20,6 +21,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -39,9 +41,14 @@ import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import type { ChangePosition } from '../src/profile-store/change-log.js';
+import { ExportExecutor } from '../src/runner/export-executor.js';
 import { RunnerRepository } from '../src/runner/runner.repository.js';
+import { type PhaseTotals, STEP_PHASES } from '../src/runner/step-timers.js';
 import { RunnerScheduler } from '../src/runner/runner.scheduler.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
+import { createLogger } from '../src/logging/logger.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
+import { RunnerWorkers } from '../src/runner/workers.js';
 import {
   freePort,
   printTopStatements,
@@ -57,6 +64,8 @@ const THROUGHPUT_N = num('BENCH_EXPORT_PROFILES', 100_000);
  * says otherwise (1,000 and 2,000 measured alike; the ceiling reads as many).
  */
 const BATCH = num('RUNNER_BATCH_SIZE', 1000);
+/** Changed profiles per round of the workers phase (1 worker, then RUNNER_WORKERS). */
+const WORKERS_N = num('BENCH_WORKERS_PROFILES', 50_000);
 /** The bench's own emulator, on loopback. */
 const BENCH_ENDPOINTS: EndpointPolicy = {
   hostSuffixes: [],
@@ -70,7 +79,7 @@ const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 60);
 const LATENCY_RATE = num('BENCH_LATENCY_RATE', 1000);
 /** `BENCH_PHASES=throughput,latency` runs a subset (all three by default). */
 const PHASES = new Set(
-  (process.env.BENCH_PHASES ?? 'throughput,scale,latency')
+  (process.env.BENCH_PHASES ?? 'throughput,workers,scale,latency')
     .split(',')
     .map((p) => p.trim()),
 );
@@ -109,6 +118,8 @@ interface Harness {
 
 interface CpuSample {
   node: number;
+  /** The kernel's part of `node` (socket I/O to PostgreSQL and the emulator). */
+  nodeSystem: number;
   postgres: number;
   emulator: number;
 }
@@ -117,6 +128,7 @@ function cpuDelta(a: CpuSample, b: CpuSample, per: number): CpuSample {
   const r = (x: number): number => Math.round((x / per) * 1000 * 10) / 10;
   return {
     node: r(b.node - a.node),
+    nodeSystem: r(b.nodeSystem - a.nodeSystem),
     postgres: r(b.postgres - a.postgres),
     emulator: r(b.emulator - a.emulator),
   };
@@ -223,6 +235,7 @@ async function startHarness(): Promise<Harness> {
       const own = process.cpuUsage();
       return {
         node: (own.user + own.system) / 1000,
+        nodeSystem: own.system / 1000,
         postgres: db.cpuMs(),
         emulator: emulator.pid ? procCpuMs(emulator.pid) : 0,
       };
@@ -426,7 +439,7 @@ async function setFlowState(
 async function waitForCursor(h: Harness, flowId: string): Promise<void> {
   for (;;) {
     const rows = (await h.ds.query(
-      `SELECT backfill IS NULL AND jsonb_array_length(mapping->'segmentIds') > 0 AS ready FROM flow_cursors WHERE flow_id = $1`,
+      `SELECT bool_and(backfill IS NULL AND jsonb_array_length(mapping->'segmentIds') > 0) AS ready FROM flow_cursors WHERE flow_id = $1`,
       [flowId],
     )) as { ready: boolean }[];
     if (rows[0]?.ready) return;
@@ -451,6 +464,40 @@ interface Measured {
   events: number;
   cpuMsPer1000: CpuSample;
   bytesPerEvent: number;
+  phases: PhaseBreakdown;
+}
+
+/**
+ * The runner's own account of a measurement (StepTimers): CPU µs per export
+ * of each synchronous phase, the rest of the process's CPU (driver protocol
+ * parsing, socket I/O, the SDK's asynchronous work, GC), and wall ms per
+ * step of each phase as a step waits for it.
+ */
+interface PhaseBreakdown {
+  steps: number;
+  cpuMicrosPerExport: Record<string, number>;
+  wallMsPerStep: Record<string, number>;
+}
+
+function phaseBreakdown(
+  a: PhaseTotals,
+  b: PhaseTotals,
+  exports: number,
+  nodeCpuMs: number,
+): PhaseBreakdown {
+  const steps = b.steps - a.steps;
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  const cpu: Record<string, number> = {};
+  const wall: Record<string, number> = {};
+  let attributed = 0;
+  for (const p of STEP_PHASES) {
+    const micros = b.cpuMicros[p] - a.cpuMicros[p];
+    attributed += micros;
+    cpu[p] = r(micros / exports);
+    wall[p] = r((b.wallMs[p] - a.wallMs[p]) / Math.max(1, steps));
+  }
+  cpu.rest = r((nodeCpuMs * 1000 - attributed) / exports);
+  return { steps, cpuMicrosPerExport: cpu, wallMsPerStep: wall };
 }
 
 /** A new flow to `hub`, its backfill done, disabled until a measurement enables it. */
@@ -487,14 +534,23 @@ async function measureRound(
   await ingest(h, docs);
   await printTopStatements(h.ds, 'ingest before the export');
   const profiler = await startProfiler();
+  const executor = h.app.get(ExportExecutor);
   const started = performance.now();
   const cpuBefore = h.cpu();
+  const phasesBefore = executor.phaseTotals();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = h.cpu();
+  const phases = phaseBreakdown(
+    phasesBefore,
+    executor.phaseTotals(),
+    docs.length,
+    cpuAfter.node - cpuBefore.node,
+  );
   await profiler?.stop(label);
-  const cpuMsPer1000 = cpuDelta(cpuBefore, h.cpu(), docs.length);
+  const cpuMsPer1000 = cpuDelta(cpuBefore, cpuAfter, docs.length);
   await printTopStatements(h.ds, `export to ${label}`);
   // Later measurements must not pay for this flow exporting their changes too.
   await setFlowState(h, flowId, 'disable');
@@ -503,7 +559,13 @@ async function measureRound(
     (after.bytes - runsBefore.bytes) /
       Math.max(1, after.records - runsBefore.records),
   );
-  return { seconds, events: docs.length, cpuMsPer1000, bytesPerEvent };
+  return {
+    seconds,
+    events: docs.length,
+    cpuMsPer1000,
+    bytesPerEvent,
+    phases,
+  };
 }
 
 /** What the flow's runs have recorded as sent so far. */
@@ -544,7 +606,10 @@ async function measureCeiling(
   const { orgId, sandboxName } = h.tenant;
   // The same envelope as an export (a JSON body of the exports' average
   // size, content type, messageId, four properties), built once.
-  const prebuilt = { payload: 'x'.repeat(Math.max(0, bytesPerEvent - 160)) };
+  // The runner hands the SDK each body as bytes; so does the ceiling.
+  const prebuilt = Buffer.from(
+    JSON.stringify({ payload: 'x'.repeat(Math.max(0, bytesPerEvent - 160)) }),
+  );
   const properties = {
     flowId: randomUUID(),
     profileId: randomUUID(),
@@ -612,6 +677,44 @@ async function measureCeiling(
   return {
     perSecond: sent / seconds,
     cpuMsPer1000: cpuDelta(cpuBefore, h.cpu(), sent),
+  };
+}
+
+/** A new flow over the throughput round's profiles: its first backfill, exported as fast as the runner can. */
+async function measureBackfill(
+  h: Harness,
+  hub: string,
+  n: number,
+  segmentIds: string[],
+  scheduler: RunnerScheduler,
+): Promise<Measured> {
+  await h.ds.query('VACUUM ANALYZE profiles');
+  await h.ds.query('CHECKPOINT');
+  const executor = h.app.get(ExportExecutor);
+  const profiler = await startProfiler();
+  const started = performance.now();
+  const cpuBefore = h.cpu();
+  const phasesBefore = executor.phaseTotals();
+  const flowId = await createFlow(h, hub, segmentIds);
+  scheduler.wake();
+  await waitForPublished(h, hub, n);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = h.cpu();
+  const phases = phaseBreakdown(
+    phasesBefore,
+    executor.phaseTotals(),
+    n,
+    cpuAfter.node - cpuBefore.node,
+  );
+  await profiler?.stop(hub);
+  await setFlowState(h, flowId, 'disable');
+  const out = await outputOf(h, flowId);
+  return {
+    seconds,
+    events: n,
+    cpuMsPer1000: cpuDelta(cpuBefore, cpuAfter, n),
+    bytesPerEvent: Math.round(out.bytes / Math.max(1, out.records)),
+    phases,
   };
 }
 
@@ -746,6 +849,22 @@ export async function runExportBench(): Promise<void> {
         tp.bytesPerEvent,
       );
       await scheduler.start();
+      // Every throughput profile is a member of the first segment.
+      const bf = await measureBackfill(
+        h,
+        'bench-backfill',
+        THROUGHPUT_N,
+        segmentIds,
+        scheduler,
+      );
+      results.backfill = {
+        profiles: THROUGHPUT_N,
+        seconds: bf.seconds,
+        exportsPerSecond: bf.events / bf.seconds,
+        ratioToCeiling: bf.events / bf.seconds / ceiling.perSecond,
+        cpuMsPer1000Exports: bf.cpuMsPer1000,
+        phases: bf.phases,
+      };
       results.throughput = {
         profiles: THROUGHPUT_N,
         seconds: tp.seconds,
@@ -755,6 +874,7 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: tp.cpuMsPer1000,
         bytesPerEvent: tp.bytesPerEvent,
         ceilingCpuMsPer1000: ceiling.cpuMsPer1000,
+        phases: tp.phases,
       };
     }
 
@@ -819,6 +939,13 @@ export async function runExportBench(): Promise<void> {
       };
     }
 
+    if (PHASES.has('workers')) {
+      process.stdout.write(
+        `workers: ${WORKERS_N} changed profiles by 1 runner worker, then by RUNNER_WORKERS…\n`,
+      );
+      results.workers = await measureWorkers(h, segmentIds, scheduler);
+    }
+
     if (PHASES.has('latency')) {
       process.stdout.write(
         `latency: ${LATENCY_RATE} changes/s for ${LATENCY_SECONDS} s…\n`,
@@ -843,6 +970,15 @@ export async function runExportBench(): Promise<void> {
         cpuMsPer1000Exports: CpuSample;
         ceilingCpuMsPer1000: CpuSample;
         bytesPerEvent: number;
+        phases: PhaseBreakdown;
+      }
+    | undefined;
+  const b = results.backfill as
+    | {
+        exportsPerSecond: number;
+        ratioToCeiling: number;
+        cpuMsPer1000Exports: CpuSample;
+        phases: PhaseBreakdown;
       }
     | undefined;
   const s = results.scale as
@@ -852,6 +988,8 @@ export async function runExportBench(): Promise<void> {
         largeSlowdown: number;
       }
     | undefined;
+  const w = results.workers as
+    { workers: number; perSecond: Record<string, number> } | undefined;
   const l = results.latency as
     { p50: number; p99: number; max: number; samples: number } | undefined;
   const rows = [
@@ -870,13 +1008,47 @@ export async function runExportBench(): Promise<void> {
           ['ratio to ceiling', t.ratioToCeiling.toFixed(2), ''],
           ['bytes per exported message (AMQP)', String(t.bytesPerEvent), ''],
           [
-            'CPU ms per 1,000 exports: node / postgres / emulator',
-            `${t.cpuMsPer1000Exports.node} / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
+            'CPU ms per 1,000 exports: node (system) / postgres / emulator',
+            `${t.cpuMsPer1000Exports.node} (${t.cpuMsPer1000Exports.nodeSystem}) / ${t.cpuMsPer1000Exports.postgres} / ${t.cpuMsPer1000Exports.emulator}`,
             '',
           ],
           [
             '  the same for the ceiling',
-            `${t.ceilingCpuMsPer1000.node} / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
+            `${t.ceilingCpuMsPer1000.node} (${t.ceilingCpuMsPer1000.nodeSystem}) / ${t.ceilingCpuMsPer1000.postgres} / ${t.ceilingCpuMsPer1000.emulator}`,
+            '',
+          ],
+          [
+            `node CPU µs per export: ${[...STEP_PHASES, 'rest'].join(' / ')}`,
+            [...STEP_PHASES, 'rest']
+              .map((p) => t.phases.cpuMicrosPerExport[p] ?? 0)
+              .join(' / '),
+            '',
+          ],
+          [
+            `wall ms per step (${t.phases.steps} steps): ${STEP_PHASES.join(' / ')}`,
+            STEP_PHASES.map((p) => t.phases.wallMsPerStep[p] ?? 0).join(' / '),
+            '',
+          ],
+        ]
+      : []),
+    ...(b
+      ? [
+          [
+            'backfill (exports/s, a new flow over those profiles)',
+            b.exportsPerSecond.toFixed(0),
+            '≥ 20,000',
+          ],
+          ['backfill ratio to ceiling', b.ratioToCeiling.toFixed(2), ''],
+          [
+            'backfill CPU ms per 1,000: node (system) / postgres / emulator',
+            `${b.cpuMsPer1000Exports.node} (${b.cpuMsPer1000Exports.nodeSystem}) / ${b.cpuMsPer1000Exports.postgres} / ${b.cpuMsPer1000Exports.emulator}`,
+            '',
+          ],
+          [
+            `backfill node CPU µs per export: ${[...STEP_PHASES, 'rest'].join(' / ')}`,
+            [...STEP_PHASES, 'rest']
+              .map((p) => b.phases.cpuMicrosPerExport[p] ?? 0)
+              .join(' / '),
             '',
           ],
         ]
@@ -895,6 +1067,7 @@ export async function runExportBench(): Promise<void> {
           ],
         ]
       : []),
+    ...(w ? workerRows(w) : []),
     ...(l
       ? [
           ['latency p50 (commit → enqueued)', `${l.p50} ms`, ''],
@@ -913,4 +1086,83 @@ export async function runExportBench(): Promise<void> {
     join(out, 'export.json'),
     `${JSON.stringify(results, null, 2)}\n`,
   );
+}
+
+/**
+ * Runner worker processes on the bench database, as `npm start` forks them
+ * (RUNNER_WORKERS), started and ready; resolves to their stop function.
+ */
+async function startRunnerWorkers(
+  h: Harness,
+  count: number,
+): Promise<() => Promise<void>> {
+  const url = (h.ds.options as { url?: string }).url ?? '';
+  const raw = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: url,
+    LOG_LEVEL: 'warn',
+    RUNNER_BATCH_SIZE: String(BATCH),
+    RUNNER_INTERVAL_MS: '200',
+    DB_POOL_SIZE: '20',
+    EVENTHUBS_ALLOWED_ENDPOINTS: '127.0.0.1',
+  };
+  const workers = new RunnerWorkers(
+    resolve(import.meta.dirname, '../src/runner-worker.js'),
+    count,
+    { env: loadEnv(raw), raw, secrets },
+    url,
+    h.app.get(MetricsService),
+    createLogger('warn'),
+  );
+  workers.start();
+  await workers.ready();
+  return () => workers.stop(15_000);
+}
+
+/**
+ * The same export (a backlog of changed profiles on a fresh flow, see
+ * measureRound) by one runner worker process and by RUNNER_WORKERS of them:
+ * what the lanes let several processes do with one hot flow.
+ */
+async function measureWorkers(
+  h: Harness,
+  segmentIds: string[],
+  scheduler: RunnerScheduler,
+): Promise<{ workers: number; perSecond: Record<string, number> }> {
+  const many = Math.max(
+    2,
+    num('RUNNER_WORKERS', availableParallelism()) || availableParallelism(),
+  );
+  const perSecond: Record<string, number> = {};
+  for (const count of [1, many]) {
+    const hub = `bench-workers-${count}`;
+    const flowId = await prepareFlow(h, hub, segmentIds);
+    await scheduler.stop();
+    const stop = await startRunnerWorkers(h, count);
+    try {
+      const docs = Array.from({ length: WORKERS_N }, (_, i) =>
+        profileDoc(`w${count}-${i}`, i),
+      );
+      const r = await measureRound(h, flowId, hub, docs, scheduler, hub);
+      perSecond[String(count)] = r.events / r.seconds;
+    } finally {
+      await stop();
+      await scheduler.start();
+    }
+  }
+  return { workers: many, perSecond };
+}
+
+/** The workers phase's rows of the summary table. */
+function workerRows(w: {
+  workers: number;
+  perSecond: Record<string, number>;
+}): string[][] {
+  const one = w.perSecond['1'] ?? NaN;
+  const many = w.perSecond[String(w.workers)] ?? NaN;
+  return [
+    ['workers: 1 runner process (exports/s)', one.toFixed(0), ''],
+    [`workers: ${w.workers} runner processes (exports/s)`, many.toFixed(0), ''],
+    [`workers: ${w.workers} vs 1`, `${(many / one).toFixed(2)}×`, '≥ 1.5×'],
+  ];
 }

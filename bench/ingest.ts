@@ -9,12 +9,9 @@ import {
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import { isTimeRelative, parsePql } from '../src/segments/pql/index.js';
 import { SegmentCatalog } from '../src/segments/segment-catalog.js';
-import {
-  printTopStatements,
-  startProfiler,
-  startScratchDatabase,
-} from './support.js';
-const PROFILES = 100_000;
+import { formatPgCost, pgCost, pgSnapshot } from './pg-cost.js';
+import { startProfiler, startScratchDatabase } from './support.js';
+const PROFILES = Number(process.env.BENCH_INGEST_PROFILES ?? 100_000);
 const BATCH = 1000;
 const SINGLE_SAMPLES = 1000;
 /** Batches in flight, so Postgres and Node work at the same time on 2 cores. */
@@ -84,6 +81,15 @@ function profile(i: number, version = 0): Record<string, unknown> {
   };
 }
 
+interface PhaseResult {
+  profiles: number;
+  accepted: number;
+  seconds: number;
+  profilesPerSecond: number;
+  cpuMsPer1000: { node: number; postgres: number };
+  postgresPerProfile: { walBytes: number; statements?: number };
+}
+
 function percentile(sorted: number[], p: number): number {
   return (
     sorted[
@@ -95,13 +101,19 @@ function percentile(sorted: number[], p: number): number {
 /**
  * Ingestion benchmark: 100,000 generated profiles (NDJSON lines, parsed like
  * the bulk endpoint) against 20 segments through the ingestion service in
- * batches of 1,000, then single-record latency. Starts its own embedded
+ * batches of 1,000, then the same profiles again with their attributes
+ * changed (updates), then single-record latency. BENCH_INGEST_PROFILES and
+ * BENCH_INGEST_UPDATES size the two phases. Starts its own embedded
  * PostgreSQL. Prints a table and writes bench/results/ingest.json.
  */
 export async function runIngestBench(
   opts: { profiles?: number; concurrency?: number } = {},
 ): Promise<void> {
   const total = opts.profiles ?? PROFILES;
+  const updates = Math.min(
+    total,
+    Number(process.env.BENCH_INGEST_UPDATES ?? total),
+  );
   const concurrency = opts.concurrency ?? CONCURRENCY;
   const db = await startScratchDatabase();
   let peakRss = process.memoryUsage().rss;
@@ -127,69 +139,97 @@ export async function runIngestBench(
       );
     }
     const ingest = new ProfileIngestService(ds, new SegmentCatalog());
-    await printTopStatements(ds, 'setup');
 
-    process.stdout.write(
-      `ingesting ${total} profiles against ${SEGMENTS.length} segments, ${concurrency} batches in flight...\n`,
-    );
-    // The NDJSON body exists before the clock starts (producing it is the
-    // client's work; reading and parsing its lines is the service's). One
-    // Buffer, not 100,000 strings the garbage collector would keep marking.
-    const ends = new Int32Array(total + 1);
-    const parts: Buffer[] = [];
-    for (let i = 0; i < total; i++) {
-      const line = Buffer.from(JSON.stringify(profile(i)));
-      parts.push(line);
-      ends[i + 1] = (ends[i] as number) + line.length;
-    }
-    const body = Buffer.concat(parts);
-    parts.length = 0;
-    const profiler = await startProfiler();
-    const started = process.hrtime.bigint();
-    const nodeCpuBefore = process.cpuUsage();
-    const pgCpuBefore = db.cpuMs();
-    let accepted = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < total) {
-        const from = next;
-        next += BATCH;
-        const records: RawRecord[] = [];
-        for (let i = from; i < Math.min(total, from + BATCH); i++) {
-          const line = body.toString('utf8', ends[i], ends[i + 1]);
-          records.push(parseNdjsonLine(line, i - from, i + 1));
+    /**
+     * One measured phase: `count` profiles (from 0) as NDJSON lines of
+     * version `version`, `concurrency` batches in flight. The body exists
+     * before the clock starts (producing it is the client's work; reading
+     * and parsing its lines is the service's), as one Buffer, not 100,000
+     * strings the garbage collector would keep marking.
+     */
+    const phase = async (
+      name: string,
+      count: number,
+      version: number,
+    ): Promise<PhaseResult> => {
+      process.stdout.write(
+        `${name}: ${count} profiles against ${SEGMENTS.length} segments, ${concurrency} batches in flight...\n`,
+      );
+      const ends = new Int32Array(count + 1);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < count; i++) {
+        const line = Buffer.from(JSON.stringify(profile(i, version)));
+        parts.push(line);
+        ends[i + 1] = (ends[i] as number) + line.length;
+      }
+      const body = Buffer.concat(parts);
+      parts.length = 0;
+      const [{ changesBefore }] = (await ds.query(
+        'SELECT count(*)::int AS "changesBefore" FROM profile_changes',
+      )) as [{ changesBefore: number }];
+      const pgBefore = await pgSnapshot(ds);
+      const profiler = await startProfiler();
+      const started = process.hrtime.bigint();
+      const nodeCpuBefore = process.cpuUsage();
+      const pgCpuBefore = db.cpuMs();
+      let accepted = 0;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < count) {
+          const from = next;
+          next += BATCH;
+          const records: RawRecord[] = [];
+          for (let i = from; i < Math.min(count, from + BATCH); i++) {
+            const line = body.toString('utf8', ends[i], ends[i + 1]);
+            records.push(parseNdjsonLine(line, i - from, i + 1));
+          }
+          const res = await ingest.ingestRecords(TENANT, records, {
+            batchSize: BATCH,
+          });
+          accepted += res.accepted;
+          if ((from / BATCH) % 10 === 9)
+            process.stdout.write(`  ${from + BATCH} profiles\r`);
         }
-        const res = await ingest.ingestRecords(TENANT, records, {
-          batchSize: BATCH,
-        });
-        accepted += res.accepted;
-        if ((from / BATCH) % 10 === 9)
-          process.stdout.write(`  ${from + BATCH} profiles\r`);
-      }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const nodeCpu = process.cpuUsage(nodeCpuBefore);
+      const pgCpuMs = db.cpuMs() - pgCpuBefore;
+      await profiler?.stop(`ingest-${name}`);
+      const [{ changesAfter }] = (await ds.query(
+        'SELECT count(*)::int AS "changesAfter" FROM profile_changes',
+      )) as [{ changesAfter: number }];
+      const cost = await pgCost(ds, pgBefore, changesAfter - changesBefore);
+      process.stdout.write(formatPgCost(cost, count, name));
+      return {
+        profiles: count,
+        accepted,
+        seconds: Number(seconds.toFixed(2)),
+        profilesPerSecond: Math.round(accepted / seconds),
+        // CPU per 1,000 profiles: steadier than profiles/s on a shared VM.
+        cpuMsPer1000: {
+          node: Math.round((nodeCpu.user + nodeCpu.system) / count),
+          postgres: Math.round((pgCpuMs / count) * 1000),
+        },
+        postgresPerProfile: {
+          walBytes: Math.round(cost.walBytes / count),
+          ...(cost.statements
+            ? {
+                statements: Number(
+                  (
+                    cost.statements.reduce((s, x) => s + x.calls, 0) / count
+                  ).toFixed(3),
+                ),
+              }
+            : {}),
+        },
+      };
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await profiler?.stop('ingest-create');
-    const nodeCpu = process.cpuUsage(nodeCpuBefore);
-    // CPU per 1,000 profiles: steadier than profiles/s on a shared VM.
-    const cpuMsPer1000 = {
-      node: Math.round(((nodeCpu.user + nodeCpu.system) / 1000 / total) * 1000),
-      postgres: Math.round(((db.cpuMs() - pgCpuBefore) / total) * 1000),
-    };
-    await printTopStatements(ds, 'create phase');
-    const perSecond = accepted / seconds;
 
-    // Updates of existing profiles (merge, diff, membership transitions).
-    const updateStart = process.hrtime.bigint();
-    const UPDATES = Math.min(20_000, total);
-    for (let from = 0; from < UPDATES; from += BATCH) {
-      const records: RawRecord[] = [];
-      for (let i = from; i < from + BATCH; i++) {
-        records.push({ index: i - from, value: profile(i, 1) });
-      }
-      await ingest.ingestRecords(TENANT, records, { batchSize: BATCH });
-    }
-    const updateSeconds = Number(process.hrtime.bigint() - updateStart) / 1e9;
+    const created = await phase('create', total, 0);
+    // Updates of existing profiles: every attribute value may change (the
+    // merge, the diff, membership transitions), the identities stay.
+    const updated = await phase('update', updates, 1);
 
     const latencies: number[] = [];
     for (let n = 0; n < SINGLE_SAMPLES; n++) {
@@ -209,18 +249,11 @@ export async function runIngestBench(
       benchmark: 'ingest',
       date: new Date().toISOString(),
       node: process.version,
-      profiles: total,
       concurrency,
       segments: SEGMENTS.length,
       batchSize: BATCH,
-      accepted,
-      seconds: Number(seconds.toFixed(2)),
-      profilesPerSecond: Math.round(perSecond),
-      cpuMsPer1000Profiles: cpuMsPer1000,
-      updates: {
-        profiles: UPDATES,
-        profilesPerSecond: Math.round(UPDATES / updateSeconds),
-      },
+      create: created,
+      update: updated,
       singleRecordLatencyMs: {
         samples: SINGLE_SAMPLES,
         p50: Number(percentile(latencies, 50).toFixed(2)),
@@ -230,18 +263,22 @@ export async function runIngestBench(
       changeRows: changes,
       membershipRows: memberships,
     };
+    const side = (f: (p: PhaseResult) => string): string =>
+      `${f(created).padEnd(24)}${f(updated)}`;
     const rows: [string, string][] = [
-      ['profiles ingested', String(accepted)],
+      ['', side((p) => (p === created ? 'new profiles' : 'updates'))],
+      ['profiles', side((p) => String(p.accepted))],
+      ['throughput', side((p) => `${p.profilesPerSecond}/s (${p.seconds} s)`)],
+      ['CPU per 1,000: Node', side((p) => `${p.cpuMsPer1000.node} ms`)],
+      [
+        'CPU per 1,000: PostgreSQL',
+        side((p) => `${p.cpuMsPer1000.postgres} ms`),
+      ],
+      [
+        'WAL per profile',
+        side((p) => `${p.postgresPerProfile.walBytes} bytes`),
+      ],
       ['segments', String(SEGMENTS.length)],
-      [
-        'create throughput',
-        `${result.profilesPerSecond} profiles/s (${result.seconds} s)`,
-      ],
-      [
-        'CPU per 1,000 new',
-        `Node ${cpuMsPer1000.node} ms, PostgreSQL ${cpuMsPer1000.postgres} ms`,
-      ],
-      ['update throughput', `${result.updates.profilesPerSecond} profiles/s`],
       ['single record p50', `${result.singleRecordLatencyMs.p50} ms`],
       ['single record p99', `${result.singleRecordLatencyMs.p99} ms`],
       ['peak RSS (node)', `${result.peakRssMb} MB`],

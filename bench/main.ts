@@ -7,6 +7,7 @@ import { runEmulatorBench } from './emulator.js';
 import { runExportBench } from './export.js';
 import { runHostileBench } from './hostile.js';
 import { runIngestBench } from './ingest.js';
+import { runSoakBench } from './soak.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   api: runApiBench,
@@ -14,12 +15,16 @@ const BENCHES: Record<string, () => Promise<void>> = {
   export: runExportBench,
   hostile: runHostileBench,
   ingest: () => runIngestBench(),
+  soak: runSoakBench,
 };
+
+/** Run only when named: minutes long, and a reliability check rather than a speed target. */
+const BY_NAME_ONLY = new Set(['soak']);
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names =
   requested.length === 0 || requested.includes('all')
-    ? Object.keys(BENCHES)
+    ? Object.keys(BENCHES).filter((n) => !BY_NAME_ONLY.has(n))
     : requested;
 for (const name of names) {
   const bench = BENCHES[name];

@@ -126,19 +126,21 @@ export async function printTopStatements(
   if (!STATEMENTS) return;
   await ds.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const rows = (await ds.query(
-    `SELECT calls, round(total_exec_time)::int AS ms, rows,
-            left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
+    `SELECT calls, round(total_exec_time)::int AS ms, rows, wal_bytes::bigint AS wal,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8`,
   )) as Record<string, unknown>[];
   const [wal] = (await ds.query(
-    `SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal_bytes FROM pg_stat_wal`,
+    `SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal`,
   )) as Record<string, unknown>[];
   process.stdout.write(`\n${heading}: PostgreSQL time by statement\n`);
   for (const r of rows) {
     process.stdout.write(
-      `${String(r.ms).padStart(8)} ms ${String(r.calls).padStart(6)} calls ${String(r.rows).padStart(9)} rows  ${String(r.query)}\n`,
+      `${String(r.ms).padStart(8)} ms ${String(r.calls).padStart(6)} calls ${String(r.rows).padStart(9)} rows ${String(r.wal).padStart(10)} WAL B  ${String(r.query)}\n`,
     );
   }
+  // Cumulative since the server started: a phase's WAL is the difference
+  // from the previous print.
   process.stdout.write(`WAL: ${JSON.stringify(wal)}\n`);
   await ds.query('SELECT pg_stat_statements_reset()');
 }

@@ -12,10 +12,10 @@ export class DeliveryOperations1765300000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "delivery_jobs" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "org_id" text NOT NULL, "sandbox_name" text NOT NULL, "flow_id" uuid NOT NULL, "op" text NOT NULL, "state" text NOT NULL, "run_id" uuid NOT NULL, "source_run_id" uuid, "after_profile_id" uuid, "after_record_id" uuid, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_339ab885df7ac7a7ae87cea5b62" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "delivery_jobs" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "org_id" text NOT NULL, "sandbox_name" text NOT NULL, "flow_id" uuid NOT NULL, "op" text NOT NULL, "state" text NOT NULL, "run_id" uuid NOT NULL, "source_run_id" uuid, "after_profile_id" uuid, "after_record_id" uuid, "lane" integer NOT NULL DEFAULT 0, "lanes" integer NOT NULL DEFAULT 1, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_339ab885df7ac7a7ae87cea5b62" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(
-      `CREATE UNIQUE INDEX "uq_delivery_jobs_running" ON "delivery_jobs" ("flow_id") WHERE state = 'running'`,
+      `CREATE UNIQUE INDEX "uq_delivery_jobs_running" ON "delivery_jobs" ("flow_id", "lane") WHERE state = 'running'`,
     );
     await queryRunner.query(
       `CREATE TABLE "delivery_records" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "org_id" text NOT NULL, "sandbox_name" text NOT NULL, "flow_id" uuid NOT NULL, "run_id" uuid NOT NULL, "target_connection_id" uuid, "profile_id" uuid NOT NULL, "identity_map" jsonb NOT NULL, "trigger" text NOT NULL, "status" text NOT NULL, "reason_code" text NOT NULL, "message" text NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "replayed_at" TIMESTAMP WITH TIME ZONE, CONSTRAINT "PK_b45e34cbecbf5c06be843fcd4fa" PRIMARY KEY ("id"))`,

@@ -12,6 +12,8 @@ import { IdentityFirstSeen1764950000000 } from './1764950000000-IdentityFirstSee
 import { ExportedExits1765000000000 } from './1765000000000-ExportedExits.js';
 import { IdempotencyKeys1765200000000 } from './1765200000000-IdempotencyKeys.js';
 import { DeliveryOperations1765300000000 } from './1765300000000-DeliveryOperations.js';
+import { TenancyNotify1765340000000 } from './1765340000000-TenancyNotify.js';
+import { FlowLanes1765400000000 } from './1765400000000-FlowLanes.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -29,4 +31,6 @@ export const MIGRATIONS: (new () => unknown)[] = [
   ExportedExits1765000000000,
   IdempotencyKeys1765200000000,
   DeliveryOperations1765300000000,
+  TenancyNotify1765340000000,
+  FlowLanes1765400000000,
 ];

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { SecretBox } from './common/secret-box.js';
 import { ENV, type Env } from './config/env.js';
 import { APP_SECRETS, type AppSecrets } from './config/secrets.js';
+import { Draining } from './lifecycle/draining.js';
 import { APP_LOGGER } from './logging/logger.js';
 
 export interface CoreValues {
@@ -13,7 +14,8 @@ export interface CoreValues {
 
 /**
  * Process-wide values every area may read: the validated environment, the
- * secrets, the logger and the box that seals secrets with them. The only
+ * secrets, the logger, the box that seals secrets with them, and whether the
+ * process is shutting down. The only
  * global module: anything with behaviour of its own belongs to an area's
  * module and is imported where it is used.
  */
@@ -28,8 +30,9 @@ export class CoreModule {
         { provide: APP_SECRETS, useValue: values.secrets },
         { provide: APP_LOGGER, useValue: values.logger },
         SecretBox,
+        Draining,
       ],
-      exports: [ENV, APP_SECRETS, APP_LOGGER, SecretBox],
+      exports: [ENV, APP_SECRETS, APP_LOGGER, SecretBox, Draining],
     };
   }
 }

@@ -1,12 +1,15 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import { configureApp, setupSwagger } from './app.setup.js';
-import { EnvValidationError, loadEnv } from './config/env.js';
+import { Env, EnvValidationError, loadEnv } from './config/env.js';
 import { resolveSecrets } from './config/secrets.js';
 import { migrate } from './data-source.js';
 import { openDatabase } from './database/database.js';
 import { DEFAULT_DEV_ORG_ID, ensureDevClient } from './dev-client.js';
+import { exitOnSignals } from './lifecycle/shutdown.js';
 import {
   createLogger,
   PinoNestLogger,
@@ -17,6 +20,11 @@ import {
   describeOptionalModules,
 } from './optional-modules.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { RunnerWorkers, runnerWorkerCount } from './runner/workers.js';
+
+/** How long workers get to finish their steps and release their leases on shutdown. */
+const WORKER_STOP_MS = 15_000;
 
 async function bootstrap(): Promise<void> {
   let env;
@@ -54,9 +62,18 @@ async function bootstrap(): Promise<void> {
   try {
     await migrate(databaseUrl);
     const secrets = resolveSecrets(env);
+    // With runner workers, this process serves the API (and the segment
+    // worker, the emulator) and the workers export.
+    const workerCount = runnerWorkerCount(env);
+    const appEnv = workerCount
+      ? Object.assign(new Env(), env, {
+          RUNNER_ENABLED: false,
+          SEGMENT_WORKER_ENABLED: env.SEGMENT_WORKER_ENABLED ?? true,
+        })
+      : env;
     const app = await NestFactory.create(
       AppModule.forRoot({
-        env,
+        env: appEnv,
         databaseUrl,
         secrets,
         imports: optionalModules(env, databaseUrl),
@@ -68,20 +85,26 @@ async function bootstrap(): Promise<void> {
     setupSwagger(app);
     const dev = await ensureDevClient(env, app.get(TenancyService));
     await app.listen(env.PORT, env.HOST);
+    const workers = new RunnerWorkers(
+      new URL('./runner-worker.js', import.meta.url).pathname,
+      workerCount,
+      { env, raw: process.env, secrets },
+      databaseUrl,
+      app.get(MetricsService),
+      logger,
+    );
+    workers.start();
 
-    let stopping = false;
-    const shutdown = async (signal: string): Promise<void> => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      await app.close();
-      await stopDatabase();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void shutdown('SIGINT'));
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    exitOnSignals(app, {
+      timeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      logger,
+      before: () => workers.stop(WORKER_STOP_MS),
+      after: stopDatabase,
+    });
 
-    const base = `http://localhost:${env.PORT}`;
+    // PORT=0 takes a free port: say which.
+    const port = (app.getHttpServer() as Server).address() as AddressInfo;
+    const base = `http://localhost:${port.port}`;
     const lines = [
       '',
       `flowservice-eventhubs is listening on ${base}`,
@@ -90,6 +113,11 @@ async function bootstrap(): Promise<void> {
       `  Metrics:      ${base}/metrics ${env.METRICS_TOKEN ? '(bearer METRICS_TOKEN)' : '(no auth: keep it on an internal network, or set METRICS_TOKEN)'}`,
       `  Database:     ${database.mode === 'external' ? 'external (DATABASE_URL)' : `embedded PostgreSQL on 127.0.0.1:${database.port} (data in ${database.dataDir})`}`,
       ...describeOptionalModules(env),
+      ...(workerCount
+        ? [
+            `                ${workerCount} runner worker processes (RUNNER_WORKERS)`,
+          ]
+        : []),
     ];
     if (dev) {
       lines.push(

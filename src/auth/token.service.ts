@@ -8,6 +8,7 @@ import { APP_SECRETS, type AppSecrets } from '../config/secrets.js';
 import { ENV, Env } from '../config/env.js';
 import { ClientEntity } from '../tenancy/client.entity.js';
 import { verifySecret } from '../tenancy/secret-hash.js';
+import { TtlCache } from '../tenancy/ttl-cache.js';
 
 export interface TokenClaims {
   clientId: string;
@@ -36,6 +37,12 @@ export class TokenService {
   private readonly key: Uint8Array;
   /** Verified secrets, so a script asking for tokens in a loop does not pay scrypt each time. */
   private readonly verified = new Map<string, string>();
+  /**
+   * Tokens whose signature was checked, with their claims and expiry: a
+   * token is immutable, so its verdict holds until it expires. Whether its
+   * client still accepts it (rotation, deletion) is checked per request.
+   */
+  private readonly checked: TtlCache<TokenClaims & { expiresAt: number }>;
 
   constructor(
     @InjectRepository(ClientEntity)
@@ -44,6 +51,10 @@ export class TokenService {
     @Inject(ENV) private readonly env: Env,
   ) {
     this.key = new TextEncoder().encode(secrets.tokenSigningKey);
+    this.checked = new TtlCache(
+      env.AUTH_CACHE_TTL_MS,
+      env.AUTH_CACHE_MAX_ENTRIES,
+    );
   }
 
   async issue(
@@ -92,6 +103,9 @@ export class TokenService {
 
   /** Verifies signature, issuer, audience and expiry; any failure is `401013`. */
   async verify(token: string): Promise<TokenClaims> {
+    const hit = this.checked.get(token);
+    if (hit && hit.expiresAt > Date.now()) return hit;
+    const generation = this.checked.generation();
     try {
       const { payload } = await jwtVerify(token, this.key, {
         issuer: ISSUER,
@@ -104,14 +118,21 @@ export class TokenService {
       if (
         typeof clientId !== 'string' ||
         typeof orgId !== 'string' ||
-        typeof secretId !== 'string'
+        typeof secretId !== 'string' ||
+        typeof payload.exp !== 'number'
       ) {
         throw new DomainError(
           ErrorCode.TokenInvalid,
           'Oauth token is not valid',
         );
       }
-      return { clientId, orgId, secretId };
+      const claims = { clientId, orgId, secretId };
+      this.checked.set(
+        token,
+        { ...claims, expiresAt: payload.exp * 1000 },
+        generation,
+      );
+      return claims;
     } catch (err) {
       if (err instanceof DomainError) throw err;
       if (err instanceof joseErrors.JOSEError) {

@@ -303,6 +303,54 @@ export async function listRows<E extends ObjectLiteral>(
   spec: SqlListSpec,
   basePath: string,
 ): Promise<SqlListResult<E>> {
+  const page = pageQuery(qb, query, spec);
+  if ('count' in page) return { count: await page.count };
+  const { entities, raw } = await qb.getRawAndEntities();
+  return pageResult(
+    query,
+    basePath,
+    page.keys.length,
+    page.limit,
+    entities,
+    raw as Record<string, string>[],
+    (e) => String((e as unknown as { id: unknown }).id),
+  );
+}
+
+/**
+ * listRows for resources whose items PostgreSQL builds itself: each row is
+ * `columns` (name → SQL over alias `e`) as the driver returns them (a `json`
+ * expression arrives parsed), and no entity is loaded.
+ */
+export async function listProjections<E extends ObjectLiteral>(
+  qb: SelectQueryBuilder<E>,
+  query: ListQueryDto,
+  spec: SqlListSpec,
+  basePath: string,
+  columns: Record<string, string>,
+): Promise<SqlListResult<Record<string, unknown>>> {
+  qb.select('e.id', 'list_id');
+  for (const [name, sql] of Object.entries(columns)) qb.addSelect(sql, name);
+  const page = pageQuery(qb, query, spec);
+  if ('count' in page) return { count: await page.count };
+  const raw = (await qb.getRawMany()) as Record<string, unknown>[];
+  return pageResult(
+    query,
+    basePath,
+    page.keys.length,
+    page.limit,
+    raw,
+    raw as Record<string, string>[],
+    (r) => String(r.list_id),
+  );
+}
+
+/** Adds the filters, the position after the token, the sort and the limit to `qb`; or counts. */
+function pageQuery<E extends ObjectLiteral>(
+  qb: SelectQueryBuilder<E>,
+  query: ListQueryDto,
+  spec: SqlListSpec,
+): { count: Promise<number> } | { keys: unknown[]; limit: number } {
   checkLimitWithCount(query);
   const names: ListSpec = {
     filterable: [
@@ -315,11 +363,13 @@ export async function listRows<E extends ObjectLiteral>(
   const p = new Params();
   for (const f of filters) qb.andWhere(filterPredicate(f, spec, p));
   if (query.count) {
-    const row = await qb
-      .select('count(*)::int', 'count')
-      .setParameters(p.values)
-      .getRawOne<{ count: number }>();
-    return { count: row?.count ?? 0 };
+    return {
+      count: qb
+        .select('count(*)::int', 'count')
+        .setParameters(p.values)
+        .getRawOne<{ count: number }>()
+        .then((row) => row?.count ?? 0),
+    };
   }
   const keys = sorts.map((s) => ({
     ...sortKey(spec.sortable[s.field] as SqlField),
@@ -357,14 +407,29 @@ export async function listRows<E extends ObjectLiteral>(
   qb.addOrderBy('e.id', 'ASC');
   const limit = query.limit ?? 20;
   qb.limit(limit + 1).setParameters(p.values);
-  const { entities, raw } = await qb.getRawAndEntities();
-  const rows = entities.slice(0, limit);
-  const lastRaw = raw[limit - 1] as Record<string, string> | undefined;
+  return { keys, limit };
+}
+
+/** The first `limit` rows, and a next link from the last one's keys when there are more. */
+function pageResult<T>(
+  query: ListQueryDto,
+  basePath: string,
+  keyCount: number,
+  limit: number,
+  items: T[],
+  raw: Record<string, string>[],
+  idOf: (item: T, n: number) => string,
+): SqlListResult<T> {
+  const rows = items.slice(0, limit);
+  const lastRaw = raw[limit - 1];
   const last = rows.at(-1);
-  if (entities.length > limit && last && lastRaw) {
+  if (items.length > limit && last !== undefined && lastRaw) {
     const position: Position = {
-      k: keys.map((_, n) => lastRaw[`list_key_${n}`] ?? ''),
-      i: String((last as unknown as { id: unknown }).id),
+      k: Array.from(
+        { length: keyCount },
+        (_, n) => lastRaw[`list_key_${n}`] ?? '',
+      ),
+      i: idOf(last, rows.length - 1),
     };
     return { rows, links: nextLink(query, basePath, position) };
   }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsArray,
@@ -118,6 +119,25 @@ export class Env {
   @Max(7 * 86400)
   TOKEN_TTL_SECONDS = 86400;
 
+  /**
+   * How long authentication keeps a client and a sandbox in memory. Changes
+   * (a rotated secret, a deleted client, a sandbox) are dropped from every
+   * replica's cache by a NOTIFY within milliseconds; this bounds what a lost
+   * notification could cost. 0 reads the database on every request.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  AUTH_CACHE_TTL_MS = 60_000;
+
+  /** How many clients (and, separately, sandboxes) the auth cache holds; the oldest stored go first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  AUTH_CACHE_MAX_ENTRIES = 10_000;
+
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_.@-]{3,128}$/)
@@ -169,7 +189,29 @@ export class Env {
   @Max(10_000)
   RUNNER_BATCH_SIZE = 1000;
 
-  /** Flows exported concurrently by one replica. */
+  /**
+   * Lanes a new flow is split into (hash ranges of the profile id, each with
+   * its own position and lease, exported in parallel). Fixed per flow when
+   * its cursors are created; changing it affects new flows only.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  RUNNER_LANES = 4;
+
+  /**
+   * Runner processes `npm start` forks (each its own event loop; the API,
+   * the segment worker and the emulator stay in the first process). 0 or 1:
+   * the runner runs in the API's process. Default: the number of cores.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(64)
+  RUNNER_WORKERS = availableParallelism();
+
+  /** Lanes (of any flows) exported concurrently by one runner process. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -348,6 +390,27 @@ export class Env {
   TOKEN_RATE_LIMIT_PER_MINUTE = 30;
 
   /**
+   * How often each replica adds its locally counted requests to the shared
+   * counts in PostgreSQL (and learns the other replicas').
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  RATE_LIMIT_SYNC_MS = 1000;
+
+  /**
+   * The percentage of a limit one replica may admit before it must add its
+   * count to PostgreSQL: across R replicas a client gets at most the limit
+   * plus R × this share per minute. 0 counts every request in PostgreSQL.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(50)
+  RATE_LIMIT_LOCAL_PERCENT = 2;
+
+  /**
    * A request still unanswered after this long has its database work cancelled
    * and gets a 503 if that rolled it back (NDJSON bulk ingestion is exempt). 0 disables.
    */
@@ -356,6 +419,18 @@ export class Env {
   @Min(0)
   @Max(3_600_000)
   REQUEST_TIMEOUT_MS = 30_000;
+
+  /**
+   * SIGTERM/SIGINT: the longest a shutdown takes. Requests get up to 40 % of
+   * it (an NDJSON upload stops reading at once and answers what it stored),
+   * export steps and segment batches finish or give up within it; then the
+   * process exits with 1 regardless. Nothing acknowledged is lost either way.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS = 25_000;
 
   /** How long an Idempotency-Key and the response it stored are remembered. */
   @Transform(toInt)

@@ -257,13 +257,6 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
     });
   }
 
-  async findByIds(tenant: Tenant, ids: string[]): Promise<E[]> {
-    if (ids.length === 0) return [];
-    return this.repo.find({
-      where: { id: In(ids), ...tenantWhere(tenant) } as never,
-    });
-  }
-
   toDto(row: E): LinkedConnectionDto {
     const base = row.baseConnectionId
       ? {

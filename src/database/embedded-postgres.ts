@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
@@ -76,9 +77,32 @@ export class EmbeddedDatabase {
     return this.url;
   }
 
-  async stop(): Promise<void> {
-    await this.server?.stop();
+  /**
+   * Fast shutdown (SIGINT), bounded. The server shares our process group, so
+   * a signal sent to the group (Ctrl-C, a supervisor killing the group)
+   * reaches it too and it may be gone already: the library would then wait
+   * for an `exit` event that has fired. Past `timeoutMs` it gets SIGQUIT
+   * (immediate shutdown; the next start recovers from the WAL).
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    const server = this.server;
     this.server = undefined;
+    if (!server) return;
+    const child = (server as unknown as { process?: ChildProcess }).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    void server.stop().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>(
+        (r) => (timer = setTimeout(() => r(true), timeoutMs)),
+      ),
+    ]);
+    clearTimeout(timer);
+    if (!late) return;
+    child.kill('SIGQUIT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
   }
 }
 

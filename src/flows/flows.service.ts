@@ -14,7 +14,7 @@ import { applyJsonPatch } from '../common/json-patch.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import {
-  listRows,
+  listProjections,
   META_FIELDS,
   META_SORTABLE,
   pageOf,
@@ -23,15 +23,11 @@ import {
   type SqlListSpec,
 } from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
-import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
+import { ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import { validateAs } from '../common/validation.js';
 import { References } from '../common/references.js';
-import type { RunEntity } from '../runs/run.entity.js';
-import { runSummaryOf, runSummarySql } from '../runs/run.mapper.js';
-import { RunsService } from '../runs/runs.service.js';
-import type { SourceConnectionEntity } from '../source-connections/source-connection.entity.js';
+import { runSummarySql } from '../runs/run.mapper.js';
 import { SourceConnectionsService } from '../source-connections/source-connections.service.js';
-import type { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { TargetConnectionsService } from '../target-connections/target-connections.service.js';
 import { FlowEntity } from './flow.entity.js';
 import type { FlowOperationDto } from './dto/flow-operation.dto.js';
@@ -103,10 +99,69 @@ const FLOW_LIST: SqlListSpec = {
   sortable: META_SORTABLE,
 };
 
-interface Linked {
-  sources: Map<string, SourceConnectionEntity>;
-  targets: Map<string, TargetConnectionEntity>;
-  lastRuns: Map<string, RunEntity>;
+/** A flow's linked connections as its document shows them (json keeps the keys in this order). */
+function linkedDocsSql(table: string, column: string, extra = ''): string {
+  const spec = `json_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version)`;
+  // Joined by primary key; another tenant's connection (never linked: a
+  // flow's connections are checked at create and patch) would show as its id only.
+  return `(SELECT coalesce(json_agg(CASE
+      WHEN c.id IS NULL OR c.org_id <> e.org_id OR c.sandbox_name <> e.sandbox_name
+        THEN json_build_object('id', u.id${extra})
+      WHEN c.base_connection_id IS NULL THEN json_build_object('id', u.id, 'connectionSpec', ${spec}, 'params', c.params${extra})
+      ELSE json_build_object('id', u.id, 'connectionSpec', ${spec},
+        'baseConnection', json_build_object('id', c.base_connection_id, 'connectionSpec', ${spec}),
+        'params', c.params${extra})
+      END ORDER BY u.n), '[]'::json)
+    FROM unnest(e.${column}) WITH ORDINALITY AS u(id, n)
+    LEFT JOIN ${table} c ON c.id = u.id)`;
+}
+
+const epochMsSql = (column: string): string =>
+  `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
+
+/**
+ * A flow as the API shows it, built by PostgreSQL in the statement that
+ * finds it: the linked connections and the last run come with the row, and
+ * Node only passes the document on. `lastRunDetails` is a column of its own
+ * (absent, not null, when the flow has not run); see flowOf.
+ */
+const FLOW_COLUMNS = {
+  doc: `json_build_object(
+    'id', e.id,
+    'createdAt', ${epochMsSql('e.created_at')},
+    'updatedAt', ${epochMsSql('e.updated_at')},
+    'createdBy', e.created_by,
+    'updatedBy', e.updated_by,
+    'createdClient', e.created_client,
+    'updatedClient', e.updated_client,
+    'sandboxId', e.sandbox_id,
+    'sandboxName', e.sandbox_name,
+    'imsOrgId', e.org_id,
+    'name', e.name,
+    'description', coalesce(e.description, ''),
+    'state', e.state,
+    'version', '"' || e.version || '"',
+    'etag', '"' || e.version || '"',
+    'flowSpec', json_build_object('id', e.flow_spec_id, 'version', e.flow_spec_version),
+    'sourceConnectionIds', e.source_connection_ids,
+    'targetConnectionIds', e.target_connection_ids,
+    'inheritedAttributes', json_build_object(
+      'properties', json_build_object('isDestinationFlow', true),
+      'sourceConnections', ${linkedDocsSql('source_connections', 'source_connection_ids', `, 'typeInfo', json_build_object('type', 'ProfileFragments', 'id', 'ups')`)},
+      'targetConnections', ${linkedDocsSql('target_connections', 'target_connection_ids')}),
+    'transformations', e.transformations,
+    'runs', '/runs?property=flowId==' || e.id,
+    'lastOperation', e.last_operation)`,
+  // uq_runs_flow_hour serves it: one index probe per flow.
+  last_run: `(SELECT ${runSummarySql('r')}
+    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)`,
+};
+
+function flowOf(row: Record<string, unknown>): FlowDto {
+  const doc = row.doc as Record<string, unknown>;
+  return (row.last_run
+    ? { ...doc, lastRunDetails: row.last_run }
+    : doc) as unknown as FlowDto;
 }
 
 @Injectable()
@@ -115,7 +170,6 @@ export class FlowsService {
     @InjectRepository(FlowEntity) private readonly repo: Repository<FlowEntity>,
     private readonly sources: SourceConnectionsService,
     private readonly targets: TargetConnectionsService,
-    private readonly runs: RunsService,
     private readonly operations: FlowOperations,
     references: References,
   ) {
@@ -191,11 +245,18 @@ export class FlowsService {
   }
 
   async get(tenant: Tenant, id: string): Promise<FlowDto> {
-    const row = await this.repo.findOne({
-      where: { id, ...tenantWhere(tenant) },
-    });
+    const qb = this.repo
+      .createQueryBuilder('e')
+      .select(FLOW_COLUMNS.doc, 'doc')
+      .addSelect(FLOW_COLUMNS.last_run, 'last_run')
+      .where('e.id = :id AND e.org_id = :org AND e.sandbox_name = :sandbox', {
+        id,
+        org: tenant.orgId,
+        sandbox: tenant.sandboxName,
+      });
+    const row = await qb.getRawOne<Record<string, unknown>>();
     if (!row) throw notFound('flows', id);
-    return this.toDto(row, await this.linked(tenant, [row]));
+    return flowOf(row);
   }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
@@ -205,12 +266,14 @@ export class FlowsService {
         org: tenant.orgId,
         sandbox: tenant.sandboxName,
       });
-    const result = await listRows(qb, query, FLOW_LIST, BASE);
-    const linked =
-      'rows' in result ? await this.linked(tenant, result.rows) : undefined;
-    return pageOf(result, (rows) =>
-      rows.map((r) => this.toDto(r, linked as Linked)),
+    const result = await listProjections(
+      qb,
+      query,
+      FLOW_LIST,
+      BASE,
+      FLOW_COLUMNS,
     );
+    return pageOf(result, (rows) => rows.map(flowOf));
   }
 
   async patch(
@@ -403,74 +466,6 @@ export class FlowsService {
         );
       }
     }
-  }
-
-  private async linked(tenant: Tenant, rows: FlowEntity[]): Promise<Linked> {
-    const sourceIds = [...new Set(rows.flatMap((r) => r.sourceConnectionIds))];
-    const targetIds = [...new Set(rows.flatMap((r) => r.targetConnectionIds))];
-    const flowIds = rows.map((r) => r.id);
-    const [sources, targets, lastRuns] = await Promise.all([
-      this.sources.findByIds(tenant, sourceIds),
-      this.targets.findByIds(tenant, targetIds),
-      this.runs.lastRunsOf(flowIds),
-    ]);
-    return {
-      sources: new Map(sources.map((s) => [s.id, s])),
-      targets: new Map(targets.map((t) => [t.id, t])),
-      lastRuns: new Map(lastRuns.map((r) => [r.flowId, r])),
-    };
-  }
-
-  private toDto(row: FlowEntity, linked: Linked): FlowDto {
-    const conn = (
-      c: SourceConnectionEntity | TargetConnectionEntity | undefined,
-      id: string,
-    ): Record<string, unknown> =>
-      c
-        ? {
-            id,
-            connectionSpec: {
-              id: c.connectionSpecId,
-              version: c.connectionSpecVersion,
-            },
-            ...(c.baseConnectionId
-              ? {
-                  baseConnection: {
-                    id: c.baseConnectionId,
-                    connectionSpec: {
-                      id: c.connectionSpecId,
-                      version: c.connectionSpecVersion,
-                    },
-                  },
-                }
-              : {}),
-            params: c.params,
-          }
-        : { id };
-    const lastRun = linked.lastRuns.get(row.id);
-    return {
-      ...(metaOf(row) as Pick<
-        FlowDto,
-        'id' | 'name' | 'state' | 'etag' | 'version'
-      >),
-      flowSpec: { id: row.flowSpecId, version: row.flowSpecVersion },
-      sourceConnectionIds: row.sourceConnectionIds,
-      targetConnectionIds: row.targetConnectionIds,
-      inheritedAttributes: {
-        properties: { isDestinationFlow: true },
-        sourceConnections: row.sourceConnectionIds.map((id) => ({
-          ...conn(linked.sources.get(id), id),
-          typeInfo: { type: 'ProfileFragments', id: 'ups' },
-        })),
-        targetConnections: row.targetConnectionIds.map((id) =>
-          conn(linked.targets.get(id), id),
-        ),
-      },
-      transformations: row.transformations as unknown as TransformationDto[],
-      runs: `/runs?property=flowId==${row.id}`,
-      lastOperation: row.lastOperation,
-      ...(lastRun ? { lastRunDetails: runSummaryOf(lastRun) } : {}),
-    } as unknown as FlowDto;
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   type OnApplicationBootstrap,
@@ -6,7 +7,9 @@ import {
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { ENV, type Env } from '../config/env.js';
 import { APP_LOGGER } from '../logging/logger.js';
+import { admit, sliceOf, WindowCount } from './window-count.js';
 
 export interface RateDecision {
   allowed: boolean;
@@ -19,68 +22,141 @@ const WINDOW_MS = 60_000;
 const KEEP_WINDOWS = 2;
 
 /**
- * Fixed one-minute windows counted in Postgres, so the limit holds across
- * replicas: one `INSERT … ON CONFLICT DO UPDATE … RETURNING` per request. The
- * window comes from the database clock, so replicas agree on it. Once the
- * database says a bucket is over its limit for a window, this replica rejects
- * that bucket locally until the window ends (counts only grow within a
- * window), which keeps a client hammering past its limit off the database.
+ * Fixed one-minute windows, counted in memory and added to shared counts in
+ * PostgreSQL (`rate_limit_windows`) every RATE_LIMIT_SYNC_MS, or at once when
+ * this replica has admitted RATE_LIMIT_LOCAL_PERCENT of the limit since its
+ * last sync (WindowCount states the bound this gives). A request costs no
+ * database write; a client below the limit costs one write per second per
+ * replica. Windows follow the database clock (learned at each sync), so
+ * replicas agree on them.
  */
 @Injectable()
 export class RateLimiter
-  implements OnApplicationBootstrap, OnApplicationShutdown
+  implements
+    OnApplicationBootstrap,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
-  private readonly blockedUntil = new Map<string, number>();
-  private timer?: NodeJS.Timeout;
+  private readonly counts = new Map<string, WindowCount>();
+  /** Database clock minus this process's clock, in ms. */
+  private clockOffset = 0;
+  private syncTimer?: NodeJS.Timeout;
+  private cleanupTimer?: NodeJS.Timeout;
+  private syncFailures = 0;
 
   constructor(
     private readonly dataSource: DataSource,
+    @Inject(ENV) private readonly env: Env,
     @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.cleanup(), WINDOW_MS);
-    this.timer.unref();
+    this.syncTimer = setInterval(
+      () => void this.syncAll(),
+      this.env.RATE_LIMIT_SYNC_MS,
+    );
+    this.syncTimer.unref();
+    this.cleanupTimer = setInterval(() => void this.cleanup(), WINDOW_MS);
+    this.cleanupTimer.unref();
+  }
+
+  /** What was counted here reaches the shared counts before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
+    await this.syncAll();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
   }
 
   async consume(bucket: string, limit: number): Promise<RateDecision> {
-    const now = Date.now();
-    const until = this.blockedUntil.get(bucket);
-    if (until !== undefined) {
-      if (until > now)
-        return {
-          allowed: false,
-          retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)),
-        };
-      this.blockedUntil.delete(bucket);
+    const now = Date.now() + this.clockOffset;
+    const windowStart = now - (now % WINDOW_MS);
+    let count = this.counts.get(bucket);
+    if (count?.windowStart !== windowStart) {
+      // Hits of a finished window still count there (a replica that has not synced them may be asked about it).
+      if (count?.pending) void this.sync(bucket, count).catch(() => undefined);
+      count = new WindowCount(windowStart);
+      this.counts.set(bucket, count);
     }
-    const rows = (await this.dataSource.query(
-      `INSERT INTO rate_limit_windows AS w (bucket, window_start, hits)
-       VALUES ($1, date_trunc('minute', now()), 1)
-       ON CONFLICT (bucket, window_start) DO UPDATE SET hits = w.hits + 1
-       RETURNING w.hits,
-                 extract(epoch FROM w.window_start + interval '1 minute' - clock_timestamp()) AS remaining`,
-      [bucket],
-    )) as { hits: number; remaining: string | number }[];
-    const hits = Number(rows[0]?.hits ?? 0);
-    if (hits <= limit) return { allowed: true, retryAfterSeconds: 0 };
-    const remainingMs = Math.max(0, Number(rows[0]?.remaining ?? 0) * 1000);
-    this.blockedUntil.set(bucket, now + remainingMs);
-    return {
-      allowed: false,
-      retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)),
-    };
+    const retryAfterSeconds = Math.max(
+      1,
+      Math.ceil((windowStart + WINDOW_MS - now) / 1000),
+    );
+    const slice = sliceOf(limit, this.env.RATE_LIMIT_LOCAL_PERCENT);
+    switch (admit(count, limit, slice)) {
+      case 'allow':
+        return { allowed: true, retryAfterSeconds: 0 };
+      case 'reject':
+        return { allowed: false, retryAfterSeconds };
+      case 'sync': {
+        const total = await this.sync(bucket, count);
+        return total <= limit
+          ? { allowed: true, retryAfterSeconds: 0 }
+          : { allowed: false, retryAfterSeconds };
+      }
+    }
+  }
+
+  /** Adds `count.pending` to the shared count; returns the shared count after it. */
+  private async sync(bucket: string, count: WindowCount): Promise<number> {
+    const n = count.pending;
+    count.pending = 0;
+    count.inflight += n;
+    const sentAt = Date.now();
+    try {
+      const rows = (await this.dataSource.query(
+        `INSERT INTO rate_limit_windows AS w (bucket, window_start, hits)
+         VALUES ($1, to_timestamp($2::float8 / 1000), $3)
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = w.hits + excluded.hits
+         RETURNING w.hits, extract(epoch FROM clock_timestamp()) * 1000 AS db_now`,
+        [bucket, count.windowStart, n],
+      )) as { hits: number; db_now: string | number }[];
+      const total = Number(rows[0]?.hits ?? 0);
+      // The database's clock at about the middle of the round trip.
+      this.clockOffset = Math.round(
+        Number(rows[0]?.db_now ?? Date.now()) - (sentAt + Date.now()) / 2,
+      );
+      count.synced = Math.max(count.synced, total);
+      return total;
+    } catch (err) {
+      count.pending += n;
+      throw err;
+    } finally {
+      count.inflight -= n;
+    }
+  }
+
+  /** Adds every bucket's pending hits to the shared counts and forgets finished windows. */
+  private async syncAll(): Promise<void> {
+    const now = Date.now() + this.clockOffset;
+    const current = now - (now % WINDOW_MS);
+    const work: Promise<unknown>[] = [];
+    for (const [bucket, count] of this.counts) {
+      if (count.pending > 0) work.push(this.sync(bucket, count));
+      else if (count.windowStart < current && count.inflight === 0)
+        this.counts.delete(bucket);
+    }
+    const failed = (await Promise.allSettled(work)).find(
+      (r) => r.status === 'rejected',
+    );
+    if (!failed) {
+      this.syncFailures = 0;
+      return;
+    }
+    // Kept pending and retried at the next tick; logged once per outage.
+    if (this.syncFailures++ === 0)
+      this.logger.warn(
+        { err: (failed as PromiseRejectedResult).reason as unknown },
+        'rate limit counts could not be added to PostgreSQL; retrying',
+      );
   }
 
   /** Drops finished windows (every replica runs it; the statement is idempotent). */
   async cleanup(): Promise<void> {
-    const now = Date.now();
-    for (const [bucket, until] of this.blockedUntil)
-      if (until <= now) this.blockedUntil.delete(bucket);
     try {
       await this.dataSource.query(
         `DELETE FROM rate_limit_windows

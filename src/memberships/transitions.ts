@@ -51,31 +51,56 @@ export function membershipTransitions<Doc>(
   current: StoredMemberships | undefined,
   at: Evaluation,
 ): Transitions {
-  let patch: Record<string, StoredMembership> | null = null;
-  const changes: MembershipChange[] = [];
+  const out: Evaluated = { patch: null, changes: [] };
+  evaluateRange(doc, segments, 0, segments.length, current, at, out);
+  return withNext(current, out);
+}
+
+interface Evaluated {
+  patch: Record<string, StoredMembership> | null;
+  changes: MembershipChange[];
+}
+
+/** The transitions of segments[from, to) into `out` (segment ids are distinct). */
+function evaluateRange<Doc>(
+  doc: Doc,
+  segments: SegmentRule<Doc>[],
+  from: number,
+  to: number,
+  current: StoredMemberships | undefined,
+  at: Evaluation,
+  out: Evaluated,
+): void {
   const set = statesAt(at.nowIso, at.txId);
-  for (const segment of segments) {
+  for (let i = from; i < to; i++) {
+    const segment = segments[i] as SegmentRule<Doc>;
     const member = segment.isMember(doc, at.now);
     const prev = current?.[segment.id];
     const wasMember = isActive(prev);
     if (member && !wasMember) {
-      (patch ??= {})[segment.id] = set.realized;
-      changes.push({
+      (out.patch ??= {})[segment.id] = set.realized;
+      out.changes.push({
         segmentId: segment.id,
         from: prev ? statusOf(prev) : null,
         to: 'realized',
       });
     } else if (member && prev && statusOf(prev) === 'realized') {
-      (patch ??= {})[segment.id] = set.existing;
+      (out.patch ??= {})[segment.id] = set.existing;
     } else if (!member && prev && wasMember) {
-      (patch ??= {})[segment.id] = set.exited;
-      changes.push({
+      (out.patch ??= {})[segment.id] = set.exited;
+      out.changes.push({
         segmentId: segment.id,
         from: statusOf(prev),
         to: 'exited',
       });
     }
   }
+}
+
+function withNext(
+  current: StoredMemberships | undefined,
+  { patch, changes }: Evaluated,
+): Transitions {
   const next = patch ? { ...current, ...patch } : (current ?? {});
   return { next, patch, changes };
 }
@@ -86,7 +111,8 @@ const SEGMENTS_PER_SLICE_CHECK = 4;
 /**
  * membershipTransitions for many segments, giving the event loop a turn
  * whenever `slice` says so between groups of segments: one profile against
- * hundreds of costly definitions must not hold the loop for long.
+ * hundreds of costly definitions must not hold the loop for long. The
+ * memberships are copied once, after the last group.
  */
 export async function membershipTransitionsSliced<Doc>(
   doc: Doc,
@@ -96,24 +122,13 @@ export async function membershipTransitionsSliced<Doc>(
   slice: TimeSlice,
 ): Promise<Transitions> {
   await slice.maybeYield();
-  if (segments.length <= SEGMENTS_PER_SLICE_CHECK)
-    return membershipTransitions(doc, segments, current, at);
-  let next = current;
-  let patch = null as StoredMemberships | null;
-  const changes: MembershipChange[] = [];
+  const out: Evaluated = { patch: null, changes: [] };
   for (let i = 0; i < segments.length; i += SEGMENTS_PER_SLICE_CHECK) {
     if (i > 0) await slice.maybeYield();
-    const t = membershipTransitions(
-      doc,
-      segments.slice(i, i + SEGMENTS_PER_SLICE_CHECK),
-      next,
-      at,
-    );
-    next = t.next;
-    if (t.patch) patch = patch ? { ...patch, ...t.patch } : t.patch;
-    changes.push(...t.changes);
+    const end = Math.min(segments.length, i + SEGMENTS_PER_SLICE_CHECK);
+    evaluateRange(doc, segments, i, end, current, at, out);
   }
-  return { next: next ?? {}, patch, changes };
+  return withNext(current, out);
 }
 
 /**

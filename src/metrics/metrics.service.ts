@@ -163,14 +163,15 @@ export class MetricsService {
   }
 
   /**
-   * Every enabled flow's lag: the age of the first change after its cursor
-   * in change-log order (an index probe on ix_profile_changes_read per flow;
-   * up to concurrent transactions, the oldest unexported change), and its
-   * last success.
+   * Every enabled flow's lag: the age of the oldest change a lane of it has
+   * not exported (per lane, the first change of the lane after its cursor in
+   * change-log order; up to concurrent transactions), and its last success
+   * (the latest of its lanes'). Read from the database, so the gauges cover
+   * every runner process and replica.
    */
   private async refreshFlowGauges(): Promise<void> {
     const cursors = (await this.dataSource.query(
-      `SELECT c.flow_id::text AS flow_id, c.org_id, c.sandbox_name,
+      `SELECT c.flow_id::text AS flow_id, c.lane, c.lanes, c.org_id, c.sandbox_name,
               c.last_tx_id, c.last_change_id::text AS last_change_id,
               extract(epoch FROM c.last_success_at) AS last_success,
               extract(epoch FROM now()) AS now
@@ -179,6 +180,8 @@ export class MetricsService {
         WHERE f.state = 'enabled'`,
     )) as {
       flow_id: string;
+      lane: number;
+      lanes: number;
       org_id: string;
       sandbox_name: string;
       last_tx_id: string;
@@ -189,22 +192,37 @@ export class MetricsService {
     const firstPending = await firstChangeTimesAfter(
       this.dataSource,
       cursors.map((c) => ({
-        key: c.flow_id,
+        key: `${c.flow_id}/${c.lane}`,
         orgId: c.org_id,
         sandboxName: c.sandbox_name,
         position: { txId: c.last_tx_id, id: c.last_change_id },
+        lane: { lane: c.lane, lanes: c.lanes },
       })),
     );
-    const rows: FlowStatsRow[] = cursors.map((c) => {
-      const pending = firstPending.get(c.flow_id);
-      return {
-        flow_id: c.flow_id,
-        last_success: c.last_success,
-        lag_seconds: pending
-          ? Math.max(0, Number(c.now) - pending.getTime() / 1000)
-          : 0,
-      };
-    });
+    const byFlow = new Map<string, FlowStatsRow>();
+    for (const c of cursors) {
+      const pending = firstPending.get(`${c.flow_id}/${c.lane}`);
+      const lag = pending
+        ? Math.max(0, Number(c.now) - pending.getTime() / 1000)
+        : 0;
+      const row = byFlow.get(c.flow_id);
+      if (!row) {
+        byFlow.set(c.flow_id, {
+          flow_id: c.flow_id,
+          last_success: c.last_success,
+          lag_seconds: lag,
+        });
+        continue;
+      }
+      row.lag_seconds = Math.max(Number(row.lag_seconds ?? 0), lag);
+      if (
+        c.last_success !== null &&
+        (row.last_success === null ||
+          Number(c.last_success) > Number(row.last_success))
+      )
+        row.last_success = c.last_success;
+    }
+    const rows = [...byFlow.values()];
     // Reset so deleted or disabled flows disappear from the exposition.
     this.flowLag.reset();
     this.flowLastSuccess.reset();

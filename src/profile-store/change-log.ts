@@ -1,6 +1,7 @@
 import type { MembershipChange } from '../memberships/transitions.js';
 import type { Queryable, TenantRef } from '../database/transaction.js';
 import { boolChars, jsonLines } from './json-lines.js';
+import { type Lane, WHOLE, inLaneSql } from './lanes.js';
 import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /**
@@ -179,6 +180,8 @@ export async function readChanges(
   tenant: TenantRef,
   after: ChangePosition | null,
   limit: number,
+  /** Only the lane's profiles (a reader per lane keeps its own position). */
+  lane: Lane = WHOLE,
 ): Promise<ProfileChange[]> {
   const rows = (await q.query(
     // The time as epoch ms: a number is far cheaper for the driver than its
@@ -194,6 +197,7 @@ export async function readChanges(
       WHERE c.org_id = $1 AND c.sandbox_name = $2
         AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
         AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ${inLaneSql('c.profile_id', lane.lane, lane.lanes)}
       ORDER BY c.tx_id, c.id
       LIMIT $5`,
     [
@@ -279,16 +283,21 @@ export function changesAfterSql(c: {
   sandboxName: string;
   txId: string;
   changeId: string;
+  /** The reader's lane and lane count (see lanes.ts); absent: any profile. */
+  lane?: string;
+  lanes?: string;
 }): string {
   return `EXISTS (SELECT 1 FROM profile_changes p
                    WHERE p.org_id = ${c.orgId} AND p.sandbox_name = ${c.sandboxName}
-                     AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId}))`;
+                     AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId})
+                     AND ${inLaneSql('p.profile_id', c.lane ?? 0, c.lanes ?? 1)})`;
 }
 
 /**
- * For each position (per tenant), the time of the first change after it in
- * change-log order: up to concurrent transactions, the oldest change not
- * yet processed. Null when there is none. Keyed by the caller's `key`.
+ * For each position (per tenant and lane), the time of the first change of
+ * the lane after it in change-log order: up to concurrent transactions, the
+ * oldest change not yet processed. Null when there is none. Keyed by the
+ * caller's `key`.
  */
 export async function firstChangeTimesAfter(
   q: Queryable,
@@ -297,6 +306,7 @@ export async function firstChangeTimesAfter(
     orgId: string;
     sandboxName: string;
     position: ChangePosition;
+    lane: Lane;
   }[],
 ): Promise<Map<string, Date | null>> {
   const out = new Map<string, Date | null>();
@@ -305,23 +315,26 @@ export async function firstChangeTimesAfter(
     `SELECT k.key, (SELECT p.changed_at FROM profile_changes p
                      WHERE p.org_id = k.org AND p.sandbox_name = k.sandbox
                        AND (p.tx_id, p.id) > (k.tx, k.cid)
+                       AND ${inLaneSql('p.profile_id', 'k.lane', 'k.lanes')}
                      ORDER BY p.tx_id, p.id
                      LIMIT 1) AS changed_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::xid8[], $5::bigint[])
-            AS k(key, org, sandbox, tx, cid)`,
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::xid8[], $5::bigint[], $6::int[], $7::int[])
+            AS k(key, org, sandbox, tx, cid, lane, lanes)`,
     [
       positions.map((p) => p.key),
       positions.map((p) => p.orgId),
       positions.map((p) => p.sandboxName),
       positions.map((p) => p.position.txId),
       positions.map((p) => p.position.id),
+      positions.map((p) => p.lane.lane),
+      positions.map((p) => p.lane.lanes),
     ],
   )) as { key: string; changed_at: Date | null }[];
   for (const r of rows) out.set(r.key, r.changed_at);
   return out;
 }
 
-/** A reader's position in its tenant's log, for the purge. */
+/** A reader's position in its tenant's log, for the purge (a flow's is the minimum over its lanes). */
 export interface ReaderPosition {
   orgId: string;
   sandboxName: string;

@@ -8,6 +8,7 @@ import {
   type IdentityMap,
   type JsonObject,
   identityKeyString,
+  identityKeys,
 } from './profile-data.js';
 
 /**
@@ -78,49 +79,71 @@ export async function currentTxId(q: Queryable): Promise<string> {
 }
 
 /**
- * Finds and locks the stored profiles owning `keys`. Re-reads the identity
- * graph after locking, because a concurrent merge may have moved an
- * identity to another profile while we waited.
+ * Finds and locks the stored profiles owning `keys`, in one statement: the
+ * identity lookup, then the owners FOR UPDATE in id order. A locked row is
+ * its latest version, and a profile's identityMap names exactly the
+ * identities it owns (profile_identities changes with it, under its lock),
+ * so the owners are read from the locked rows. A concurrent merge may have
+ * moved an identity away from a profile between the lookup and the lock:
+ * then fewer of the keys the lookup found are held by locked profiles, and
+ * the statement runs again. An identity claimed by a profile not locked
+ * here still fails this batch's identity INSERT, which retries the batch.
  */
 export async function lockProfiles(
   m: Queryable,
   tenant: TenantRef,
   keys: IdentityKey[],
 ): Promise<{ owners: Map<string, string>; loaded: StoredProfileRow[] }> {
-  let owners = await lookupOwners(m, tenant, keys);
-  const loaded = new Map<string, StoredProfileRow>();
+  if (keys.length === 0) return { owners: new Map(), loaded: [] };
+  const wanted = new Set(keys.map(identityKeyString));
   for (let round = 0; round < 20; round++) {
-    const missing = [...new Set(owners.values())].filter(
-      (id) => !loaded.has(id),
-    );
-    if (missing.length) {
-      const rows = (await m.query(
-        `SELECT id, attributes, identity_map, memberships, created_at, updated_at
-           FROM profiles
-          WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])
-          ORDER BY id
-            FOR UPDATE`,
-        [tenant.orgId, tenant.sandboxName, missing],
-      )) as StoredProfileRow[];
-      for (const r of rows) loaded.set(r.id, r);
+    const rows = (await m.query(
+      `WITH o AS MATERIALIZED (${OWNER_LOOKUP})
+       SELECT p.id, p.attributes, p.identity_map, p.memberships, p.created_at, p.updated_at,
+              (SELECT count(*) FROM o)::int AS found
+         FROM profiles p
+        WHERE p.org_id = $1 AND p.sandbox_name = $2
+          AND p.id = ANY(ARRAY(SELECT o.profile_id FROM o))
+        ORDER BY p.id
+          FOR UPDATE OF p`,
+      [
+        tenant.orgId,
+        tenant.sandboxName,
+        keys.map((k) => k.namespace),
+        keys.map((k) => k.id),
+      ],
+    )) as (StoredProfileRow & { found: number })[];
+    const owners = new Map<string, string>();
+    const loaded: StoredProfileRow[] = [];
+    for (const { found: _, ...row } of rows) {
+      let owns = false;
+      for (const k of identityKeys(row.identity_map)) {
+        const s = identityKeyString(k);
+        if (!wanted.has(s)) continue;
+        owners.set(s, row.id);
+        owns = true;
+      }
+      if (owns) loaded.push(row);
     }
-    // Nothing was locked (so nothing waited): the lookup is still current.
-    if (missing.length === 0 && round === 0) return { owners, loaded: [] };
-    const again = await lookupOwners(m, tenant, keys);
-    const stable =
-      again.size === owners.size &&
-      [...again].every(([k, id]) => owners.get(k) === id && loaded.has(id));
-    owners = again;
-    if (stable) {
-      const live = new Set(owners.values());
-      return {
-        owners,
-        loaded: [...loaded.values()].filter((r) => live.has(r.id)),
-      };
-    }
+    if (owners.size === (rows[0]?.found ?? 0)) return { owners, loaded };
   }
   throw new RetryableConflict('identity graph kept changing while locking');
 }
+
+/**
+ * The owner of each key (`$3` namespaces, `$4` ids) of tenant `$1`/`$2`
+ * that has one. One primary-key probe per key (LATERAL … LIMIT 1 is not
+ * flattened into a join): with the cold statistics of a freshly loaded
+ * table the planner otherwise hashes every identity of the tenant, a cost
+ * that grows with the store instead of the batch.
+ */
+const OWNER_LOOKUP = `SELECT k.ns AS namespace, k.id AS identity, pi.profile_id
+       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
+       JOIN LATERAL (
+              SELECT profile_id FROM profile_identities
+               WHERE org_id = $1 AND sandbox_name = $2
+                 AND namespace = k.ns AND identity = k.id
+               LIMIT 1) pi ON true`;
 
 /**
  * All of a batch's writes as one statement of data-modifying CTEs: one
@@ -306,25 +329,12 @@ export async function lookupOwners(
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (keys.length === 0) return out;
-  // One primary-key probe per key (LATERAL … LIMIT 1 is not flattened into
-  // a join): with the cold statistics of a freshly loaded table the planner
-  // otherwise hashes every identity of the tenant, a cost that grows with
-  // the store instead of the batch.
-  const rows = (await m.query(
-    `SELECT k.ns AS namespace, k.id AS identity, pi.profile_id
-       FROM unnest($3::text[], $4::text[]) AS k(ns, id)
-       JOIN LATERAL (
-              SELECT profile_id FROM profile_identities
-               WHERE org_id = $1 AND sandbox_name = $2
-                 AND namespace = k.ns AND identity = k.id
-               LIMIT 1) pi ON true`,
-    [
-      tenant.orgId,
-      tenant.sandboxName,
-      keys.map((k) => k.namespace),
-      keys.map((k) => k.id),
-    ],
-  )) as { namespace: string; identity: string; profile_id: string }[];
+  const rows = (await m.query(OWNER_LOOKUP, [
+    tenant.orgId,
+    tenant.sandboxName,
+    keys.map((k) => k.namespace),
+    keys.map((k) => k.id),
+  ])) as { namespace: string; identity: string; profile_id: string }[];
   for (const r of rows) {
     out.set(
       identityKeyString({ namespace: r.namespace, id: r.identity }),

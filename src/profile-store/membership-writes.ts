@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Queryable, TenantRef } from '../database/transaction.js';
+import { type Lane, WHOLE, inLaneSql } from './lanes.js';
 import {
   type StoredMemberships,
   membershipSql,
@@ -56,8 +57,8 @@ export async function removeSegmentMemberships(
 /**
  * Next page of current members of the given segments, for a backfill: the
  * tenant's profiles in id order from `afterProfileId` (an index range scan),
- * keeping current members; a page stops at `limit` members, and a whole
- * backfill reads the tenant's profiles once.
+ * keeping current members of the lane; a page stops at `limit` members,
+ * and a whole backfill reads the tenant's profiles once per lane.
  */
 export async function membersAfter(
   q: Queryable,
@@ -65,6 +66,7 @@ export async function membersAfter(
   segmentIds: string[],
   afterProfileId: string | null,
   limit: number,
+  lane: Lane = WHOLE,
 ): Promise<string[]> {
   const rows = (await q.query(
     `SELECT p.id AS profile_id
@@ -73,6 +75,7 @@ export async function membersAfter(
         AND p.memberships ?| $3::text[]
         AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)
                      WHERE ${membershipSql.isActive('p.memberships->s.id')})
+        AND ${inLaneSql('p.id', lane.lane, lane.lanes)}
       ORDER BY p.id LIMIT $5`,
     [
       tenant.orgId,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ndjsonRecords } from './ndjson-stream.js';
+import {
+  ReadingStopped,
+  ndjsonRecords,
+  untilAborted,
+} from './ndjson-stream.js';
 
 async function collect(chunks: (string | Buffer)[], max?: number) {
   const out = [];
@@ -57,5 +61,43 @@ describe('ndjsonRecords', () => {
       'line 1 is nested deeper than 64 levels',
       { ok: 1 },
     ]);
+  });
+});
+
+describe('untilAborted', () => {
+  it('stops a source that is waiting for its next chunk, and never yields the line cut off mid-way', async () => {
+    const controller = new AbortController();
+    let release = (): void => undefined;
+    async function* trickle(): AsyncGenerator<string> {
+      yield '{"a":1}\n{"b":';
+      // A client that stops sending: this chunk never comes.
+      await new Promise<void>((r) => (release = r));
+      yield '2}\n';
+    }
+    const seen: unknown[] = [];
+    const reading = (async () => {
+      for await (const r of ndjsonRecords(
+        untilAborted(trickle(), controller.signal),
+      ))
+        seen.push(r.value);
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await expect(reading).rejects.toBeInstanceOf(ReadingStopped);
+    expect(seen).toEqual([{ a: 1 }]);
+    release();
+  });
+
+  it('passes a source through whole when the signal never fires', async () => {
+    async function* source(): AsyncGenerator<string> {
+      yield '{"a":1}\n';
+      yield '{"b":2}';
+    }
+    const seen: unknown[] = [];
+    for await (const r of ndjsonRecords(
+      untilAborted(source(), new AbortController().signal),
+    ))
+      seen.push(r.value);
+    expect(seen).toEqual([{ a: 1 }, { b: 2 }]);
   });
 });

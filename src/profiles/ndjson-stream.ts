@@ -84,3 +84,40 @@ export async function* ndjsonRecords(
   }
   if (kept > 0 || skipped > 0) yield* endLine();
 }
+
+/** Thrown by `untilAborted` when its signal fires: the rest of the body stays unread. */
+export class ReadingStopped extends Error {
+  constructor() {
+    super('reading stopped');
+    this.name = 'ReadingStopped';
+  }
+}
+
+/**
+ * `source` until `signal` fires, even while a chunk is awaited (a client
+ * that sends slowly, or not at all). It throws ReadingStopped rather than
+ * ending, so a line cut off mid-way is never parsed as a record; and it
+ * does not destroy the source, so the response can still be written.
+ */
+export async function* untilAborted<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ReadingStopped());
+  });
+  aborted.catch(() => undefined);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

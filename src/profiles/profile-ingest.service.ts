@@ -21,7 +21,11 @@ import {
 import { SegmentCatalog } from '../segments/segment-catalog.js';
 import { DomainError, ErrorCode } from '../common/errors.js';
 import { type RawRecord, parseIngestBody } from './ingest-body.js';
-import { ndjsonRecords } from './ndjson-stream.js';
+import {
+  ReadingStopped,
+  ndjsonRecords,
+  untilAborted,
+} from './ndjson-stream.js';
 import { type BatchItem, type RecordResult, planBatch } from './ingest-plan.js';
 import { FragmentError, normalizeFragment } from './profile-merge.js';
 
@@ -55,7 +59,7 @@ export interface StreamIngestResult extends IngestResult {
    */
   summarized: boolean;
   /**
-   * After a server failure: the first record not stored; it and every
+   * After a server failure or a shutdown: the first record not stored; it and every
    * record after it (read or not) must be sent again. Records before it
    * have their outcome in the counts (and the list).
    */
@@ -163,6 +167,11 @@ export class ProfileIngestService {
       maxDepth?: number;
       /** Called after each stored batch (the CLI's progress bar). */
       onBatch?: (progress: { records: number; bytesRead: number }) => void;
+      /**
+       * Stops reading (the process shuts down): what was read is stored and
+       * answered, the rest is `notStoredFrom` on.
+       */
+      signal?: AbortSignal;
     } = {},
   ): Promise<StreamIngestResult> {
     const size = Math.max(1, opts.batchSize ?? DEFAULT_BATCH_SIZE);
@@ -206,16 +215,31 @@ export class ProfileIngestService {
         };
       return false;
     };
-    for await (const record of ndjsonRecords(source, {
-      maxDepth: opts.maxDepth,
-    })) {
-      records++;
-      bytesRead = record.bytesRead;
-      batch.push(record);
-      if (batch.length >= size && !(await flush())) break;
+    let last: { index: number; line?: number } | undefined;
+    let stopped = false;
+    try {
+      for await (const record of ndjsonRecords(
+        opts.signal ? untilAborted(source, opts.signal) : source,
+        { maxDepth: opts.maxDepth },
+      )) {
+        records++;
+        bytesRead = record.bytesRead;
+        last = record;
+        batch.push(record);
+        if (batch.length >= size && !(await flush())) break;
+      }
+    } catch (err) {
+      if (!(err instanceof ReadingStopped)) throw err;
+      stopped = true;
     }
     if (out.notStoredFrom === undefined) await flush();
-    if (records === 0)
+    if (stopped && out.notStoredFrom === undefined)
+      out.notStoredFrom = {
+        index: last ? last.index + 1 : 0,
+        // Blank lines are not records: the next line is where sending again starts.
+        line: last?.line === undefined ? 1 : last.line + 1,
+      };
+    if (records === 0 && !stopped)
       throw new DomainError(
         ErrorCode.BodyEmpty,
         'The request body cannot be null or empty.',

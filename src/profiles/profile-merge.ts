@@ -285,6 +285,9 @@ export function unionIdentityMaps(
   // Into nothing (a new profile): `add` is a normalized, de-duplicated map
   // that is never mutated, so it is the union as it is.
   if (isEmpty(base)) return add;
+  // An update usually brings identities the profile has, with the same
+  // flags: the union is `base` itself.
+  if (holdsAll(base, add)) return base;
   const out: IdentityMap = {};
   for (const [ns, entries] of Object.entries(base)) {
     out[ns] = entries.map((e) => ({ ...e }));
@@ -293,6 +296,22 @@ export function unionIdentityMaps(
     out[ns] = dedupeIdentities([...(out[ns] ?? []), ...entries]);
   }
   return out;
+}
+
+/** Every entry of `add` is in `base` under the same namespace key, with the same flags. */
+function holdsAll(base: IdentityMap, add: IdentityMap): boolean {
+  for (const ns in add) {
+    const have = base[ns];
+    if (!have) return false;
+    for (const e of add[ns] ?? []) {
+      const h = have.find((x) => x.id === e.id);
+      if (!h) return false;
+      for (const k in e)
+        if (h[k as keyof IdentityEntry] !== e[k as keyof IdentityEntry])
+          return false;
+    }
+  }
+  return true;
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -349,11 +368,13 @@ function diff(
   out: Set<string>,
 ): void {
   if (isPlainObject(before) && isPlainObject(after)) {
-    for (const key of new Set([
-      ...Object.keys(before),
-      ...Object.keys(after),
-    ])) {
+    // Every key of either side once, without building the union.
+    for (const key in before) {
       diff(before[key], after[key], path ? `${path}.${key}` : key, out);
+    }
+    for (const key in after) {
+      if (!Object.hasOwn(before, key))
+        diff(undefined, after[key], path ? `${path}.${key}` : key, out);
     }
     return;
   }
@@ -364,6 +385,7 @@ function diff(
 
 /** Identity maps compare as sets: order of namespaces and entries is not a change. */
 export function identityMapsEqual(a: IdentityMap, b: IdentityMap): boolean {
+  if (a === b) return true;
   const norm = (m: IdentityMap): string =>
     JSON.stringify(
       Object.keys(m)

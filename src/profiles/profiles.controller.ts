@@ -14,6 +14,7 @@ import type { Request, Response } from 'express';
 import type { Tenant } from '../common/request-context.js';
 import { CurrentTenant, PlatformApi } from '../auth/platform-api.decorator.js';
 import { ENV, type Env } from '../config/env.js';
+import { Draining } from '../lifecycle/draining.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EntityQueryDto } from './dto/entity-query.dto.js';
 import { IngestProfilesDto, IngestResponseDto } from './dto/ingest.dto.js';
@@ -33,6 +34,7 @@ export class ProfilesController {
     private readonly profiles: ProfilesService,
     private readonly metrics: MetricsService,
     @Inject(ENV) private readonly env: Env,
+    private readonly draining: Draining,
   ) {}
 
   /**
@@ -40,7 +42,9 @@ export class ProfilesController {
    * `application/x-ndjson` (one fragment per line). Each record is stored or
    * rejected on its own: 200 when all were stored, 207 when some were rejected,
    * 503 when the server failed part way (`notStored` records, each listed with
-   * that reason; the others are stored): send exactly those again.
+   * that reason; the others are stored): send exactly those again. An NDJSON
+   * upload cut short by a shutdown answers 503 with `notStoredFrom`: the
+   * first record not read; send it and the rest again.
    */
   @Post('ingest/profiles')
   @ApiConsumes('application/json', 'application/x-ndjson')
@@ -58,10 +62,16 @@ export class ProfilesController {
     const result = isNdjson(req)
       ? await this.ingestion.ingestStream(tenant, req, {
           maxDepth: this.env.BODY_MAX_DEPTH,
+          signal: this.draining.signal,
         })
       : await this.ingestion.ingestRequest(tenant, body);
     this.metrics.recordIngest(result.accepted, result.rejected);
-    res.status(result.notStored > 0 ? 503 : result.rejected > 0 ? 207 : 200);
+    const partial = 'notStoredFrom' in result && result.notStoredFrom;
+    // The rest of the body is unread: the connection cannot carry another request.
+    if (partial) res.setHeader('Connection', 'close');
+    res.status(
+      result.notStored > 0 || partial ? 503 : result.rejected > 0 ? 207 : 200,
+    );
     return result;
   }
 

@@ -1,3 +1,4 @@
+import { type Lane, WHOLE, inLaneSql } from '../profile-store/lanes.js';
 import type { Queryable } from '../database/transaction.js';
 import {
   type ConsentChange,
@@ -71,6 +72,7 @@ export async function replayableRecords(
   jobId: string,
   afterId: string | null,
   limit: number,
+  lane: Lane = WHOLE,
 ): Promise<ReplayableRecord[]> {
   const rows = (await q.query(
     `SELECT id::text AS id, profile_id::text AS profile_id, target_connection_id::text AS target_connection_id
@@ -79,6 +81,7 @@ export async function replayableRecords(
         AND created_at <= (SELECT created_at FROM delivery_jobs WHERE id = $3)
         AND ($2::uuid IS NULL OR run_id = $2::uuid)
         AND ($4::uuid IS NULL OR id > $4::uuid)
+        AND ${inLaneSql('profile_id', lane.lane, lane.lanes)}
       ORDER BY id
       LIMIT $5`,
     [flowId, runId, jobId, afterId, limit],

@@ -16,7 +16,7 @@ export type DeliveryJobOp = 'replay' | 'resync';
  */
 @Entity({ name: 'delivery_jobs' })
 // One job at a time per flow: a second request is refused.
-@Index('uq_delivery_jobs_running', ['flowId'], {
+@Index('uq_delivery_jobs_running', ['flowId', 'lane'], {
   unique: true,
   where: "state = 'running'",
 })
@@ -55,6 +55,17 @@ export class DeliveryJobEntity {
   /** Replay: the last record of the last committed page. */
   @Column({ type: 'uuid', nullable: true })
   afterRecordId: string | null;
+
+  /**
+   * The flow's lane this row covers (of `lanes`): a job has one row per
+   * lane, worked on by that lane's runner between its change-log batches,
+   * so a profile's messages stay in the order of its states.
+   */
+  @Column({ type: 'int', default: 0 })
+  lane: number;
+
+  @Column({ type: 'int', default: 1 })
+  lanes: number;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

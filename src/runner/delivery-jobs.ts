@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { newVersion } from '../common/etag.js';
-import { sqlState } from '../database/transaction.js';
+import { type Queryable, sqlState } from '../database/transaction.js';
 import type { FlowEntity } from '../flows/flow.entity.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import {
@@ -60,10 +60,16 @@ export class DeliveryJobs {
     private readonly repo: RunnerRepository,
   ) {}
 
-  active(flowId: string): Promise<DeliveryJobEntity | null> {
-    return this.ds
-      .getRepository(DeliveryJobEntity)
-      .findOneBy({ flowId, state: 'running' });
+  /** The flow's running job (its row for `lane`, when given: that lane's share not done yet). */
+  active(flowId: string, lane?: number): Promise<DeliveryJobEntity | null> {
+    return this.ds.getRepository(DeliveryJobEntity).findOne({
+      where: {
+        flowId,
+        state: 'running',
+        ...(lane === undefined ? {} : { lane }),
+      },
+      order: { lane: 'ASC' },
+    });
   }
 
   /**
@@ -98,17 +104,30 @@ export class DeliveryJobs {
             op,
           ],
         )) as { id: string }[];
-        return em.getRepository(DeliveryJobEntity).save({
-          orgId: flow.orgId,
-          sandboxName: flow.sandboxName,
-          flowId: flow.id,
-          op,
-          state: 'running',
-          runId: run?.id ?? '',
-          sourceRunId,
-          afterProfileId: null,
-          afterRecordId: null,
-        });
+        // One row per lane of the flow, each worked on by its lane. A flow
+        // the runner has not given lanes yet is one lane: its first claim
+        // backfills every member anyway.
+        const lanes = (await em.query(
+          `SELECT lane, lanes FROM flow_cursors WHERE flow_id = $1 AND deleted_at IS NULL ORDER BY lane`,
+          [flow.id],
+        )) as { lane: number; lanes: number }[];
+        const shares = lanes.length ? lanes : [{ lane: 0, lanes: 1 }];
+        const rows = await em.getRepository(DeliveryJobEntity).save(
+          shares.map((l) => ({
+            orgId: flow.orgId,
+            sandboxName: flow.sandboxName,
+            flowId: flow.id,
+            op,
+            state: 'running' as const,
+            runId: run?.id ?? '',
+            sourceRunId,
+            afterProfileId: null,
+            afterRecordId: null,
+            lane: l.lane,
+            lanes: l.lanes,
+          })),
+        );
+        return rows[0] as DeliveryJobEntity;
       });
     } catch (err) {
       if (sqlState(err) === '23505') {
@@ -138,6 +157,7 @@ export class DeliveryJobs {
               afterProfileId: job.afterProfileId,
             },
             limit,
+            { lane: job.lane, lanes: job.lanes },
           )
         : [];
       page = {
@@ -155,6 +175,7 @@ export class DeliveryJobs {
         job.id,
         job.afterRecordId,
         limit,
+        { lane: job.lane, lanes: job.lanes },
       );
       const targetsOf = new Map<string, Set<string> | null>();
       for (const r of records) {
@@ -216,8 +237,8 @@ export class DeliveryJobs {
   ): Promise<boolean> {
     return this.ds.transaction(async (em) => {
       const held = (await em.query(
-        `SELECT 1 FROM flow_cursors WHERE flow_id = $1 AND lease_owner = $2 FOR UPDATE`,
-        [job.flowId, owner],
+        `SELECT 1 FROM flow_cursors WHERE flow_id = $1 AND lease_owner = $2 AND (lane = $3 OR $4::int = 1) FOR UPDATE`,
+        [job.flowId, owner, job.lane, job.lanes],
       )) as unknown[];
       if (held.length === 0) return false;
       await em.update(
@@ -244,7 +265,9 @@ export class DeliveryJobs {
           {
             metrics: metrics as never,
             version: newVersion(),
-            ...(page.done ? { endedAt: new Date() } : {}),
+            ...(page.done && (await this.lastShare(em, job))
+              ? { endedAt: new Date() }
+              : {}),
           },
         );
       }
@@ -262,5 +285,17 @@ export class DeliveryJobs {
       await markReplayed(em, page.recordIds);
       return true;
     });
+  }
+
+  /** Whether `job` is the last of its run's lane shares still running (the run ends with it). */
+  private async lastShare(
+    em: Queryable,
+    job: DeliveryJobEntity,
+  ): Promise<boolean> {
+    const others = (await em.query(
+      `SELECT 1 FROM delivery_jobs WHERE run_id = $1 AND id <> $2 AND state = 'running' LIMIT 1`,
+      [job.runId, job.id],
+    )) as unknown[];
+    return others.length === 0;
   }
 }

@@ -11,13 +11,17 @@ import {
 import { FlowEntity } from '../flows/flow.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
-import type { ProfileState } from '../profile-store/profile-state.js';
+import type {
+  ExportStateOptions,
+  ProfileState,
+} from '../profile-store/profile-state.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
 import { reasonOfRejection } from '../records/record-reasons.js';
 import type { DeliveryJobEntity } from './delivery-job.entity.js';
 import { withConsentPaths } from './consent.js';
 import { DeliveryJobs } from './delivery-jobs.js';
-import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { FlowCursorEntity, laneKey } from './flow-cursor.entity.js';
+import type { Lane } from '../profile-store/lanes.js';
 import type { FlowMapping } from './mapping.js';
 import { messageTargetOf } from './message-targets.js';
 import { type MessageTarget, addFailure, buildMessages } from './messages.js';
@@ -25,7 +29,13 @@ import { type ChangeBatch, StepPipeline } from './pipeline.js';
 import { emptyOutcome, type StepOutcome } from './run-metrics.js';
 import { type RunContext, RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
-import { type Backfill, type StepPlan, planStep } from './step-plan.js';
+import {
+  type Backfill,
+  type StepPlan,
+  planStep,
+  positionAfterRead,
+} from './step-plan.js';
+import { type PhaseTotals, StepTimers } from './step-timers.js';
 
 export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
 
@@ -50,6 +60,11 @@ interface StepInput {
 export class ExportExecutor {
   private readonly logger = new Logger('ExportExecutor');
   private readonly pipeline = new StepPipeline();
+  private readonly timers = new StepTimers();
+  /** Decoding the states counts as the read phase. */
+  private readonly stateOptions: ExportStateOptions = {
+    decode: (fn) => this.timers.cpu('read', fn),
+  };
 
   constructor(
     private readonly repo: RunnerRepository,
@@ -92,18 +107,35 @@ export class ExportExecutor {
       ...planned,
       mapping: withConsentPaths(planned.mapping, messageTargets),
     };
-    // A replay or resync waits for a pending backfill, then takes turns
-    // with change-log batches: each page is sent between two batches, so a
-    // profile's messages stay in the order of its states.
-    const job = plan.backfill ? null : await this.jobs.active(flow.id);
-    if (job && !this.jobTurns.has(flow.id))
+    // A replay or resync waits for the lane's pending backfill, then takes
+    // turns with change-log batches: each page of the lane's share is sent
+    // between two of its batches, so a profile's messages stay in the order
+    // of its states.
+    const key = laneKey(cursor);
+    const job = plan.backfill
+      ? null
+      : await this.jobs.active(flow.id, cursor.lane);
+    if (job && !this.jobTurns.has(key))
       return this.jobStep(owner, flow, cursor, plan, job, batchSize, backoffMs);
-    this.jobTurns.delete(flow.id);
-    const input = await this.read(flow, plan, batchSize);
-    if (!input) {
-      if (!(await this.pipeline.settle(flow.id))) return 'lost';
-      if (plan.mappingChanged)
-        await this.commit(owner, flow, plan, plan.position, null, null);
+    this.jobTurns.delete(key);
+    const readStart = performance.now();
+    const input = await this.read(flow, cursor, plan, batchSize);
+    this.timers.addWall('read', readStart);
+    if (!('candidates' in input)) {
+      if (!(await this.pipeline.settle(key))) return 'lost';
+      const moved =
+        input.nextPosition.txId !== plan.position.txId ||
+        input.nextPosition.id !== plan.position.id;
+      if (plan.mappingChanged || moved)
+        await this.commit(
+          owner,
+          flow,
+          cursor,
+          plan,
+          input.nextPosition,
+          null,
+          null,
+        );
       if (job)
         return this.jobStep(
           owner,
@@ -126,22 +158,27 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
+    const segments = await this.repo.segmentInfo(flow, plan.mapping.segmentIds);
+    const buildStart = performance.now();
     const events = buildMessages(
       {
         flow,
         mapping: plan.mapping,
         targets: messageTargets,
-        segments: await this.repo.segmentInfo(flow, plan.mapping.segmentIds),
+        segments,
         candidates: input.candidates,
         states: input.states,
         from: plan.position,
         consented: await this.consented(flow, messageTargets, input.candidates),
       },
       outcome,
+      this.timers,
     );
+    this.timers.addWall('build', buildStart);
     const t2 = Date.now();
 
-    const run = runContextOf(owner, flow);
+    const run = runContextOf(owner, flow, cursor.lane);
+    const publishStart = performance.now();
     try {
       await this.publish(
         flow,
@@ -153,6 +190,10 @@ export class ExportExecutor {
     } catch (err) {
       return this.recordFailure(run, cursor, err, outcome, backoffMs);
     }
+    this.timers.addWall('sdk', publishStart);
+    let messages = 0;
+    for (const list of events.values()) messages += list.length;
+    this.timers.countStep(messages);
     outcome.at = Date.now();
     // Several targets each received the same profiles; count profiles once.
     outcome.output = targets.length
@@ -188,10 +229,11 @@ export class ExportExecutor {
     batchSize: number,
     backoffMs: (failures: number) => number,
   ): Promise<StepResult> {
-    this.jobTurns.add(flow.id);
-    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    const key = laneKey(cursor);
+    this.jobTurns.add(key);
+    if (!(await this.pipeline.settle(key))) return 'lost';
     await this.pipeline.takePrefetched(
-      flow.id,
+      key,
       plan.position,
       plan.mapping,
       batchSize,
@@ -240,7 +282,7 @@ export class ExportExecutor {
       );
     } catch (err) {
       return this.recordFailure(
-        runContextOf(owner, flow),
+        runContextOf(owner, flow, cursor.lane),
         cursor,
         err,
         outcome,
@@ -271,39 +313,54 @@ export class ExportExecutor {
     );
   }
 
-  /** See StepPipeline.pendingCursor. */
-  pendingCursor(flowId: string): FlowCursorEntity | null {
-    return this.pipeline.pendingCursor(flowId);
+  /** Where this process's export steps spent their time so far (see StepTimers). */
+  phaseTotals(): PhaseTotals {
+    return this.timers.snapshot();
   }
 
-  /** See StepPipeline.settle. */
-  settle(flowId: string): Promise<boolean> {
-    return this.pipeline.settle(flowId);
+  /** See StepPipeline.pendingCursor (`key`: the lane's laneKey). */
+  pendingCursor(key: string): FlowCursorEntity | null {
+    return this.pipeline.pendingCursor(key);
   }
 
-  /** Read phase: a backfill page, or the next change batch (null: nothing to do). */
+  /** See StepPipeline.settle (`key`: the lane's laneKey). */
+  settle(key: string): Promise<boolean> {
+    return this.pipeline.settle(key);
+  }
+
+  /** Read phase: a backfill page, or the next change batch (none: only where the lane's position may move). */
   private async read(
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     batchSize: number,
-  ): Promise<StepInput | null> {
-    if (plan.backfill) return this.readBackfillPage(flow, plan, batchSize);
+  ): Promise<StepInput | { nextPosition: ChangePosition }> {
+    const lane: Lane = { lane: cursor.lane, lanes: cursor.lanes };
+    if (plan.backfill)
+      return this.readBackfillPage(flow, lane, plan, batchSize);
+    const key = laneKey(cursor);
     const batch =
       (await this.pipeline.takePrefetched(
-        flow.id,
+        key,
         plan.position,
         plan.mapping,
         batchSize,
       )) ??
-      (await this.readChanges(flow, plan.mapping, plan.position, batchSize));
-    if (batch.changeCount === 0) return null;
+      (await this.readChanges(
+        flow,
+        lane,
+        plan.mapping,
+        plan.position,
+        batchSize,
+      ));
+    if (batch.changeCount === 0) return { nextPosition: batch.nextPosition };
     const more = batch.changeCount === batchSize;
     // Read the next batch while this one is built and published: Postgres
     // and the hub then work at the same time instead of taking turns.
     if (more) {
       const next = batch.nextPosition;
-      this.pipeline.prefetch(flow.id, next, plan.mapping, batchSize, () =>
-        this.readChanges(flow, plan.mapping, next, batchSize).catch(
+      this.pipeline.prefetch(key, next, plan.mapping, batchSize, () =>
+        this.readChanges(flow, lane, plan.mapping, next, batchSize).catch(
           (err: unknown) => {
             // Only a hint: the next step reads the batch itself.
             this.logger.debug(
@@ -330,6 +387,7 @@ export class ExportExecutor {
    */
   private async readBackfillPage(
     flow: FlowEntity,
+    lane: Lane,
     plan: StepPlan,
     batchSize: number,
   ): Promise<StepInput> {
@@ -337,7 +395,7 @@ export class ExportExecutor {
     const nextPosition = plan.skipToHorizon
       ? await this.repo.horizon()
       : plan.position;
-    const page = await this.repo.membersAfter(flow, backfill, batchSize);
+    const page = await this.repo.membersAfter(flow, backfill, batchSize, lane);
     // A member whose entry into a backfilled segment is still ahead of the
     // position is the change log's to export (once, under its change id).
     const ahead = await this.repo.enteringAfter(
@@ -352,6 +410,7 @@ export class ExportExecutor {
       flow,
       ids,
       plan.mapping.segmentIds,
+      this.stateOptions,
     );
     await this.repo.showSeenByOtherFlows(flow, states);
     return {
@@ -369,23 +428,38 @@ export class ExportExecutor {
   /** Reads a batch of the change log, selects, and loads the selected profiles' states. */
   private async readChanges(
     flow: FlowEntity,
+    lane: Lane,
     mapping: FlowMapping,
     position: ChangePosition,
     batchSize: number,
   ): Promise<ChangeBatch> {
-    const changes = await this.repo.readChanges(flow, position, batchSize);
+    const horizon = await this.repo.horizon();
+    const changes = await this.repo.readChanges(
+      flow,
+      position,
+      batchSize,
+      lane,
+    );
     const last = changes[changes.length - 1];
-    const candidates = selectChanges(changes, mapping);
+    const candidates = this.timers.cpu('select', () =>
+      selectChanges(changes, mapping),
+    );
     // States are read after the changes, so they are at least as new as every
     // change in the batch; a later change is exported again by a later batch.
     const states = await this.repo.exportStates(
       flow,
       candidates.filter((c) => !c.deletedState).map((c) => c.profileId),
       mapping.segmentIds,
+      this.stateOptions,
     );
     return {
       changeCount: changes.length,
-      nextPosition: last ? { txId: last.txId, id: last.id } : position,
+      nextPosition: positionAfterRead(
+        position,
+        last && { txId: last.txId, id: last.id },
+        changes.length === batchSize,
+        horizon,
+      ),
       candidates,
       states,
     };
@@ -413,6 +487,7 @@ export class ExportExecutor {
         },
         list,
       );
+      this.timers.addCpuMicros('sdk', result.sdkCpuMicros);
       this.metrics.recordExports(flow.id, result.sent, result.rejected.length);
       outcome.output += result.sent;
       outcome.outputBytes += result.bytes;
@@ -421,10 +496,7 @@ export class ExportExecutor {
         outcome.records.push({
           targetConnectionId: target.id,
           profileId: r.event.key,
-          identityMap: (r.event.body.identityMap ?? {}) as Record<
-            string,
-            { id: string }[]
-          >,
+          identityMap: identityMapOf(r.event),
           trigger: r.event.properties.trigger ?? '',
           reasonCode: reasonOfRejection(r.code),
           message: r.message,
@@ -495,7 +567,7 @@ export class ExportExecutor {
       error: { code: e.code, message: e.message },
     };
     // The previous step's commit lands first: its position is not in doubt.
-    if (!(await this.pipeline.settle(run.flowId))) return 'lost';
+    if (!(await this.pipeline.settle(laneKey(run)))) return 'lost';
     const delay = backoffMs(cursor.failures + 1) * (e.retryable ? 1 : 4);
     this.metrics.recordRetry(run.flowId, e.code);
     this.logger.warn(
@@ -524,18 +596,23 @@ export class ExportExecutor {
     input: StepInput,
     outcome: StepOutcome,
   ): Promise<StepResult> {
-    if (!(await this.pipeline.settle(flow.id))) return 'lost';
+    const commitStart = performance.now();
+    if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
+    const cpu = process.cpuUsage();
     const done = this.commit(
       owner,
       flow,
+      cursor,
       plan,
       input.nextPosition,
       input.nextBackfill,
       outcome,
     );
+    this.timers.addCpu('commit', cpu);
+    this.timers.addWall('commit', commitStart);
     if (!input.more) return (await done) ? 'idle' : 'lost';
     this.pipeline.commitInFlight(
-      flow.id,
+      laneKey(cursor),
       done,
       Object.assign(new FlowCursorEntity(), cursor, {
         lastTxId: input.nextPosition.txId,
@@ -553,13 +630,14 @@ export class ExportExecutor {
   private commit(
     owner: string,
     flow: FlowEntity,
+    cursor: FlowCursorEntity,
     plan: StepPlan,
     position: ChangePosition,
     backfill: Backfill | null,
     outcome: StepOutcome | null,
   ): Promise<boolean> {
     return this.repo.commitStep({
-      ...runContextOf(owner, flow),
+      ...runContextOf(owner, flow, cursor.lane),
       position,
       mapping: plan.stored,
       backfill,
@@ -568,13 +646,26 @@ export class ExportExecutor {
   }
 }
 
-function runContextOf(owner: string, flow: FlowEntity): RunContext {
+function runContextOf(
+  owner: string,
+  flow: FlowEntity,
+  lane: number,
+): RunContext {
   return {
     owner,
     flowId: flow.id,
+    lane,
     orgId: flow.orgId,
     sandboxName: flow.sandboxName,
     sandboxId: flow.sandboxId,
     flowSpecId: flow.flowSpecId,
   };
+}
+
+/** The identityMap a rejected message carried (records keep it); rejections are rare, so parsing is fine. */
+function identityMapOf(event: OutboundEvent): Record<string, { id: string }[]> {
+  const body = JSON.parse(Buffer.from(event.bytes).toString('utf8')) as {
+    identityMap?: Record<string, { id: string }[]>;
+  };
+  return body.identityMap ?? {};
 }

@@ -10,6 +10,7 @@ import {
 } from '../event-hubs/publisher.js';
 import type { FlowEntity } from '../flows/flow.entity.js';
 import { readProfileChanges } from '../profile-store/change-log.js';
+import { laneOf } from '../profile-store/lanes.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import type { RecordReason } from '../records/record-reasons.js';
 import { TargetConnectionEntity } from '../target-connections/target-connection.entity.js';
@@ -17,7 +18,7 @@ import { withConsentPaths } from './consent.js';
 import { DeliveryJobs } from './delivery-jobs.js';
 import { isEligible } from './mapping.js';
 import { messageTargetOf } from './message-targets.js';
-import { buildMessages } from './messages.js';
+import { type ExportMessage, buildMessages } from './messages.js';
 import { emptyOutcome } from './run-metrics.js';
 import { RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
@@ -65,7 +66,11 @@ export class ExportPreview {
   ) {}
 
   async preview(flow: FlowEntity, profileId: string): Promise<TargetPreview[]> {
-    const cursor = await this.repo.reload(flow.id);
+    // The profile's lane holds its position (and its share of a backfill).
+    const first = await this.repo.reload({ flowId: flow.id, lane: 0 });
+    const lane = first ? laneOf(profileId, first.lanes) : 0;
+    const cursor =
+      lane === 0 ? first : await this.repo.reload({ flowId: flow.id, lane });
     const plan = planStep(
       cursor ?? {
         // A flow the runner has not seen yet starts with a backfill.
@@ -115,7 +120,7 @@ export class ExportPreview {
           },
           outcome,
         )
-      : new Map<string, OutboundEvent[]>();
+      : new Map<string, ExportMessage[]>();
     const member =
       state !== undefined &&
       isEligible(
@@ -164,12 +169,12 @@ export class ExportPreview {
         };
       preview.message = {
         messageId: event.messageId,
-        messageIdScheme: `uuid(sha256(flowId|targetConnectionId|profileId|${candidate.exportKey}))`,
+        messageIdScheme: `uuid(sha256(flowId|targetConnectionId|profileId|${state?.version ?? candidate.exportKey}|body))`,
         partitionKey: event.key,
         partitionId: planned?.partitionId ?? null,
         applicationProperties: event.properties,
-        // The SDK sends the body as this JSON text.
-        body: JSON.stringify(event.body),
+        // The exact bytes the runner publishes, as text.
+        body: event.bodyText,
       };
     }
     return out;

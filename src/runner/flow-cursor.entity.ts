@@ -9,15 +9,29 @@ import {
 import type { Backfill, StoredMapping } from './step-plan.js';
 
 /**
- * A flow's export position in the profile change log, its lease (which
- * replica works on it) and its retry state. Row leases with
- * `FOR UPDATE SKIP LOCKED` keep replicas from exporting one flow concurrently.
+ * One lane of a flow (profile-store/lanes.ts): its export position in the
+ * profile change log, its lease (which runner works on it), its retry state
+ * and its share of a backfill. Row leases with `FOR UPDATE SKIP LOCKED` keep
+ * runners from exporting one lane concurrently; a flow's lanes are exported
+ * in parallel, each profile by the one lane its id hashes to.
  */
 @Entity({ name: 'flow_cursors' })
 @Index('ix_flow_cursors_due', ['nextAttemptAt'])
 export class FlowCursorEntity {
-  @PrimaryColumn({ type: 'uuid' })
+  @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_flow_cursors' })
   flowId: string;
+
+  /** This row's lane, 0 ≤ lane < lanes. */
+  @PrimaryColumn({
+    type: 'int',
+    default: 0,
+    primaryKeyConstraintName: 'pk_flow_cursors',
+  })
+  lane: number;
+
+  /** The flow's lane count, fixed when its cursors are created (RUNNER_LANES then). */
+  @Column({ type: 'int', default: 1 })
+  lanes: number;
 
   @Column({ type: 'text' })
   orgId: string;
@@ -36,7 +50,7 @@ export class FlowCursorEntity {
   @Column({ type: 'jsonb' })
   mapping: StoredMapping;
 
-  /** Pending backfill of newly mapped segments: `{segmentIds, afterProfileId}`. */
+  /** Pending backfill of newly mapped segments, this lane's members only: `{segmentIds, afterProfileId}`. */
   @Column({ type: 'jsonb', nullable: true })
   backfill: Backfill | null;
 
@@ -70,4 +84,15 @@ export class FlowCursorEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+}
+
+/** Which lane of which flow a cursor row is. */
+export interface LaneRef {
+  flowId: string;
+  lane: number;
+}
+
+/** One string per lane of a flow, for in-memory maps (the pipeline, the scheduler's slots). */
+export function laneKey(c: LaneRef): string {
+  return `${c.flowId}/${c.lane}`;
 }

@@ -59,12 +59,15 @@ export function mappingOf(transformations: unknown): FlowMapping {
 
 /** A changed leaf path touches a mapped path when one is a prefix of the other. */
 export function pathTouches(changed: string, mapped: string): boolean {
-  return (
-    changed === mapped ||
-    changed.startsWith(`${mapped}.`) ||
-    mapped.startsWith(`${changed}.`)
-  );
+  if (changed.length === mapped.length) return changed === mapped;
+  // Compared in place, no `${path}.` strings: this runs for every changed ×
+  // mapped path of a batch.
+  return changed.length > mapped.length
+    ? changed.charCodeAt(mapped.length) === DOT && changed.startsWith(mapped)
+    : mapped.charCodeAt(changed.length) === DOT && mapped.startsWith(changed);
 }
+
+const DOT = 46;
 
 export type Trigger = 'segment' | 'identity' | 'attribute' | 'consent';
 
@@ -103,7 +106,7 @@ export function triggersOf(
 export function isEligible(
   state: ProfileState,
   mapping: FlowMapping,
-  justExited: Set<string>,
+  justExited: ReadonlySet<string>,
 ): boolean {
   const member = mapping.segmentIds.some((id) => {
     const m = state.memberships[id];

@@ -11,14 +11,16 @@ import {
 } from './consent.js';
 import {
   type FlowMapping,
+  type PayloadOptions,
   type SegmentInfo,
-  buildPayload,
   exportedIdentityMap,
   isEligible,
   missingMandatory,
 } from './mapping.js';
+import { bodyWriter } from './message-json.js';
 import type { StepOutcome } from './run-metrics.js';
 import type { Candidate } from './select.js';
+import type { StepTimers } from './step-timers.js';
 
 /** Deterministic UUID-shaped id from the parts of an export. */
 export function messageIdOf(...parts: string[]): string {
@@ -53,20 +55,86 @@ export interface BuildInput {
   consented?: Map<string, Set<string>>;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One message exactly as the runner publishes it: the partition key, the
+ * body's JSON text and bytes, the messageId and the application properties.
+ */
+export class ExportMessage implements OutboundEvent {
+  /** Set by serialize(); only the bytes are kept, not the text they came from. */
+  bytes: Buffer = EMPTY;
+  /** Set by serialize(): it hashes the body too. */
+  messageId = '';
+
+  constructor(
+    readonly key: string,
+    readonly properties: Record<string, string>,
+  ) {}
+
+  /** The body's JSON text, exactly as published. */
+  get bodyText(): string {
+    return this.bytes.toString('utf8');
+  }
+
+  /** The body as a consumer decodes it (previews, tests): parsed on each read. */
+  get body(): Record<string, unknown> {
+    return JSON.parse(this.bodyText) as Record<string, unknown>;
+  }
+}
+
 /**
  * Builds every target's messages for the candidates (no I/O) and counts
  * input, skipped, per-segment and build failures into `outcome`. A
  * `realized` membership the flow has already shown is shown as `existing`
  * (the state objects are updated in place: they belong to this step).
+ *
+ * This is the one function that decides what the runner publishes; a
+ * preview calls it to show exactly that. `timers` (optional) receives the
+ * CPU time of building and of serializing.
  */
 export function buildMessages(
   input: BuildInput,
   outcome: StepOutcome,
-): Map<string, OutboundEvent[]> {
+  timers?: StepTimers,
+): Map<string, ExportMessage[]> {
+  const built = timers
+    ? timers.cpu('build', () => build(input, outcome))
+    : build(input, outcome);
+  return timers
+    ? timers.cpu('serialize', () => serialize(input, built, outcome))
+    : serialize(input, built, outcome);
+}
+
+/** Messages without their bodies yet, with what each body is written from. */
+interface Built {
+  messages: ExportMessage[];
+  /** What seeds each messageId besides its body: flow, target, profile and the state's version. */
+  seeds: string[];
+  /** The candidate each message is for (records of build failures). */
+  candidates: Candidate[];
+  targetIds: string[];
+  states: ProfileState[];
+  options: PayloadOptions[];
+}
+
+function build(input: BuildInput, outcome: StepOutcome): Built {
   const { flow, mapping, targets, candidates, states, from } = input;
-  const events = new Map<string, OutboundEvent[]>(
-    targets.map((t) => [t.id, []]),
-  );
+  const options = targets.map((t): PayloadOptions => ({
+    includeSegmentNames: t.includeSegmentNames,
+    includeSegmentTimestamps: t.includeSegmentTimestamps,
+    segments: input.segments,
+    mappingCreatedAt: flow.createdAt.getTime(),
+    mappingUpdatedAt: flow.updatedAt.getTime(),
+  }));
+  const out: Built = {
+    messages: [],
+    seeds: [],
+    candidates: [],
+    targetIds: [],
+    states: [],
+    options: [],
+  };
   for (const c of candidates) {
     const state = c.deletedState ?? states.get(c.profileId);
     for (const id of mapping.segmentIds) {
@@ -89,7 +157,9 @@ export function buildMessages(
       )
         m.status = 'existing';
     }
-    for (const t of targets) {
+    const trigger = triggerOf(c);
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i] as MessageTarget;
       let shown = state;
       if (t.consent) {
         const known = input.consented?.get(t.id)?.has(c.profileId) === true;
@@ -106,41 +176,87 @@ export function buildMessages(
             consented: decision === 'grant',
           });
       }
-      let body: Record<string, unknown>;
-      try {
-        body = buildPayload(shown, mapping, {
-          includeSegmentNames: t.includeSegmentNames,
-          includeSegmentTimestamps: t.includeSegmentTimestamps,
-          segments: input.segments,
-          mappingCreatedAt: flow.createdAt.getTime(),
-          mappingUpdatedAt: flow.updatedAt.getTime(),
-        });
-      } catch (err) {
-        // Not retryable: the same data would fail again. Record it and go on.
-        const message = `The message for profile ${c.profileId} could not be built: ${err instanceof Error ? err.message : String(err)}`;
-        addFailure(outcome, 'PAYLOAD_BUILD_FAILED', message);
-        addRecord(outcome, c, state, t.id, 'BUILD_FAILED', message);
-        continue;
-      }
-      events.get(t.id)?.push({
-        key: c.profileId,
-        body,
-        messageId: messageIdOf(flow.id, t.id, c.profileId, c.exportKey),
-        properties: {
+      out.messages.push(
+        new ExportMessage(c.profileId, {
           flowId: flow.id,
           profileId: c.profileId,
           targetConnectionId: t.id,
-          trigger: triggerOf(c),
-        },
-      });
+          trigger,
+        }),
+      );
+      out.seeds.push(
+        [flow.id, t.id, c.profileId, shown.version ?? c.exportKey].join('|'),
+      );
+      out.candidates.push(c);
+      out.targetIds.push(t.id);
+      out.states.push(shown);
+      out.options.push(options[i] as PayloadOptions);
     }
+  }
+  return out;
+}
+
+function serialize(
+  input: BuildInput,
+  built: Built,
+  outcome: StepOutcome,
+): Map<string, ExportMessage[]> {
+  const events = new Map<string, ExportMessage[]>(
+    input.targets.map((t) => [t.id, []]),
+  );
+  const writer = bodyWriter(input.mapping);
+  let lastState: ProfileState | null = null;
+  let lastOptions: PayloadOptions | null = null;
+  let lastMessage: ExportMessage | null = null;
+  let lastText = '';
+  for (let i = 0; i < built.messages.length; i++) {
+    const message = built.messages[i] as ExportMessage;
+    const state = built.states[i] as ProfileState;
+    const opts = built.options[i] as PayloadOptions;
+    let text: string;
+    if (lastMessage && state === lastState && opts === lastOptions) {
+      // Another target with the same options: the same body.
+      message.bytes = lastMessage.bytes;
+      text = lastText;
+    } else {
+      try {
+        text = writer.write(state, opts);
+      } catch (err) {
+        // Not retryable: the same data would fail again. Record it and go on.
+        const reason = `The message for profile ${message.key} could not be built: ${err instanceof Error ? err.message : String(err)}`;
+        addFailure(outcome, 'PAYLOAD_BUILD_FAILED', reason);
+        addRecord(
+          outcome,
+          built.candidates[i] as Candidate,
+          state,
+          built.targetIds[i] as string,
+          'BUILD_FAILED',
+          reason,
+        );
+        lastMessage = null;
+        continue;
+      }
+      message.bytes = Buffer.from(text, 'utf8');
+      lastState = state;
+      lastOptions = opts;
+      lastMessage = message;
+      lastText = text;
+    }
+    // The state's version and the body itself seed the id: a state re-sent
+    // by any path (a backfill page re-sent after a takeover, the change log,
+    // a batch re-read) keeps its messageId, and one id never names two
+    // different bodies.
+    message.messageId = messageIdOf(built.seeds[i] as string, text);
+    events.get(built.targetIds[i] as string)?.push(message);
   }
   return events;
 }
 
 /** The `trigger` application property of a candidate's messages. */
 export function triggerOf(c: Candidate): string {
-  return [...c.triggers].sort().join(',');
+  return c.triggers.size === 1
+    ? (c.triggers.values().next().value as string)
+    : [...c.triggers].sort().join(',');
 }
 
 /** A member of a mapped segment left out for a missing mandatory field is kept as a record. */

@@ -5,7 +5,7 @@ import type { FlowMapping } from './mapping.js';
 import { buildMessages, messageIdOf } from './messages.js';
 import { emptyOutcome } from './run-metrics.js';
 import { backfillCandidates, selectChanges } from './select.js';
-import { planStep } from './step-plan.js';
+import { planStep, positionAfterRead } from './step-plan.js';
 
 const transformations = (segmentIds: string[], paths: string[] = []) => [
   {
@@ -125,6 +125,28 @@ function change(over: Partial<ProfileChange>): ProfileChange {
     ...over,
   };
 }
+
+describe('positionAfterRead', () => {
+  const at = (txId: string, id = '0') => ({ txId, id });
+  it('moves past the last change; up to the horizon only when the batch was not full', () => {
+    expect(
+      positionAfterRead(at('5', '1'), at('9', '4'), true, at('12')),
+    ).toEqual(at('9', '4'));
+    expect(
+      positionAfterRead(at('5', '1'), at('9', '4'), false, at('12')),
+    ).toEqual(at('12'));
+    expect(positionAfterRead(at('5', '1'), undefined, false, at('12'))).toEqual(
+      at('12'),
+    );
+    // Never backwards (a horizon taken before the read can be behind it).
+    expect(
+      positionAfterRead(at('5', '1'), at('12', '3'), false, at('12')),
+    ).toEqual(at('12', '3'));
+    expect(
+      positionAfterRead(at('100', '1'), undefined, false, at('99')),
+    ).toEqual(at('100', '1'));
+  });
+});
 
 describe('selectChanges', () => {
   const mapping: FlowMapping = mappingOf(['s1'], ['person.name']);
@@ -247,7 +269,9 @@ describe('buildMessages', () => {
     };
     const first = build('101', '100');
     const [m1] = first.events.get('t1') ?? [];
-    expect(m1?.messageId).toBe(messageIdOf('f1', 't1', 'p1', 'change:101:1'));
+    expect(m1?.messageId).toBe(
+      messageIdOf('f1', 't1', 'p1', 'change:101:1', JSON.stringify(m1?.body)),
+    );
     expect(first.events.get('t2')?.[0]?.messageId).not.toBe(m1?.messageId);
     expect(m1?.body).toEqual({
       person: { name: 'A' },
@@ -268,6 +292,52 @@ describe('buildMessages', () => {
       segmentMembership: { ups: Record<string, { status: string }> };
     };
     expect(body.segmentMembership.ups.s1?.status).toBe('existing');
+  });
+
+  it('gives one state one messageId whichever path sends it, and a changed body a new one', () => {
+    const send = (
+      candidates: ReturnType<typeof backfillCandidates>,
+      st: ProfileState,
+    ) =>
+      buildMessages(
+        {
+          flow,
+          mapping: mappingOf(['s1'], ['person.name']),
+          targets: [
+            {
+              id: 't1',
+              includeSegmentNames: false,
+              includeSegmentTimestamps: false,
+            },
+          ],
+          segments: new Map(),
+          candidates,
+          states: new Map([['p1', st]]),
+          from: { txId: '200', id: '0' },
+        },
+        emptyOutcome('src', ['t1'], 0),
+      ).get('t1')?.[0];
+    const v7 = { ...state('300'), version: '7' };
+    const fromBackfill = send(backfillCandidates(['p1'], ['s1']), v7);
+    const [fromLog] = selectChanges(
+      [change({ txId: '150', changedPaths: ['person.name'] })],
+      mappingOf(['s1'], ['person.name']),
+    );
+    expect(fromLog).toBeDefined();
+    const viaLog = send(fromLog ? [fromLog] : [], { ...v7 });
+    expect(viaLog?.messageId).toBe(fromBackfill?.messageId);
+    // Same version, another body (e.g. a segment renamed): another id.
+    const renamed = send(backfillCandidates(['p1'], ['s1']), {
+      ...v7,
+      attributes: { person: { name: 'B' } },
+    });
+    expect(renamed?.messageId).not.toBe(fromBackfill?.messageId);
+    // A later version of the same body (A → B → A): another id too.
+    const later = send(backfillCandidates(['p1'], ['s1']), {
+      ...v7,
+      version: '8',
+    });
+    expect(later?.messageId).not.toBe(fromBackfill?.messageId);
   });
 
   it('skips a profile that is not a member of a mapped segment', () => {

@@ -24,9 +24,10 @@ function batchKey(
 }
 
 /**
- * The runner's pipelining, per flow, in one place: while a step builds and
- * publishes, the previous step's commit may still be in flight (at most one)
- * and the next batch may already be read (at most one).
+ * The runner's pipelining, per lane of a flow (`lane`: its laneKey), in one
+ * place: while a step builds and publishes, the previous step's commit may
+ * still be in flight (at most one) and the next batch may already be read
+ * (at most one).
  *
  * Commits land in step order: a step waits for the previous commit
  * (`settle`) before it commits or records a failure, and a lost lease found
@@ -45,36 +46,36 @@ export class StepPipeline {
 
   /** Records a commit in flight and the cursor as it will be once it lands. */
   commitInFlight(
-    flowId: string,
+    lane: string,
     done: Promise<boolean>,
     next: FlowCursorEntity,
   ): void {
     done.catch(() => undefined); // awaited by settle(); no unhandled rejection meanwhile
-    this.commits.set(flowId, { done, next });
+    this.commits.set(lane, { done, next });
   }
 
   /**
    * The flow's cursor as it will be when its commit in flight lands, or null
    * when no commit is in flight (read the stored cursor then).
    */
-  pendingCursor(flowId: string): FlowCursorEntity | null {
-    return this.commits.get(flowId)?.next ?? null;
+  pendingCursor(lane: string): FlowCursorEntity | null {
+    return this.commits.get(lane)?.next ?? null;
   }
 
   /**
    * Waits for the flow's commit in flight, if any: false when it found the
    * lease lost (another replica owns the flow now). Rejects if it failed.
    */
-  async settle(flowId: string): Promise<boolean> {
-    const pending = this.commits.get(flowId);
+  async settle(lane: string): Promise<boolean> {
+    const pending = this.commits.get(lane);
     if (!pending) return true;
-    this.commits.delete(flowId);
+    this.commits.delete(lane);
     return pending.done;
   }
 
   /** Starts reading the batch at `position` while the current one is built and published. */
   prefetch(
-    flowId: string,
+    lane: string,
     position: ChangePosition,
     mapping: FlowMapping,
     batchSize: number,
@@ -83,7 +84,7 @@ export class StepPipeline {
     const now = Date.now();
     for (const [id, e] of this.prefetched)
       if (now - e.at > PREFETCH_MAX_AGE_MS) this.prefetched.delete(id);
-    this.prefetched.set(flowId, {
+    this.prefetched.set(lane, {
       key: batchKey(position, mapping, batchSize),
       at: now,
       batch: read(),
@@ -96,14 +97,14 @@ export class StepPipeline {
    * replica starts elsewhere, and the prefetched batch is dropped.
    */
   async takePrefetched(
-    flowId: string,
+    lane: string,
     position: ChangePosition,
     mapping: FlowMapping,
     batchSize: number,
   ): Promise<ChangeBatch | null> {
-    const entry = this.prefetched.get(flowId);
+    const entry = this.prefetched.get(lane);
     if (!entry) return null;
-    this.prefetched.delete(flowId);
+    this.prefetched.delete(lane);
     if (
       entry.key !== batchKey(position, mapping, batchSize) ||
       Date.now() - entry.at > PREFETCH_MAX_AGE_MS

@@ -16,6 +16,7 @@ import {
 } from '../profile-store/change-log.js';
 import { membersAfter } from '../profile-store/membership-writes.js';
 import {
+  type ExportStateOptions,
   type ProfileState,
   loadExportStates,
   realizationsSeen,
@@ -30,13 +31,15 @@ import {
   type RunMetricsJson,
   type StepOutcome,
 } from './run-metrics.js';
-import { FlowCursorEntity } from './flow-cursor.entity.js';
+import { FlowCursorEntity, type LaneRef } from './flow-cursor.entity.js';
+import { type Lane, WHOLE } from '../profile-store/lanes.js';
 import type { Backfill, StoredMapping } from './step-plan.js';
 
-/** A flow's identity in the hour's run, and the replica holding its lease. */
+/** A flow's identity in the hour's run, the lane, and the runner holding the lane's lease. */
 export interface RunContext {
   owner: string;
   flowId: string;
+  lane: number;
   orgId: string;
   sandboxName: string;
   sandboxId: string;
@@ -57,6 +60,14 @@ const EMPTY_MAPPING: FlowMapping = {
 export const EDITED_SQL = 'to_timestamp(0)';
 
 /**
+ * A lane with no changes of its own is still claimed this long after its
+ * last step when the log has moved on (other lanes' changes), so its
+ * position follows the log's horizon (see positionAfterRead): the purge and
+ * exportPositions go by a flow's slowest lane.
+ */
+const LANE_CATCH_UP_MS = 1000;
+
+/**
  * The runner's statements over its own tables (cursors, runs) and its reads
  * through the profile store and the segment catalogue.
  */
@@ -68,20 +79,31 @@ export class RunnerRepository {
   ) {}
 
   /**
-   * Gives every flow a cursor. A new cursor starts at the change log's current
-   * snapshot horizon; members that qualified before are exported by the backfill.
+   * Gives every flow its lanes' cursors, `lanes` of them (the flow's lane
+   * count is fixed here, once). A new cursor starts at the change log's
+   * current snapshot horizon; members that qualified before are exported by
+   * the backfill.
    */
-  async ensureCursors(): Promise<void> {
-    await this.ds.query(
-      // A new cursor counts as edited: the first step records its mapping
-      // and starts the backfill.
-      `INSERT INTO flow_cursors (flow_id, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at, updated_at)
-       SELECT f.id, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now(), ${EDITED_SQL}
-       FROM flows f LEFT JOIN flow_cursors c ON c.flow_id = f.id
-       WHERE c.flow_id IS NULL
-       ON CONFLICT (flow_id) DO NOTHING`,
-      [JSON.stringify(EMPTY_MAPPING)],
-    );
+  async ensureCursors(lanes: number): Promise<void> {
+    await this.ds.transaction(async (em) => {
+      // Replicas configured with different lane counts must not each add
+      // lanes to one flow: one creator at a time, and only for flows that
+      // have no cursor at all.
+      await em.query(
+        `SELECT pg_advisory_xact_lock(hashtext('fse_flow_cursors_create'))
+          WHERE EXISTS (SELECT 1 FROM flows f WHERE NOT EXISTS (SELECT 1 FROM flow_cursors c WHERE c.flow_id = f.id))`,
+      );
+      await em.query(
+        // A new cursor counts as edited: the first step records its mapping
+        // and starts the backfill.
+        `INSERT INTO flow_cursors (flow_id, lane, lanes, org_id, sandbox_name, last_tx_id, last_change_id, mapping, next_attempt_at, updated_at)
+         SELECT f.id, l.n, $2::int, f.org_id, f.sandbox_name, pg_snapshot_xmin(pg_current_snapshot())::text, 0, $1::jsonb, now(), ${EDITED_SQL}
+         FROM flows f CROSS JOIN generate_series(0, $2::int - 1) AS l(n)
+         WHERE NOT EXISTS (SELECT 1 FROM flow_cursors c WHERE c.flow_id = f.id)
+         ON CONFLICT (flow_id, lane) DO NOTHING`,
+        [JSON.stringify(EMPTY_MAPPING), lanes],
+      );
+    });
     // A deleted flow's cursor stays, marked: its position still tells the
     // profile lookup which qualifications that flow exported. Claims join
     // flows, so it is never picked up; the purge ignores it.
@@ -92,11 +114,12 @@ export class RunnerRepository {
   }
 
   /**
-   * Claims enabled flows that have work (new committed changes in their
-   * tenant, a pending backfill, a replay or resync, an edited flow, or a
-   * retry that is due) and
-   * that nobody else holds. SKIP LOCKED keeps replicas apart; ordering by
-   * next_attempt_at, which a release moves to now, rotates between flows.
+   * Claims lanes of enabled flows that have work (new committed changes of
+   * the lane's profiles, a pending backfill, a replay or resync share, an edited flow, or a
+   * retry that
+   * is due) and that nobody else holds. SKIP LOCKED keeps runners apart;
+   * ordering by next_attempt_at, which a release moves to now, rotates
+   * between lanes.
    */
   async claim(
     owner: string,
@@ -104,67 +127,69 @@ export class RunnerRepository {
     leaseMs: number,
     /** Claim flows whose last attempt failed (true) or healthy ones (false). */
     failing: boolean,
-    /** Flows this replica is already working on, whatever their lease says. */
+    /** Lanes (laneKey) this runner is already working on, whatever their lease says. */
     busy: string[] = [],
   ): Promise<FlowCursorEntity[]> {
     const res = (await this.ds.query(
       `WITH due AS (
-         SELECT c.flow_id FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
+         SELECT c.flow_id, c.lane FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
          WHERE f.state = 'enabled' AND c.next_attempt_at <= now() AND (c.failures > 0) = $4
-           AND c.flow_id <> ALL($5::uuid[])
+           AND (c.flow_id::text || '/' || c.lane) <> ALL($5::text[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
-                OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.state = 'running')
-                OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })})
+                OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
+                OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
+                OR (c.updated_at < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+                    AND ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })}))
          ORDER BY c.next_attempt_at
          LIMIT $2
          FOR UPDATE OF c SKIP LOCKED
        )
        UPDATE flow_cursors c SET lease_owner = $1, lease_until = now() + ($3::int * interval '1 millisecond')
-       FROM due WHERE c.flow_id = due.flow_id
-       RETURNING c.flow_id`,
+       FROM due WHERE c.flow_id = due.flow_id AND c.lane = due.lane
+       RETURNING c.flow_id, c.lane`,
       [owner, limit, leaseMs, failing, busy],
     )) as unknown[];
-    const list = rowsOf(res) as { flow_id: string }[];
+    const list = rowsOf(res) as { flow_id: string; lane: number }[];
     if (list.length === 0) return [];
     return this.ds
       .getRepository(FlowCursorEntity)
-      .findBy(list.map((r) => ({ flowId: r.flow_id })));
+      .findBy(list.map((r) => ({ flowId: r.flow_id, lane: r.lane })));
   }
 
-  reload(flowId: string): Promise<FlowCursorEntity | null> {
-    return this.ds.getRepository(FlowCursorEntity).findOneBy({ flowId });
+  reload(ref: LaneRef): Promise<FlowCursorEntity | null> {
+    return this.ds
+      .getRepository(FlowCursorEntity)
+      .findOneBy({ flowId: ref.flowId, lane: ref.lane });
   }
 
-  /** Extends a lease we still hold; false means another replica took the flow over. */
-  async renew(
-    owner: string,
-    flowId: string,
-    leaseMs: number,
-  ): Promise<boolean> {
+  /** Extends a lease we still hold; false means another runner took the lane over. */
+  async renew(owner: string, ref: LaneRef, leaseMs: number): Promise<boolean> {
     const res = (await this.ds.query(
-      `UPDATE flow_cursors SET lease_until = now() + ($3::int * interval '1 millisecond')
-       WHERE flow_id = $1 AND lease_owner = $2 RETURNING flow_id`,
-      [flowId, owner, leaseMs],
+      `UPDATE flow_cursors SET lease_until = now() + ($4::int * interval '1 millisecond')
+       WHERE flow_id = $1 AND lane = $2 AND lease_owner = $3 RETURNING flow_id`,
+      [ref.flowId, ref.lane, owner, leaseMs],
     )) as unknown[];
     return rowsOf(res).length > 0;
   }
 
-  async release(owner: string, flowId?: string): Promise<void> {
+  /** Releases one lane's lease, or every lease of `owner`. */
+  async release(owner: string, ref?: LaneRef): Promise<void> {
     await this.ds.query(
       `UPDATE flow_cursors SET lease_owner = NULL, lease_until = NULL, next_attempt_at = GREATEST(next_attempt_at, now())
-       WHERE lease_owner = $1 AND ($2::uuid IS NULL OR flow_id = $2::uuid)`,
-      [owner, flowId ?? null],
+       WHERE lease_owner = $1 AND ($2::uuid IS NULL OR (flow_id = $2::uuid AND lane = $3::int))`,
+      [owner, ref?.flowId ?? null, ref?.lane ?? 0],
     );
   }
 
-  /** Committed changes after `after`, never past a transaction still in flight. */
+  /** The lane's committed changes after `after`, never past a transaction still in flight. */
   readChanges(
     tenant: TenantRef,
     after: ChangePosition,
     limit: number,
+    lane: Lane = WHOLE,
   ): Promise<ProfileChange[]> {
-    return readChanges(this.ds, tenant, after, limit);
+    return readChanges(this.ds, tenant, after, limit, lane);
   }
 
   /** What an export needs of the given profiles (see loadExportStates). */
@@ -172,15 +197,17 @@ export class RunnerRepository {
     tenant: TenantRef,
     profileIds: string[],
     segmentIds: string[],
+    options?: ExportStateOptions,
   ): Promise<Map<string, ProfileState>> {
-    return loadExportStates(this.ds, tenant, profileIds, segmentIds);
+    return loadExportStates(this.ds, tenant, profileIds, segmentIds, options);
   }
 
-  /** Next page of current members of the backfill's segments. */
+  /** Next page of the lane's current members of the backfill's segments. */
   membersAfter(
     tenant: TenantRef,
     backfill: Backfill,
     limit: number,
+    lane: Lane = WHOLE,
   ): Promise<string[]> {
     return membersAfter(
       this.ds,
@@ -188,6 +215,7 @@ export class RunnerRepository {
       backfill.segmentIds,
       backfill.afterProfileId,
       limit,
+      lane,
     );
   }
 
@@ -281,7 +309,7 @@ export class RunnerRepository {
         const res = (await em.query(
           `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
                   failures = 0, last_error = NULL, last_success_at = now(), updated_at = now()
-           WHERE flow_id = $1 AND lease_owner = $2 RETURNING flow_id`,
+           WHERE flow_id = $1 AND lease_owner = $2 AND lane = $7 RETURNING flow_id`,
           [
             input.flowId,
             input.owner,
@@ -289,6 +317,7 @@ export class RunnerRepository {
             input.position.id,
             JSON.stringify(input.mapping),
             input.backfill ? JSON.stringify(input.backfill) : null,
+            input.lane,
           ],
         )) as unknown[];
         if (rowsOf(res).length === 0) throw new LeaseLost();
@@ -296,7 +325,7 @@ export class RunnerRepository {
         return true;
       });
     } catch (err) {
-      // Another replica owns the flow now: nothing of this step is kept.
+      // Another runner owns the lane now: nothing of this step is kept.
       if (err instanceof LeaseLost) return false;
       throw err;
     }
@@ -305,15 +334,15 @@ export class RunnerRepository {
   /** An unexpected error: keep the position, retry after `delayMs`. */
   async defer(
     owner: string,
-    flowId: string,
+    ref: LaneRef,
     delayMs: number,
     error: string,
   ): Promise<void> {
     await this.ds.query(
       `UPDATE flow_cursors SET failures = failures + 1, last_error = $3,
               next_attempt_at = now() + ($4::int * interval '1 millisecond'), updated_at = now()
-       WHERE flow_id = $1 AND lease_owner = $2`,
-      [flowId, owner, error.slice(0, 2000), delayMs],
+       WHERE flow_id = $1 AND lease_owner = $2 AND lane = $5`,
+      [ref.flowId, owner, error.slice(0, 2000), delayMs, ref.lane],
     );
   }
 
@@ -329,8 +358,8 @@ export class RunnerRepository {
       await em.query(
         `UPDATE flow_cursors SET failures = failures + 1, last_error = $3,
                 next_attempt_at = now() + ($4::int * interval '1 millisecond'), lease_owner = NULL, lease_until = NULL, updated_at = now()
-         WHERE flow_id = $1 AND lease_owner = $2`,
-        [input.flowId, input.owner, input.error, input.delayMs],
+         WHERE flow_id = $1 AND lease_owner = $2 AND lane = $5`,
+        [input.flowId, input.owner, input.error, input.delayMs, input.lane],
       );
       await this.recordRun(em, input, input.outcome);
     });
@@ -338,7 +367,7 @@ export class RunnerRepository {
 
   private async recordRun(
     em: EntityManager,
-    input: Omit<RunContext, 'owner'>,
+    input: Omit<RunContext, 'owner' | 'lane'>,
     outcome: StepOutcome,
   ): Promise<void> {
     const hourStart = new Date(Math.floor(outcome.at / 3_600_000) * 3_600_000);
@@ -384,11 +413,16 @@ function rowsOf(res: unknown[]): unknown[] {
   return Array.isArray(res[0]) ? (res[0] as unknown[]) : res;
 }
 
-/** Every live flow's position, for the change-log purge. */
+/**
+ * Every tenant's slowest live lane, for the change-log purge: a row is kept
+ * while any lane of any flow of its tenant is at or before it (a lane only
+ * reads its own profiles' rows, but the purge goes by position alone).
+ */
 async function readerPositions(q: Queryable): Promise<ReaderPosition[]> {
   const rows = (await q.query(
-    `SELECT org_id, sandbox_name, last_tx_id, last_change_id::text AS last_change_id
-       FROM flow_cursors WHERE deleted_at IS NULL`,
+    `SELECT DISTINCT ON (org_id, sandbox_name) org_id, sandbox_name, last_tx_id, last_change_id::text AS last_change_id
+       FROM flow_cursors WHERE deleted_at IS NULL
+      ORDER BY org_id, sandbox_name, last_tx_id::xid8, last_change_id`,
   )) as {
     org_id: string;
     sandbox_name: string;

@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
@@ -12,12 +13,16 @@ import { ENV, Env } from '../config/env.js';
 import { isDatabaseUnavailable } from '../database/unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExportExecutor } from './export-executor.js';
-import type { FlowCursorEntity } from './flow-cursor.entity.js';
+import {
+  type FlowCursorEntity,
+  type LaneRef,
+  laneKey,
+} from './flow-cursor.entity.js';
 import { RunnerRepository } from './runner.repository.js';
 
 /** Channel the change-log trigger notifies on commit; a hint only, never the source of truth. */
 export const CHANGES_CHANNEL = 'fse_profile_changes';
-/** A flow with a backlog yields its slot after this long so other flows get a turn. */
+/** A lane with a backlog yields its slot after this long so other lanes get a turn. */
 const SLICE_MS = 5_000;
 /** How often a replica deletes change-log rows every flow has exported (retention is in hours; the scan is not free). */
 const PURGE_INTERVAL_MS = 10 * 60_000;
@@ -27,6 +32,8 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
  * database's return, not after RUNNER_MAX_BACKOFF_MS.
  */
 const OUTAGE_MAX_BACKOFF_MS = 5_000;
+/** How long a shutdown waits for in-flight steps: well inside SHUTDOWN_TIMEOUT_MS's default. */
+const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Decides what is due and claims it (STYLE §10): ticks every RUNNER_INTERVAL_MS
@@ -36,7 +43,10 @@ const OUTAGE_MAX_BACKOFF_MS = 5_000;
  */
 @Injectable()
 export class RunnerScheduler
-  implements OnApplicationBootstrap, OnApplicationShutdown
+  implements
+    OnApplicationBootstrap,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
   private readonly logger = new Logger('RunnerScheduler');
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -48,11 +58,12 @@ export class RunnerScheduler
   private tickFailures = 0;
   private resumeAt = 0;
   /**
-   * Flows whose lease could not be released (the database was gone when
+   * Lanes whose lease could not be released (the database was gone when
    * their slice ended): released by the next tick that reaches the
    * database, so they do not wait RUNNER_LEASE_MS for the lease to lapse.
    */
-  private readonly unreleased = new Set<string>();
+  private readonly unreleased = new Map<string, LaneRef>();
+  /** Lanes being exported, by laneKey. */
   private readonly active = new Map<
     string,
     { work: Promise<void>; failing: boolean }
@@ -64,6 +75,7 @@ export class RunnerScheduler
   private purging?: Promise<void>;
   private again = false;
   private stopped = true;
+  private stopping?: Promise<void>;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -80,6 +92,7 @@ export class RunnerScheduler
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.stopping = undefined;
     await this.listen();
     this.timer = setInterval(() => this.wake(), this.env.RUNNER_INTERVAL_MS);
     this.wake();
@@ -129,12 +142,12 @@ export class RunnerScheduler
   }
 
   private async tick(): Promise<void> {
-    for (const flowId of this.unreleased) {
-      if (this.active.has(flowId)) continue;
-      await this.repo.release(this.owner, flowId);
-      this.unreleased.delete(flowId);
+    for (const [key, ref] of this.unreleased) {
+      if (this.active.has(key)) continue;
+      await this.repo.release(this.owner, ref);
+      this.unreleased.delete(key);
     }
-    await this.repo.ensureCursors();
+    await this.repo.ensureCursors(this.env.RUNNER_LANES);
     this.purgeNow();
     let free = this.env.RUNNER_CONCURRENCY - this.active.size;
     if (free <= 0) return;
@@ -186,23 +199,26 @@ export class RunnerScheduler
   }
 
   private launch(cursor: FlowCursorEntity, failing: boolean): void {
-    const work = this.runFlow(cursor).finally(() => {
-      this.active.delete(cursor.flowId);
+    const key = laneKey(cursor);
+    const work = this.runLane(cursor).finally(() => {
+      this.active.delete(key);
       // A slot freed up: there may be more due work.
       this.wake();
     });
-    this.active.set(cursor.flowId, { work, failing });
+    this.active.set(key, { work, failing });
   }
 
-  private async runFlow(first: FlowCursorEntity): Promise<void> {
+  private async runLane(first: FlowCursorEntity): Promise<void> {
     let cursor = first;
+    const ref: LaneRef = { flowId: first.flowId, lane: first.lane };
+    const key = laneKey(ref);
     const sliceEnd = Date.now() + SLICE_MS;
     // A slow step (a reconnecting producer, a busy hub) must not outlive its
-    // lease, or another replica would export the same changes concurrently.
+    // lease, or another runner would export the same changes concurrently.
     const heartbeat = setInterval(
       () => {
         void this.repo
-          .renew(this.owner, cursor.flowId, this.env.RUNNER_LEASE_MS)
+          .renew(this.owner, ref, this.env.RUNNER_LEASE_MS)
           .catch(() => undefined);
       },
       Math.max(250, Math.floor(this.env.RUNNER_LEASE_MS / 3)),
@@ -217,20 +233,13 @@ export class RunnerScheduler
         );
         if (result !== 'more' || this.stopped || Date.now() > sliceEnd) {
           // A step's commit may still be in flight: it lands before the lease goes.
-          await this.executor.settle(cursor.flowId);
+          await this.executor.settle(key);
           return;
         }
-        if (
-          !(await this.repo.renew(
-            this.owner,
-            cursor.flowId,
-            this.env.RUNNER_LEASE_MS,
-          ))
-        )
+        if (!(await this.repo.renew(this.owner, ref, this.env.RUNNER_LEASE_MS)))
           return;
         const fresh =
-          this.executor.pendingCursor(cursor.flowId) ??
-          (await this.repo.reload(cursor.flowId));
+          this.executor.pendingCursor(key) ?? (await this.repo.reload(ref));
         if (!fresh) return;
         cursor = fresh;
       }
@@ -255,22 +264,17 @@ export class RunnerScheduler
       );
       // A commit still in flight lands first: its `failures = 0` must not
       // overwrite the failure recorded here.
-      await this.executor.settle(cursor.flowId).catch(() => undefined);
+      await this.executor.settle(key).catch(() => undefined);
       await this.repo
-        .defer(
-          this.owner,
-          cursor.flowId,
-          this.backoff(cursor.failures + 1),
-          message,
-        )
+        .defer(this.owner, ref, this.backoff(cursor.failures + 1), message)
         .catch(() => undefined);
     } finally {
       // Whatever ended the slice, the commit in flight lands (or fails) before the lease goes.
-      await this.executor.settle(cursor.flowId).catch(() => undefined);
+      await this.executor.settle(key).catch(() => undefined);
       clearInterval(heartbeat);
       await this.repo
-        .release(this.owner, cursor.flowId)
-        .catch(() => this.unreleased.add(cursor.flowId));
+        .release(this.owner, ref)
+        .catch(() => this.unreleased.set(key, ref));
     }
   }
 
@@ -339,8 +343,18 @@ export class RunnerScheduler
     this.listenRetry.unref();
   }
 
-  /** Stops claiming, lets in-flight steps finish (bounded), releases leases so another replica continues. */
-  async stop(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Stops claiming, lets in-flight steps finish (bounded), releases leases so
+   * another replica continues. A step still publishing when the bound passes
+   * (a hub that never acknowledges) has committed nothing: whoever takes the
+   * flow next sends its batch again, under the same messageIds.
+   */
+  stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
+    this.stopping ??= this.stopSteps(timeoutMs);
+    return this.stopping;
+  }
+
+  private async stopSteps(timeoutMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -361,6 +375,11 @@ export class RunnerScheduler
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
+  }
+
+  /** Starts stopping while requests drain, so the two bounds run side by side. */
+  beforeApplicationShutdown(): void {
+    void this.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -10,12 +10,18 @@ export interface Candidate {
   exportKey: string;
   triggers: Set<string>;
   /** Mapped segments the profile left in this batch (exported once as `exited`). */
-  justExited: Set<string>;
+  justExited: ReadonlySet<string>;
   /** A deleted profile's last state, from its change row. */
   deletedState?: ProfileState;
   /** The transaction of the profile's first change in the batch (absent in a backfill). */
   firstTx?: string;
 }
+
+/**
+ * Shared by the candidates that left no segment (most): a candidate that
+ * does gets a set of its own before anything is added.
+ */
+const NONE_EXITED: ReadonlySet<string> = new Set<string>();
 
 /**
  * Coalesces a batch of changes into one export per profile (its latest state
@@ -35,7 +41,7 @@ export function selectChanges(
         profileId: ch.profileId,
         exportKey: '',
         triggers: new Set(),
-        justExited: new Set(),
+        justExited: NONE_EXITED,
         firstTx: ch.txId,
       };
       byProfile.set(ch.profileId, c);
@@ -46,12 +52,28 @@ export function selectChanges(
     if (triggers.length > 0) c.exportKey = `change:${ch.txId}:${ch.id}`;
     for (const t of triggers) c.triggers.add(t);
     for (const m of ch.membershipChanges) {
-      if (m.to === 'exited') c.justExited.add(m.segmentId);
-      else c.justExited.delete(m.segmentId);
+      if (m.to === 'exited') c.justExited = withExit(c.justExited, m.segmentId);
+      else if (c.justExited.has(m.segmentId))
+        c.justExited = withoutExit(c.justExited, m.segmentId);
     }
     c.deletedState = ch.deleted ? deletedStateOf(ch) : undefined;
   }
   return [...byProfile.values()].filter((c) => c.triggers.size > 0);
+}
+
+function withExit(set: ReadonlySet<string>, id: string): ReadonlySet<string> {
+  const own = set === NONE_EXITED ? new Set<string>() : new Set(set);
+  own.add(id);
+  return own;
+}
+
+function withoutExit(
+  set: ReadonlySet<string>,
+  id: string,
+): ReadonlySet<string> {
+  const own = new Set(set);
+  own.delete(id);
+  return own;
 }
 
 /** A deleted (or absorbed) profile as its change row recorded it. */
@@ -77,10 +99,12 @@ export function backfillCandidates(
   segmentIds: string[],
 ): Candidate[] {
   const seed = `backfill:${segmentIds.join(',')}`;
+  // One set of each for the page: a backfill candidate's sets are only read.
+  const triggers = new Set(['backfill']);
   return profileIds.map((profileId) => ({
     profileId,
     exportKey: seed,
-    triggers: new Set(['backfill']),
-    justExited: new Set<string>(),
+    triggers,
+    justExited: NONE_EXITED,
   }));
 }

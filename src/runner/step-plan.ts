@@ -1,3 +1,4 @@
+import { compareTxIds } from '../memberships/stored-membership.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import { type FlowMapping, mappingOf } from './mapping.js';
 
@@ -115,4 +116,32 @@ export function planStep(
       cursor.lastSuccessAt === null,
     position: { txId: cursor.lastTxId, id: cursor.lastChangeId },
   };
+}
+
+/** The later of two change-log positions. */
+export function laterPosition(
+  a: ChangePosition,
+  b: ChangePosition,
+): ChangePosition {
+  const tx = compareTxIds(a.txId, b.txId);
+  if (tx !== 0) return tx > 0 ? a : b;
+  return compareTxIds(a.id, b.id) >= 0 ? a : b;
+}
+
+/**
+ * Where a lane goes after reading a batch of its changes: past the last
+ * change read, and — when the batch was not full, so every change of the
+ * lane below `horizon` (the log's horizon taken before the read) was in it —
+ * up to the horizon. A lane whose profiles change rarely then keeps up with
+ * the log, so positions compared across lanes (the purge, exportPositions)
+ * do not stay behind on it.
+ */
+export function positionAfterRead(
+  from: ChangePosition,
+  last: ChangePosition | undefined,
+  full: boolean,
+  horizon: ChangePosition,
+): ChangePosition {
+  const read = last ?? from;
+  return full ? read : laterPosition(read, horizon);
 }

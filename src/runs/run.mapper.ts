@@ -45,23 +45,12 @@ export function runStatusEqualsSql(alias: string): Record<string, string> {
   };
 }
 
-/** The epoch milliseconds of a run's hour as jsonb (runSummaryOf's default start). */
+/** The epoch milliseconds of a run's hour as jsonb (a flow's lastRunDetails' default start). */
 export function runHourStartMsSql(alias: string): string {
   return `to_jsonb(floor(extract(epoch from ${alias}.hour_start) * 1000)::bigint)`;
 }
 
-/** `lastRunDetails` of a flow. */
-export function runSummaryOf(run: RunEntity): Record<string, unknown> {
-  const m = run.metrics as RunMetrics;
-  return {
-    id: run.id,
-    state: runStatusOf(run),
-    startedAtUTC: m.durationSummary?.startedAtUTC ?? run.hourStart.getTime(),
-    completedAtUTC: m.durationSummary?.completedAtUTC ?? 0,
-  };
-}
-
-/** runSummaryOf in SQL (a flow's `lastRunDetails` for list filters). */
+/** A flow's `lastRunDetails` (its latest run), in SQL over the run alias. */
 export function runSummarySql(alias: string): string {
   return `jsonb_build_object('id', ${alias}.id, 'state', ${runStatusSql(alias)},
     'startedAtUTC', coalesce(${alias}.metrics #> '{durationSummary,startedAtUTC}', ${runHourStartMsSql(alias)}),

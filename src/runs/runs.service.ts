@@ -85,18 +85,6 @@ export class RunsService {
     return pageOf(result, (rows) => rows.map((r) => toRunDto(r))) as RunListDto;
   }
 
-  /** The latest run of each flow that has one (for a flow's lastRunDetails). */
-  lastRunsOf(flowIds: string[]): Promise<RunEntity[]> {
-    if (flowIds.length === 0) return Promise.resolve([]);
-    return this.repo
-      .createQueryBuilder('r')
-      .distinctOn(['r.flow_id'])
-      .where('r.flow_id IN (:...flowIds)', { flowIds })
-      .orderBy('r.flow_id')
-      .addOrderBy('r.hour_start', 'DESC')
-      .getMany();
-  }
-
   async get(tenant: Tenant, id: string): Promise<RunDto> {
     const row = await this.repo.findOne({
       where: { id, ...tenantWhere(tenant) },

@@ -288,6 +288,20 @@ export class SegmentJobsService {
     });
   }
 
+  /**
+   * A worker that shuts down hands its running jobs back at their cursor
+   * (every batch before it is committed), without counting an attempt, so
+   * another worker resumes them now rather than when the lease lapses.
+   */
+  async release(owner: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE segment_jobs SET status = 'queued', lease_owner = NULL,
+              attempts = GREATEST(attempts - 1, 0), updated_at = now()
+        WHERE lease_owner = $1 AND status = 'running'`,
+      [owner],
+    );
+  }
+
   /** Records a batch failure; the job is retried by the next claim (up to 5 attempts). */
   async fail(jobId: string, owner: string, error: string): Promise<void> {
     await this.dataSource.query(

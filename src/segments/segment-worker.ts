@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
@@ -18,6 +19,8 @@ import {
 const POLL_MS = 1000;
 /** While the database is unreachable, ticks back off from POLL_MS up to this. */
 const OUTAGE_MAX_DELAY_MS = 5_000;
+/** How long a shutdown waits for the batch in progress (inside SHUTDOWN_TIMEOUT_MS's default). */
+const STOP_TIMEOUT_MS = 10_000;
 
 export interface RunOnceOptions {
   /** Worker identity for leases (default: this worker's id). */
@@ -47,7 +50,10 @@ export interface RunOnceResult {
  */
 @Injectable()
 export class SegmentWorker
-  implements OnApplicationBootstrap, OnApplicationShutdown
+  implements
+    OnApplicationBootstrap,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
   private readonly logger = new Logger('SegmentWorker');
   private readonly id = `segment-worker-${randomUUID()}`;
@@ -78,10 +84,26 @@ export class SegmentWorker
     if (this.enabled) this.schedule(0);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** No new batch starts once the shutdown begins, while requests still drain. */
+  beforeApplicationShutdown(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.current;
+  }
+
+  /**
+   * Waits for the batch in progress, bounded (a batch commits whole or not
+   * at all), then hands this worker's jobs back at their cursor. Without the
+   * database they stay leased and are resumed once the lease lapses.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    this.beforeApplicationShutdown();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.current,
+      new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (this.enabled) await this.jobs.release(this.id).catch(() => undefined);
   }
 
   /** Runs claimable jobs until none is left (or `maxBatches` batches ran). */

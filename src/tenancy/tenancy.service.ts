@@ -13,15 +13,38 @@ export interface CreatedClient {
   sandboxes: string[];
 }
 
+/**
+ * The change keys of a client and a sandbox. The NOTIFY triggers on the
+ * tables (migration TenancyNotify) send the same strings.
+ */
+export const clientKey = (clientId: string): string => `client:${clientId}`;
+export const sandboxKey = (orgId: string, name: string): string =>
+  `sandbox:${orgId}/${name}`;
+
 /** Clients and sandboxes: used by the CLI and the development-client bootstrap. */
 @Injectable()
 export class TenancyService {
+  private readonly changeListeners: ((key: string) => void)[] = [];
+
   constructor(
     @InjectRepository(ClientEntity)
     private readonly clients: Repository<ClientEntity>,
     @InjectRepository(SandboxEntity)
     private readonly sandboxes: Repository<SandboxEntity>,
   ) {}
+
+  /**
+   * Called after this instance changed a client (`client:<id>`) or sandbox
+   * (`sandbox:<org>/<name>`). Other processes learn of changes from the
+   * tables' NOTIFY triggers instead.
+   */
+  onChange(listener: (key: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(key: string): void {
+    for (const listener of this.changeListeners) listener(key);
+  }
 
   /**
    * Creates a sandbox if it does not exist (idempotent). Names are stored in
@@ -42,6 +65,7 @@ export class TenancyService {
       })
       .orIgnore()
       .execute();
+    this.changed(sandboxKey(orgId, name));
     return this.sandboxes.findOneByOrFail({ orgId, name });
   }
 
@@ -98,6 +122,7 @@ export class TenancyService {
       },
       ['clientId'],
     );
+    this.changed(clientKey(clientId));
     return { clientId, clientSecret, orgId: input.orgId, sandboxes };
   }
 
@@ -114,6 +139,7 @@ export class TenancyService {
       { clientId },
       { secretHash: await hashSecret(clientSecret) },
     );
+    this.changed(clientKey(clientId));
     return result.affected ? { clientId, clientSecret } : null;
   }
 

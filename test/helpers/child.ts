@@ -30,6 +30,8 @@ export function startReplica(
       RUNNER_ENABLED: 'true',
       RUNNER_INTERVAL_MS: '100',
       RUNNER_LEASE_MS: '2000',
+      // The runner in the replica's own process (RUNNER_WORKERS forks more).
+      RUNNER_WORKERS: '0',
       LOG_LEVEL: 'warn',
       ...env,
     },

@@ -1,3 +1,4 @@
+import type { Queryable } from '../../src/database/transaction.js';
 import type { TestApp, TestTenant } from './app.js';
 import { EH_SPEC, FLOW_SPEC, FS, PROFILE_SPEC } from './resources.js';
 
@@ -122,4 +123,42 @@ export async function patchFlow(
     .set('If-Match', etag)
     .send(ops)
     .expect(200);
+}
+
+/** A flow's lanes summed up: how far the runner is, for tests that wait on it. */
+export interface FlowProgress {
+  /** Every lane has finished its backfill. */
+  noBackfill: boolean;
+  /** Every lane has committed a step. */
+  stepped: boolean;
+  /**
+   * Committed changes after each lane's position, summed (any lane's: a lane
+   * with nothing of its own to export still follows the log, so 0 means
+   * every lane has passed every change).
+   */
+  pending: number;
+  /** The lanes' positions, in lane order. */
+  pos: string;
+  /** The most failures of any lane. */
+  failures: number;
+}
+
+/** See FlowProgress; null before the runner created the flow's cursors. */
+export async function flowProgress(
+  ds: Queryable,
+  flowId: string,
+): Promise<FlowProgress | null> {
+  const [row] = (await ds.query(
+    `SELECT bool_and(c.backfill IS NULL) AS "noBackfill",
+            bool_and(c.last_success_at IS NOT NULL) AS stepped,
+            string_agg(c.last_tx_id::text || '/' || c.last_change_id, ',' ORDER BY c.lane) AS pos,
+            max(c.failures)::int AS failures,
+            sum((SELECT count(*) FROM profile_changes p
+                  WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
+                    AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id)))::int AS pending
+       FROM flow_cursors c WHERE c.flow_id = $1
+     HAVING count(*) > 0`,
+    [flowId],
+  )) as FlowProgress[];
+  return row ?? null;
 }

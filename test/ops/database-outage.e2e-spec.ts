@@ -19,7 +19,7 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { createEventHubsFlow } from '../helpers/flows.js';
+import { createEventHubsFlow, flowProgress } from '../helpers/flows.js';
 import { HubCollector, type ReceivedExport } from '../helpers/hub.js';
 import type { IngestBody } from '../helpers/profiles.js';
 import { FS } from '../helpers/resources.js';
@@ -185,12 +185,8 @@ describe('database outage', () => {
     // by the change log under two messageIds (issue 14 point 5, not an
     // outage effect).
     await eventually(async () => {
-      const [row] = (await t.app.get(DataSource).query(
-        `SELECT backfill IS NULL AND last_success_at IS NOT NULL AS ready
-             FROM flow_cursors WHERE flow_id = $1`,
-        [flow.flowId],
-      )) as { ready: boolean }[];
-      return row?.ready === true;
+      const p = await flowProgress(t.app.get(DataSource), flow.flowId);
+      return p?.noBackfill === true && p.stepped;
     }, 'the flow to finish its first step');
 
     // Load before the outage; its first exports show the flow is running.

@@ -12,7 +12,11 @@ import {
   type TestApp,
   type TestTenant,
 } from '../helpers/app.js';
-import { createEventHubsFlow, patchFlow } from '../helpers/flows.js';
+import {
+  createEventHubsFlow,
+  flowProgress,
+  patchFlow,
+} from '../helpers/flows.js';
 import { ingest } from '../helpers/profiles.js';
 import { createSegment } from '../helpers/segments.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
@@ -98,16 +102,9 @@ describe('dataflow runner: exports through the local emulator, proven with the S
     let last: unknown;
     await eventually(
       async () => {
-        const rows = (await ds.query(
-          `SELECT c.backfill IS NULL AS no_backfill,
-                  (SELECT count(*) FROM profile_changes p
-                    WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                      AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id))::int AS pending
-           FROM flow_cursors c WHERE c.flow_id = $1`,
-          [flowId],
-        )) as { no_backfill: boolean; pending: number }[];
-        last = rows[0];
-        return rows[0]?.no_backfill === true && rows[0].pending === 0;
+        const p = await flowProgress(ds, flowId);
+        last = p;
+        return p?.noBackfill === true && p.pending === 0;
       },
       () => `flow ${flowId} to catch up: ${JSON.stringify(last)}`,
       { timeoutMs },

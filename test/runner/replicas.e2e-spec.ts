@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { DataSource } from 'typeorm';
 import { realizationsSeen } from '../../src/profile-store/profile-state.js';
 import { exportPositions } from '../../src/runner/export-positions.js';
+import { inLaneSql } from '../../src/profile-store/lanes.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
@@ -140,11 +141,13 @@ describe('runner replicas', () => {
     for (const f of flows) {
       const tenant = { orgId: f.tenant.orgId, sandboxName: f.tenant.sandbox };
       const [row] = (await ds.query(
-        `SELECT (SELECT (c.last_tx_id::xid8, c.last_change_id) >= (p.tx_id, p.id)
-                   FROM flow_cursors c WHERE c.org_id = $1 AND c.sandbox_name = $2) AS passed
-           FROM profile_changes p
-          WHERE p.org_id = $1 AND p.sandbox_name = $2
-          ORDER BY p.tx_id DESC, p.id DESC LIMIT 1`,
+        // Each lane has passed the last change of its own profiles.
+        `SELECT bool_and(NOT EXISTS (
+                  SELECT 1 FROM profile_changes p
+                   WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
+                     AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id)
+                     AND ${inLaneSql('p.profile_id', 'c.lane', 'c.lanes')})) AS passed
+           FROM flow_cursors c WHERE c.org_id = $1 AND c.sandbox_name = $2`,
         [tenant.orgId, tenant.sandboxName],
       )) as { passed: boolean }[];
       expect(row?.passed).toBe(true);

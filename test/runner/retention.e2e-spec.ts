@@ -9,7 +9,7 @@ import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { SegmentJobsService } from '../../src/segments/segment-jobs.service.js';
 import { createTenant, type TestApp, type TestTenant } from '../helpers/app.js';
 import { type RunnerHarness, startRunnerHarness } from '../helpers/runner.js';
-import { createEventHubsFlow } from '../helpers/flows.js';
+import { createEventHubsFlow, flowProgress } from '../helpers/flows.js';
 import { ingest, lookup, waitVisible } from '../helpers/profiles.js';
 import { FS } from '../helpers/resources.js';
 import { createSegment } from '../helpers/segments.js';
@@ -85,14 +85,8 @@ describe('retention of exits a flow still owes', () => {
 
   async function caughtUp(flowId: string): Promise<void> {
     await eventually(async () => {
-      const [row] = (await ds.query(
-        `SELECT (SELECT count(*) FROM profile_changes p
-                  WHERE p.org_id = c.org_id AND p.sandbox_name = c.sandbox_name
-                    AND (p.tx_id, p.id) > (c.last_tx_id::xid8, c.last_change_id))::int AS pending
-           FROM flow_cursors c WHERE c.flow_id = $1 AND c.backfill IS NULL`,
-        [flowId],
-      )) as { pending: number }[];
-      return row?.pending === 0;
+      const p = await flowProgress(ds, flowId);
+      return p?.noBackfill === true && p.pending === 0;
     }, `flow ${flowId} to catch up`);
   }
 
@@ -151,11 +145,8 @@ describe('retention of exits a flow still owes', () => {
     await setKey(WRONG_KEY);
     await ingest(t, tenant, [profile('r2@x.io', 'silver')]);
     await eventually(async () => {
-      const [row] = (await ds.query(
-        `SELECT failures FROM flow_cursors WHERE flow_id = $1`,
-        [flow.flowId],
-      )) as { failures: number }[];
-      return (row?.failures ?? 0) > 0;
+      const p = await flowProgress(ds, flow.flowId);
+      return (p?.failures ?? 0) > 0;
     }, 'the flow to fail');
 
     await purgeEverythingDue();

@@ -66,9 +66,9 @@ export class IngestResponseDto {
   summarized?: boolean;
 
   /**
-   * NDJSON after a server failure (503): the first record not stored. It
-   * and every record after it must be sent again; the records before it
-   * have their outcome above.
+   * NDJSON after a server failure or a shutdown (503): the first record not
+   * stored. It and every record after it must be sent again; the records
+   * before it have their outcome above.
    */
   notStoredFrom?: IngestPositionDto;
 }

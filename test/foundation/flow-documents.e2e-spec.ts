@@ -1,0 +1,100 @@
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
+import { createFlow, FLOW_SPEC, FS, getItem } from '../helpers/resources.js';
+
+describe('flow documents (built by PostgreSQL)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('GET by id and the list show the same document, in the contract order, with the latest run', async () => {
+    const tenant = await createTenant(t);
+    const flow = await createFlow(t, tenant);
+    const never = await createFlow(t, tenant, { name: 'never ran' });
+    await t.app.get(DataSource).query(
+      `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics)
+       VALUES ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()) - interval '5 hours', gen_random_uuid(),
+               '{"statusSummary": {"status": "failed"}}'),
+              ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()) - interval '2 hours', gen_random_uuid(),
+               '{"durationSummary": {"startedAtUTC": 1700000000000, "completedAtUTC": 1700000060000}}')`,
+      [tenant.orgId, flow.id, FLOW_SPEC.id],
+    );
+    const latest = (
+      (await t.app
+        .get(DataSource)
+        .query(
+          `SELECT id FROM runs WHERE flow_id = $1 ORDER BY hour_start DESC LIMIT 1`,
+          [flow.id],
+        )) as { id: string }[]
+    )[0]?.id;
+
+    const doc = await getItem(t, tenant, `flows/${flow.id}`);
+    expect(Object.keys(doc)).toEqual([
+      'id',
+      'createdAt',
+      'updatedAt',
+      'createdBy',
+      'updatedBy',
+      'createdClient',
+      'updatedClient',
+      'sandboxId',
+      'sandboxName',
+      'imsOrgId',
+      'name',
+      'description',
+      'state',
+      'version',
+      'etag',
+      'flowSpec',
+      'sourceConnectionIds',
+      'targetConnectionIds',
+      'inheritedAttributes',
+      'transformations',
+      'runs',
+      'lastOperation',
+      'lastRunDetails',
+    ]);
+    expect(doc).toMatchObject({
+      etag: flow.etag,
+      version: flow.etag,
+      description: 'Azure Event Hubs flow',
+      createdAt: expect.any(Number),
+      runs: `/runs?property=flowId==${flow.id}`,
+      lastRunDetails: {
+        id: latest,
+        state: 'success',
+        startedAtUTC: 1700000000000,
+        completedAtUTC: 1700000060000,
+      },
+    });
+    expect(
+      (doc.inheritedAttributes as { targetConnections: unknown[] })
+        .targetConnections,
+    ).toEqual([
+      {
+        id: flow.destination.target.id,
+        connectionSpec: expect.any(Object),
+        baseConnection: {
+          id: flow.destination.base.id,
+          connectionSpec: expect.any(Object),
+        },
+        params: { eventHubName: 'profiles' },
+      },
+    ]);
+    const created = (doc.createdAt as number) - Date.now();
+    expect(Math.abs(created)).toBeLessThan(60_000);
+
+    const bare = await getItem(t, tenant, `flows/${never.id}`);
+    expect(bare).not.toHaveProperty('lastRunDetails');
+
+    const list = await t.http
+      .get(`${FS}/flows`)
+      .query({ orderby: 'name' })
+      .set(tenant.headers)
+      .expect(200);
+    expect((list.body as { items: unknown[] }).items).toEqual([doc, bare]);
+  });
+});
