@@ -11,6 +11,7 @@ import { ListIndexes1764900000000 } from './1764900000000-ListIndexes.js';
 import { IdentityFirstSeen1764950000000 } from './1764950000000-IdentityFirstSeen.js';
 import { ExportedExits1765000000000 } from './1765000000000-ExportedExits.js';
 import { IdempotencyKeys1765200000000 } from './1765200000000-IdempotencyKeys.js';
+import { FlowExportMinutes1765400000000 } from './1765400000000-FlowExportMinutes.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -27,4 +28,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   IdentityFirstSeen1764950000000,
   ExportedExits1765000000000,
   IdempotencyKeys1765200000000,
+  FlowExportMinutes1765400000000,
 ];

@@ -12,6 +12,7 @@ import { ConnectionsModule } from './connections/connections.module.js';
 import { CoreModule } from './core.module.js';
 import { buildDataSourceOptions } from './data-source.js';
 import { ENTITIES } from './entities.js';
+import { FlowMetricsModule } from './flow-metrics/flow-metrics.module.js';
 import { FlowsModule } from './flows/flows.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
@@ -66,6 +67,7 @@ export class AppModule {
         SourceConnectionsModule,
         TargetConnectionsModule,
         FlowsModule,
+        FlowMetricsModule,
         RunsModule,
         HealthModule,
         ProfilesModule,
