@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { Loaded } from './hooks';
 
 /**
@@ -53,7 +54,11 @@ export function StateBadge({ state }: { state: string | undefined }) {
   return <span class={`badge badge-${s.toLowerCase()}`}>{s}</span>;
 }
 
-/** Tables scroll sideways inside this box on narrow screens instead of squeezing. */
+/**
+ * A table that scrolls sideways when it must, and on narrow screens (CSS,
+ * max-width 600px) shows each row as a card: every cell gets its column's
+ * heading as `data-label`, which the card layout prints before the value.
+ */
 export function TableBox({
   children,
   label,
@@ -61,8 +66,28 @@ export function TableBox({
   children: ComponentChildren;
   label: string;
 }) {
+  const box = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    const table = box.current?.querySelector('table');
+    if (!table) return;
+    const headings = [...table.querySelectorAll('thead th')].map(
+      (th) => th.textContent ?? '',
+    );
+    for (const row of table.querySelectorAll('tbody tr')) {
+      [...row.children].forEach((cell, i) => {
+        if ((cell as HTMLTableCellElement).colSpan === 1 && headings[i])
+          cell.setAttribute('data-label', headings[i]);
+      });
+    }
+  });
   return (
-    <div class="table-box" role="region" aria-label={label} tabIndex={0}>
+    <div
+      class="table-box"
+      role="region"
+      aria-label={label}
+      tabIndex={0}
+      ref={box}
+    >
       {children}
     </div>
   );

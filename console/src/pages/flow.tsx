@@ -198,23 +198,31 @@ function FlowActions({
   );
 }
 
-/** Runs aggregated per UTC hour for the chart (replay and resync runs add to their hour). */
+const HOUR_MS = 3_600_000;
+
+/**
+ * Exports and failures of the last 24 UTC hours (zero where no run), from
+ * the runs: replay and resync runs add to their hour.
+ */
 function perHour(
   runs: Run[],
+  now = Date.now(),
 ): { at: number; exports: number; failures: number }[] {
+  const last = Math.floor(now / HOUR_MS) * HOUR_MS;
   const hours = new Map<
     number,
     { at: number; exports: number; failures: number }
   >();
+  for (let at = last - 23 * HOUR_MS; at <= last; at += HOUR_MS)
+    hours.set(at, { at, exports: 0, failures: 0 });
   for (const r of runs) {
     const start = r.metrics.durationSummary?.startedAtUTC ?? r.createdAt;
-    const at = Math.floor(start / 3_600_000) * 3_600_000;
-    const h = hours.get(at) ?? { at, exports: 0, failures: 0 };
+    const h = hours.get(Math.floor(start / HOUR_MS) * HOUR_MS);
+    if (!h) continue;
     h.exports += r.metrics.recordSummary?.outputRecordCount ?? 0;
     h.failures += r.metrics.recordSummary?.failedRecordCount ?? 0;
-    hours.set(at, h);
   }
-  return [...hours.values()].sort((a, b) => a.at - b.at);
+  return [...hours.values()];
 }
 
 function Runs({ session, flowId }: { session: Session; flowId: string }) {
@@ -245,10 +253,10 @@ function Runs({ session, flowId }: { session: Session; flowId: string }) {
       >
         {(page) => (
           <>
-            <h3>Exports and failures per hour</h3>
+            <h3>Exports and failures per hour, last 24 hours</h3>
             <HourChart
               hours={perHour(page.items)}
-              label={`Exports and failures per hour for the last ${page.items.length} runs`}
+              label={`Exports and failures per hour over the last 24 hours`}
             />
             <TableBox label="Runs">
               <table>

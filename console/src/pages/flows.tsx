@@ -118,7 +118,7 @@ export function FlowsPage({ session }: { session: Session }) {
                       </td>
                       <td class="spark-cell">
                         {metrics ? (
-                          <>
+                          <div class="spark">
                             <span class="num" data-metric="exports">
                               {formatCount(metrics.exports)}
                             </span>
@@ -126,7 +126,7 @@ export function FlowsPage({ session }: { session: Session }) {
                               points={metrics.points}
                               label={`Exports per minute over the last hour: ${metrics.exports} in total, ${metrics.points.at(-1)?.exports ?? 0} this minute`}
                             />
-                          </>
+                          </div>
                         ) : (
                           (metricsError ?? '…')
                         )}
