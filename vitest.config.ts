@@ -1,11 +1,24 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Browser tests that need issue 17's endpoints (preview, failed/excluded
+ * records, replay). Kept out of the run until that issue is merged; the lead
+ * empties this list then.
+ */
+const NEEDS_DELIVERY_API_ISSUE_17 = ['test/console/delivery.browser-spec.ts'];
 
 export default defineConfig({
   resolve: { tsconfigPaths: true },
   test: {
     globals: true,
     root: './',
-    include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    include: [
+      'src/**/*.spec.ts',
+      'test/**/*.e2e-spec.ts',
+      // The console in headless Chromium (test/console/browser.ts).
+      'test/console/**/*.browser-spec.ts',
+    ],
+    exclude: [...configDefaults.exclude, ...NEEDS_DELIVERY_API_ISSUE_17],
     globalSetup: ['./test/global-setup.ts'],
     hookTimeout: 120_000,
     testTimeout: 60_000,
