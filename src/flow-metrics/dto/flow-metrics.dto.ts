@@ -26,6 +26,7 @@ export class FlowMinutePointDto {
 }
 
 export class FlowMetricsDto {
+  /** The flow's id. */
   flowId: string;
   /** `enabled` or `disabled`. */
   state: string;
@@ -38,8 +39,9 @@ export class FlowMetricsDto {
   lastSuccessAt: number | null;
   /** Minutes covered by `points`. */
   minutes: number;
-  /** Sums over `points`. */
+  /** Messages acknowledged over the whole window (the sum of `points`). */
   exports: number;
+  /** Records that could not be sent over the whole window (the sum of `points`). */
   failures: number;
   /** One point per minute, oldest first, the last one being the current (partial) minute. */
   points: FlowMinutePointDto[];
