@@ -18,8 +18,8 @@ function projectRoot(): string {
 }
 
 /** Where `npm run build` (vite, console/vite.config.ts) writes the console. */
-export function consoleDir(): string {
-  return join(projectRoot(), 'dist', 'console');
+function consoleDir(): string {
+  return join(projectRoot(), 'console', 'dist');
 }
 
 /**
