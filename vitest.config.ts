@@ -1,11 +1,17 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: { tsconfigPaths: true },
   test: {
     globals: true,
     root: './',
-    include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    include: [
+      'src/**/*.spec.ts',
+      'test/**/*.e2e-spec.ts',
+      // The console in headless Chromium (test/console/browser.ts).
+      'test/console/**/*.browser-spec.ts',
+    ],
+    exclude: [...configDefaults.exclude],
     globalSetup: ['./test/global-setup.ts'],
     hookTimeout: 120_000,
     testTimeout: 60_000,

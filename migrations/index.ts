@@ -14,6 +14,7 @@ import { IdempotencyKeys1765200000000 } from './1765200000000-IdempotencyKeys.js
 import { DeliveryOperations1765300000000 } from './1765300000000-DeliveryOperations.js';
 import { TenancyNotify1765340000000 } from './1765340000000-TenancyNotify.js';
 import { FlowLanes1765400000000 } from './1765400000000-FlowLanes.js';
+import { FlowExportMinutes1765450000000 } from './1765450000000-FlowExportMinutes.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -33,4 +34,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   DeliveryOperations1765300000000,
   TenancyNotify1765340000000,
   FlowLanes1765400000000,
+  FlowExportMinutes1765450000000,
 ];

@@ -13,6 +13,7 @@ import { CoreModule } from './core.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { buildDataSourceOptions } from './data-source.js';
 import { ENTITIES } from './entities.js';
+import { FlowMetricsModule } from './flow-metrics/flow-metrics.module.js';
 import { FlowsModule } from './flows/flows.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
@@ -68,6 +69,7 @@ export class AppModule {
         SourceConnectionsModule,
         TargetConnectionsModule,
         FlowsModule,
+        FlowMetricsModule,
         RunsModule,
         RecordsModule,
         DeliveryModule,

@@ -29,6 +29,7 @@ import { DataSource } from 'typeorm';
 import { logContext } from './logging/log-context.js';
 import { APP_LOGGER } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { serveConsole } from './web-console/serve-console.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -182,6 +183,7 @@ export function configureApp(app: INestApplication, env: Env): void {
   app.use(bodies(env));
   app.use(logContext);
   app.use(enterRequestWork);
+  serveConsole(app);
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {

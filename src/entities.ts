@@ -1,6 +1,7 @@
 import { ClientEntity } from './tenancy/client.entity.js';
 import { ConnectionEntity } from './connections/connection.entity.js';
 import { FlowEntity } from './flows/flow.entity.js';
+import { FlowExportMinuteEntity } from './flow-metrics/flow-export-minute.entity.js';
 import { IdempotencyKeyEntity } from './idempotency/idempotency-key.entity.js';
 import { RateLimitWindowEntity } from './limits/rate-limit-window.entity.js';
 import { RunEntity } from './runs/run.entity.js';
@@ -37,4 +38,5 @@ export const ENTITIES = [
   SegmentJobEntity,
   RateLimitWindowEntity,
   IdempotencyKeyEntity,
+  FlowExportMinuteEntity,
 ];

@@ -108,6 +108,7 @@ async function bootstrap(): Promise<void> {
     const lines = [
       '',
       `flowservice-eventhubs is listening on ${base}`,
+      `  Console:      ${base}/console`,
       `  Swagger UI:   ${base}/docs`,
       `  Health:       ${base}/health`,
       `  Metrics:      ${base}/metrics ${env.METRICS_TOKEN ? '(bearer METRICS_TOKEN)' : '(no auth: keep it on an internal network, or set METRICS_TOKEN)'}`,

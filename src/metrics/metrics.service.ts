@@ -7,16 +7,16 @@ import {
   Registry,
 } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { firstChangeTimesAfter } from '../profile-store/change-log.js';
+import { flowLags } from './flow-lag.js';
 
 /** Route label for requests no controller matched (404s, early middleware answers). */
 export const UNMATCHED_ROUTE = '<unmatched>';
 
-interface FlowStatsRow {
-  flow_id: string;
-  lag_seconds: number | string | null;
-  last_success: number | string | null;
-}
+export type ExportListener = (
+  flowId: string,
+  sent: number,
+  failedRecords: number,
+) => void;
 
 /**
  * Prometheus metrics of one app instance. Each instance owns its registry
@@ -106,6 +106,8 @@ export class MetricsService {
 
   private flowStats?: Promise<void>;
 
+  private readonly exportListeners: ExportListener[] = [];
+
   constructor(private readonly dataSource: DataSource) {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -125,7 +127,18 @@ export class MetricsService {
     this.httpDuration.observe(labels, seconds);
   }
 
+  /**
+   * Calls `listener` with every step's acknowledged and failed records, so
+   * the per-minute series (flow-metrics/) is fed by the same calls as the
+   * counters without the runner knowing about it.
+   */
+  onExports(listener: ExportListener): void {
+    this.exportListeners.push(listener);
+  }
+
   recordExports(flowId: string, sent: number, failedRecords: number): void {
+    for (const listener of this.exportListeners)
+      listener(flowId, sent, failedRecords);
     if (sent > 0) this.flowExports.inc({ flow_id: flowId }, sent);
     if (failedRecords > 0)
       this.flowFailedRecords.inc({ flow_id: flowId }, failedRecords);
@@ -162,77 +175,16 @@ export class MetricsService {
     return this.registry.metrics();
   }
 
-  /**
-   * Every enabled flow's lag: the age of the oldest change a lane of it has
-   * not exported (per lane, the first change of the lane after its cursor in
-   * change-log order; up to concurrent transactions), and its last success
-   * (the latest of its lanes'). Read from the database, so the gauges cover
-   * every runner process and replica.
-   */
+  /** Every enabled flow's lag and last success (flow-lag.ts). */
   private async refreshFlowGauges(): Promise<void> {
-    const cursors = (await this.dataSource.query(
-      `SELECT c.flow_id::text AS flow_id, c.lane, c.lanes, c.org_id, c.sandbox_name,
-              c.last_tx_id, c.last_change_id::text AS last_change_id,
-              extract(epoch FROM c.last_success_at) AS last_success,
-              extract(epoch FROM now()) AS now
-         FROM flow_cursors c
-         JOIN flows f ON f.id = c.flow_id
-        WHERE f.state = 'enabled'`,
-    )) as {
-      flow_id: string;
-      lane: number;
-      lanes: number;
-      org_id: string;
-      sandbox_name: string;
-      last_tx_id: string;
-      last_change_id: string;
-      last_success: number | string | null;
-      now: number | string;
-    }[];
-    const firstPending = await firstChangeTimesAfter(
-      this.dataSource,
-      cursors.map((c) => ({
-        key: `${c.flow_id}/${c.lane}`,
-        orgId: c.org_id,
-        sandboxName: c.sandbox_name,
-        position: { txId: c.last_tx_id, id: c.last_change_id },
-        lane: { lane: c.lane, lanes: c.lanes },
-      })),
-    );
-    const byFlow = new Map<string, FlowStatsRow>();
-    for (const c of cursors) {
-      const pending = firstPending.get(`${c.flow_id}/${c.lane}`);
-      const lag = pending
-        ? Math.max(0, Number(c.now) - pending.getTime() / 1000)
-        : 0;
-      const row = byFlow.get(c.flow_id);
-      if (!row) {
-        byFlow.set(c.flow_id, {
-          flow_id: c.flow_id,
-          last_success: c.last_success,
-          lag_seconds: lag,
-        });
-        continue;
-      }
-      row.lag_seconds = Math.max(Number(row.lag_seconds ?? 0), lag);
-      if (
-        c.last_success !== null &&
-        (row.last_success === null ||
-          Number(c.last_success) > Number(row.last_success))
-      )
-        row.last_success = c.last_success;
-    }
-    const rows = [...byFlow.values()];
+    const rows = await flowLags(this.dataSource, { enabledOnly: true });
     // Reset so deleted or disabled flows disappear from the exposition.
     this.flowLag.reset();
     this.flowLastSuccess.reset();
     for (const r of rows) {
-      this.flowLag.set({ flow_id: r.flow_id }, Number(r.lag_seconds ?? 0));
-      if (r.last_success !== null)
-        this.flowLastSuccess.set(
-          { flow_id: r.flow_id },
-          Number(r.last_success),
-        );
+      this.flowLag.set({ flow_id: r.flowId }, r.lagSeconds);
+      if (r.lastSuccess !== null)
+        this.flowLastSuccess.set({ flow_id: r.flowId }, r.lastSuccess);
     }
   }
 }
