@@ -138,7 +138,8 @@ export async function loadExportStates(
   // Text columns: the rows are decoded below, where a timer can see it.
   const rows = (await q.query(
     `SELECT id::text AS id, attributes::text AS attributes,
-            identity_map::text AS identity_map, ${memberships} AS memberships
+            identity_map::text AS identity_map, ${memberships} AS memberships,
+            xmin::text AS version
        FROM profiles
       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     params,
