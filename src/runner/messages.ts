@@ -184,9 +184,7 @@ function build(input: BuildInput, outcome: StepOutcome): Built {
           trigger,
         }),
       );
-      out.seeds.push(
-        [flow.id, t.id, c.profileId, shown.version ?? c.exportKey].join('|'),
-      );
+      out.seeds.push(seedOf(flow.id, t.id, c, shown));
       out.candidates.push(c);
       out.targetIds.push(t.id);
       out.states.push(shown);
@@ -250,6 +248,24 @@ function serialize(
     events.get(built.targetIds[i] as string)?.push(message);
   }
   return events;
+}
+
+/**
+ * What seeds a messageId besides the body: flow, target, profile and the
+ * state's version — a state sent again by any path keeps its id. A replay
+ * or resync sends a state again on purpose, so its job's key joins the
+ * seed: a consumer that deduplicates by messageId must not drop it.
+ */
+function seedOf(
+  flowId: string,
+  targetId: string,
+  c: Candidate,
+  state: ProfileState,
+): string {
+  const parts = [flowId, targetId, c.profileId, state.version ?? c.exportKey];
+  if (c.triggers.has('replay') || c.triggers.has('resync'))
+    parts.push(c.exportKey);
+  return parts.join('|');
 }
 
 /** The `trigger` application property of a candidate's messages. */
