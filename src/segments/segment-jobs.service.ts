@@ -245,7 +245,12 @@ export class SegmentJobsService {
           evaluation,
           slice,
         );
-        if (t.patch) patches.set(p.id, t.patch);
+        // Only entries and exits are the job's to write: a re-evaluation
+        // that finds a `realized` member still a member is no news, and
+        // turning it `existing` here would make a flow that has not exported
+        // it yet show the qualification as `existing` (the flows' positions
+        // decide that: memberships/seen.ts).
+        if (t.patch && t.changes.length) patches.set(p.id, t.patch);
         if (t.changes.length) changes.set(p.id, t.changes);
       }
       await patchMemberships(m, tenant, patches);

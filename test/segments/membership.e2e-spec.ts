@@ -361,8 +361,10 @@ describe('streaming segment membership', () => {
       })
       .expect(200);
     await worker.runOnce({ tenant: ref, batchSize: 2 });
+    // Still a member: the job leaves it `realized` (no flow has exported it,
+    // so a flow must still show the qualification as `realized`).
     expect((await membershipOf(t, tn, 'p1@x.io', seg.id))?.status).toBe(
-      'existing',
+      'realized',
     );
     expect((await membershipOf(t, tn, 'p3@x.io', seg.id))?.status).toBe(
       'exited',
