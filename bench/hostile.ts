@@ -14,12 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
-import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, migrate } from '../src/data-source.js';
-import { ClientEntity } from '../src/tenancy/client.entity.js';
-import { SandboxEntity } from '../src/tenancy/sandbox.entity.js';
-import { TenancyService } from '../src/tenancy/tenancy.service.js';
-import { freePort, startScratchDatabase } from './support.js';
+import { migrate } from '../src/data-source.js';
+import { freePort, platformHeaders, startScratchDatabase } from './support.js';
 
 const MB = 1024 * 1024;
 const UPLOAD_BYTES = 200 * MB;
@@ -121,41 +117,6 @@ function upload(port: number, method: string, path: string): Promise<Outcome> {
     };
     pump();
   });
-}
-
-/** Platform headers of a new client of ORG, with a token from the service. */
-async function platformHeaders(
-  databaseUrl: string,
-  port: number,
-): Promise<Record<string, string>> {
-  const ds = new DataSource(buildDataSourceOptions(databaseUrl, 1));
-  await ds.initialize();
-  try {
-    const client = await new TenancyService(
-      ds.getRepository(ClientEntity),
-      ds.getRepository(SandboxEntity),
-    ).createClient({ orgId: ORG });
-    const res = await fetch(`http://127.0.0.1:${port}/ims/token/v3`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-      }),
-    });
-    const { access_token: token } = (await res.json()) as {
-      access_token: string;
-    };
-    return {
-      authorization: `Bearer ${token}`,
-      'x-api-key': client.clientId,
-      'x-gw-ims-org-id': ORG,
-      'x-sandbox-name': 'prod',
-    };
-  } finally {
-    await ds.destroy();
-  }
 }
 
 /** Streams UPLOAD_BYTES of valid NDJSON profiles (~2 KB each) as fast as the service reads them. */
@@ -268,7 +229,7 @@ export async function runHostileBench(): Promise<void> {
     process.stdout.write(
       `${INGESTS} concurrent authenticated 200 MB NDJSON ingests (records of ~2 KB)…\n`,
     );
-    const headers = await platformHeaders(db.url, port);
+    const headers = await platformHeaders(db.url, port, ORG);
     const ingestStarted = performance.now();
     const ingests = await Promise.all(
       Array.from({ length: INGESTS }, (_, i) =>

@@ -35,18 +35,14 @@ import {
   earliestEventPosition,
   type Subscription,
 } from '@azure/event-hubs';
-import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, migrate } from '../src/data-source.js';
+import { migrate } from '../src/data-source.js';
 import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import {
   DEFAULT_EMULATOR_KEY,
   DEFAULT_KEY_NAME,
 } from '../src/emulator/defaults.js';
 import { EventHubsEmulator } from '../src/emulator/index.js';
-import { ClientEntity } from '../src/tenancy/client.entity.js';
-import { SandboxEntity } from '../src/tenancy/sandbox.entity.js';
-import { TenancyService } from '../src/tenancy/tenancy.service.js';
-import { freePort } from './support.js';
+import { freePort, platformHeaders } from './support.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const PROFILES = Number(process.env.SOAK_PROFILES ?? 2000);
@@ -198,40 +194,6 @@ async function must(
   }
 }
 
-async function platformHeaders(
-  databaseUrl: string,
-  port: number,
-): Promise<Record<string, string>> {
-  const ds = new DataSource(buildDataSourceOptions(databaseUrl, 1));
-  await ds.initialize();
-  try {
-    const client = await new TenancyService(
-      ds.getRepository(ClientEntity),
-      ds.getRepository(SandboxEntity),
-    ).createClient({ orgId: ORG });
-    const res = await fetch(`http://127.0.0.1:${port}/ims/token/v3`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-      }),
-    });
-    const { access_token: token } = (await res.json()) as {
-      access_token: string;
-    };
-    return {
-      authorization: `Bearer ${token}`,
-      'x-api-key': client.clientId,
-      'x-gw-ims-org-id': ORG,
-      'x-sandbox-name': 'prod',
-    };
-  } finally {
-    await ds.destroy();
-  }
-}
-
 interface Received {
   partitionId: string;
   sequenceNumber: number;
@@ -345,7 +307,11 @@ export async function runSoakBench(): Promise<void> {
     for (const r of replicas) startReplica(r, url, secrets);
     for (const r of replicas)
       await must([r], 'GET', '/health', {}, undefined, [200]);
-    const headers = await platformHeaders(url, (replicas[0] as Replica).port);
+    const headers = await platformHeaders(
+      url,
+      (replicas[0] as Replica).port,
+      ORG,
+    );
 
     // Segments and flows: F1 on gold (its expression is edited), F2 on
     // silver, F3 on both (disabled and enabled again).

@@ -11,7 +11,12 @@ import { createServer } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../src/data-source.js';
 import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
+import { ClientEntity } from '../src/tenancy/client.entity.js';
+import { SandboxEntity } from '../src/tenancy/sandbox.entity.js';
+import { TenancyService } from '../src/tenancy/tenancy.service.js';
 
 /** A port free on loopback right now (for the embedded Postgres and the emulator). */
 export function freePort(): Promise<number> {
@@ -163,4 +168,40 @@ export async function startProfiler(): Promise<{
       session.disconnect();
     },
   };
+}
+
+/** Platform headers of a new client of `orgId`, with a token from the service on `port`. */
+export async function platformHeaders(
+  databaseUrl: string,
+  port: number,
+  orgId: string,
+): Promise<Record<string, string>> {
+  const ds = new DataSource(buildDataSourceOptions(databaseUrl, 1));
+  await ds.initialize();
+  try {
+    const client = await new TenancyService(
+      ds.getRepository(ClientEntity),
+      ds.getRepository(SandboxEntity),
+    ).createClient({ orgId });
+    const res = await fetch(`http://127.0.0.1:${port}/ims/token/v3`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+      }),
+    });
+    const { access_token: token } = (await res.json()) as {
+      access_token: string;
+    };
+    return {
+      authorization: `Bearer ${token}`,
+      'x-api-key': client.clientId,
+      'x-gw-ims-org-id': orgId,
+      'x-sandbox-name': 'prod',
+    };
+  } finally {
+    await ds.destroy();
+  }
 }
