@@ -113,6 +113,9 @@ describe('runner lanes', () => {
     const flows = [await flowTo(tenant, segmentId)];
     const runnerEnv = {
       RUNNER_LANES: String(LANES),
+      // Fewer lanes per process than the flow has: one runner that starts
+      // first must not take every lane and keep them.
+      RUNNER_CONCURRENCY: '2',
       RUNNER_WORKERS: '0',
       RUNNER_BATCH_SIZE: '25',
       RUNNER_LEASE_MS: '1500',
