@@ -314,6 +314,28 @@ export class Env {
   @Max(100_000)
   SEGMENTS_MAX_PER_SANDBOX = 500;
 
+  /**
+   * Segment member counts (`.../segment/definitions/{id}/metrics`) are
+   * reused for at least this long, and for ten times as long as counting
+   * took, before a request counts again.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  SEGMENT_COUNT_CACHE_MS = 10_000;
+
+  /**
+   * Longest a member count may scan a sandbox's profiles; past it the
+   * answer is the previous count (`stale`) or `unavailable`, and the next
+   * try waits ten times this long.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(600_000)
+  SEGMENT_COUNT_TIMEOUT_MS = 5_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

@@ -1,8 +1,14 @@
 import type { Tenant } from '../common/request-context.js';
+import type { MemberCounts } from '../profile-store/member-counts.js';
+import type { CountAnswer } from './count-cache.js';
 import type {
   SegmentDefinitionResponseDto,
   SegmentJobDto,
 } from './dto/segment-definition.dto.js';
+import type {
+  SegmentMetricsDto,
+  SegmentStatusCounterDto,
+} from './dto/segment-metrics.dto.js';
 import type { SegmentDefinitionEntity } from './segment-definition.entity.js';
 
 /** Adobe's segment definition shape, built field by field so no column leaks. */
@@ -38,5 +44,40 @@ export function toSegmentDto(
     updateEpoch: Math.floor(e.updatedAt.getTime() / 1000),
     updateTime: e.updatedAt.getTime(),
     ...(job ? { evaluationJob: job } : {}),
+  };
+}
+
+/** Adobe's job `metrics` maps for the given definitions (zeros for one no profile has an entry for). */
+export function toMetricsDto(
+  answer: CountAnswer<MemberCounts>,
+  segmentIds: string[],
+): SegmentMetricsDto {
+  if (answer.status === 'unavailable') {
+    return {
+      status: 'unavailable',
+      countedAt: null,
+      totalProfiles: null,
+      segmentedProfileCounter: {},
+      segmentedProfileByStatusCounter: {},
+    };
+  }
+  const members: Record<string, number> = {};
+  const byStatus: Record<string, SegmentStatusCounterDto> = {};
+  for (const id of segmentIds) {
+    const c = answer.value.bySegment.get(id);
+    const counts = {
+      realized: c?.realized ?? 0,
+      existing: c?.existing ?? 0,
+      exited: c?.exited ?? 0,
+    };
+    members[id] = counts.realized + counts.existing;
+    byStatus[id] = counts;
+  }
+  return {
+    status: answer.status,
+    countedAt: answer.countedAt,
+    totalProfiles: answer.value.totalProfiles,
+    segmentedProfileCounter: members,
+    segmentedProfileByStatusCounter: byStatus,
   };
 }

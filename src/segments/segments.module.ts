@@ -6,6 +6,7 @@ import { SegmentDefinitionEntity } from './segment-definition.entity.js';
 import { SegmentJobEntity } from './segment-job.entity.js';
 import { SegmentWorker } from './segment-worker.js';
 import { SegmentJobsService } from './segment-jobs.service.js';
+import { SegmentMetricsService } from './segment-metrics.service.js';
 import { SegmentsController } from './segments.controller.js';
 import { SegmentsService } from './segments.service.js';
 
@@ -20,6 +21,7 @@ import { SegmentsService } from './segments.service.js';
     SegmentCatalog,
     SegmentsService,
     SegmentJobsService,
+    SegmentMetricsService,
     SegmentWorker,
   ],
   exports: [SegmentCatalog, SegmentsService, SegmentJobsService, SegmentWorker],
