@@ -288,6 +288,18 @@ export interface SegmentPage {
   link?: { next?: string };
 }
 
+/** Members by status per definition (GET /data/core/ups/segment/metrics?ids=…). */
+export interface SegmentMetrics {
+  status: 'counted' | 'stale' | 'unavailable';
+  countedAt: number | null;
+  totalProfiles: number | null;
+  segmentedProfileCounter: Record<string, number>;
+  segmentedProfileByStatusCounter: Record<
+    string,
+    { realized: number; existing: number; exited: number }
+  >;
+}
+
 export interface Connection {
   id: string;
   name: string;

@@ -112,7 +112,7 @@ describe('the web console in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('shows segments with their evaluation job, and tests connections with their result', async () => {
+  it('shows segments with their members and evaluation job, and tests connections with their result', async () => {
     const f = await flowFixture(h);
     const broken = await createEventHubsFlow(h.t, f.tenant, {
       namespace: `127.0.0.1:${h.emulator.port}`,
@@ -134,6 +134,23 @@ describe('the web console in Chromium', () => {
     await expect(segment.textContent()).resolves.toContain(
       'loyalty.tier = "gold"',
     );
+    // Members: none yet, then the qualifying profile ingested now, without
+    // a reload (counts are reused for SEGMENT_COUNT_CACHE_MS, 10 s).
+    const members = `tr[data-segment-id="${f.segmentId}"] [data-metric=members]`;
+    await page.locator(members).waitFor();
+    expect(await numberIn(page, members)).toBe(0);
+    await ingest(h.t, f.tenant, [goldProfile('member@x.com')]);
+    await eventually(
+      async () => (await numberIn(page, members)) === 1,
+      'the new member counted on the segments page',
+      LIVE,
+    );
+    await expect(
+      segment.locator('[data-metric=members-by-status]').textContent(),
+    ).resolves.toBe('1 realized · 0 existing · 0 exited');
+    await expect(
+      page.locator('[data-metric=counted-at]').textContent(),
+    ).resolves.toMatch(/^Members counted .+ over 1 profile\.$/);
     await screenshot(page, 'segments-1280');
 
     await page.getByRole('link', { name: 'Connections' }).click();

@@ -1,6 +1,12 @@
-import { call, type SegmentJob, type SegmentPage, type Session } from '../api';
+import {
+  call,
+  type SegmentJob,
+  type SegmentMetrics,
+  type SegmentPage,
+  type Session,
+} from '../api';
 import { formatCount, formatTime } from '../format';
-import { usePoll } from '../hooks';
+import { type Loaded, usePoll } from '../hooks';
 import { LoadState, StateBadge, TableBox } from '../ui';
 
 const REFRESH_MS = 5_000;
@@ -25,6 +31,57 @@ function JobProgress({ job }: { job: SegmentJob | undefined }) {
   );
 }
 
+/** One definition's members: the total, then by status (from the page's one metrics call). */
+function Members({
+  id,
+  metrics,
+}: {
+  id: string;
+  metrics: Loaded<SegmentMetrics | undefined>;
+}) {
+  const { data, error } = metrics;
+  if (!data) {
+    if (error)
+      return <span class="error-text">Could not count: {error.message}</span>;
+    return <span class="hint">Counting…</span>;
+  }
+  const by = data.segmentedProfileByStatusCounter[id];
+  const total = data.segmentedProfileCounter[id];
+  if (data.status === 'unavailable' || !by || total === undefined)
+    return (
+      <span class="hint">
+        Not counted: the sandbox is too large to count in time. Try again later.
+      </span>
+    );
+  return (
+    <div class="members">
+      <span class="num" data-metric="members">
+        {formatCount(total)}
+      </span>
+      <span class="hint" data-metric="members-by-status">
+        {formatCount(by.realized)} realized · {formatCount(by.existing)}{' '}
+        existing · {formatCount(by.exited)} exited
+      </span>
+    </div>
+  );
+}
+
+/** When the counts were taken, and whether the latest count ran out of time. */
+function CountedAt({ metrics }: { metrics: SegmentMetrics | undefined }) {
+  if (!metrics || metrics.status === 'unavailable') return null;
+  return (
+    <p class="hint" data-metric="counted-at">
+      Members counted {formatTime(metrics.countedAt)} over{' '}
+      {formatCount(metrics.totalProfiles ?? 0)}{' '}
+      {metrics.totalProfiles === 1 ? 'profile' : 'profiles'}
+      {metrics.status === 'stale'
+        ? ' (the latest count took too long; these are the previous counts)'
+        : ''}
+      .
+    </p>
+  );
+}
+
 export function SegmentsPage({ session }: { session: Session }) {
   const state = usePoll(
     () =>
@@ -35,13 +92,26 @@ export function SegmentsPage({ session }: { session: Session }) {
     [session.token],
     REFRESH_MS,
   );
+  // One call counts the whole page; the server shares and reuses counts.
+  const ids = (state.data?.segments ?? []).map((s) => s.id).join(',');
+  const metrics = usePoll<SegmentMetrics | undefined>(
+    () =>
+      ids
+        ? call<SegmentMetrics>(
+            session,
+            `/data/core/ups/segment/metrics?ids=${ids}`,
+          )
+        : Promise.resolve(undefined),
+    [session.token, ids],
+    REFRESH_MS,
+  );
   return (
     <section>
       <h1 tabIndex={-1}>Segments</h1>
       <p class="lead">
-        Segment definitions of this sandbox with their latest evaluation job. A
-        new or edited definition is evaluated over every profile in the
-        background.
+        Segment definitions of this sandbox with their members and latest
+        evaluation job. A new or edited definition is evaluated over every
+        profile in the background; ingestion keeps memberships current.
       </p>
       <LoadState
         state={state}
@@ -58,38 +128,46 @@ export function SegmentsPage({ session }: { session: Session }) {
         }
       >
         {(page) => (
-          <TableBox label="Segments">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Segment</th>
-                  <th scope="col">Expression</th>
-                  <th scope="col">Members entered / exited (last job)</th>
-                  <th scope="col">Evaluation</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.segments.map((s) => (
-                  <tr key={s.id} data-segment-id={s.id}>
-                    <th scope="row">{s.name}</th>
-                    <td>
-                      <code>{s.expression.value}</code>
-                    </td>
-                    <td class="num">
-                      {s.evaluationJob
-                        ? `${formatCount(s.evaluationJob.enteredProfiles)} / ${formatCount(s.evaluationJob.exitedProfiles)}`
-                        : '—'}
-                    </td>
-                    <td>
-                      <JobProgress job={s.evaluationJob} />
-                    </td>
-                    <td>{formatTime(s.updateTime)}</td>
+          <>
+            <CountedAt metrics={metrics.data} />
+            <TableBox label="Segments">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Segment</th>
+                    <th scope="col">Expression</th>
+                    <th scope="col">Members</th>
+                    <th scope="col">Evaluation</th>
+                    <th scope="col">Updated</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableBox>
+                </thead>
+                <tbody>
+                  {page.segments.map((s) => (
+                    <tr key={s.id} data-segment-id={s.id}>
+                      <th scope="row">{s.name}</th>
+                      <td>
+                        <code>{s.expression.value}</code>
+                      </td>
+                      <td>
+                        <Members id={s.id} metrics={metrics} />
+                      </td>
+                      <td>
+                        <JobProgress job={s.evaluationJob} />
+                        {s.evaluationJob && (
+                          <span class="hint">
+                            {formatCount(s.evaluationJob.enteredProfiles)}{' '}
+                            entered /{' '}
+                            {formatCount(s.evaluationJob.exitedProfiles)} exited
+                          </span>
+                        )}
+                      </td>
+                      <td>{formatTime(s.updateTime)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableBox>
+          </>
         )}
       </LoadState>
     </section>
