@@ -155,8 +155,9 @@ export function SegmentsPage({ session }: { session: Session }) {
                         <JobProgress job={s.evaluationJob} />
                         {s.evaluationJob && (
                           <span class="hint">
+                            Last job:{' '}
                             {formatCount(s.evaluationJob.enteredProfiles)}{' '}
-                            entered /{' '}
+                            entered,{' '}
                             {formatCount(s.evaluationJob.exitedProfiles)} exited
                           </span>
                         )}
