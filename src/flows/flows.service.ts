@@ -11,13 +11,14 @@ import {
 } from '../common/errors.js';
 import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
 import { applyJsonPatch } from '../common/json-patch.js';
+import { canonicalJson, JsonText } from '../common/json-text.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import {
   listProjections,
   META_FIELDS,
   META_SORTABLE,
-  pageOf,
+  pageJson,
   specRefFields,
   type SqlField,
   type SqlListSpec,
@@ -34,7 +35,6 @@ import type { FlowOperationDto } from './dto/flow-operation.dto.js';
 import { FlowOperations } from './flow-operations.js';
 import {
   type CreateFlowDto,
-  type FlowDto,
   PatchableFlowDto,
 } from './dto/flow.dto.js';
 import type { TransformationDto } from './dto/transformation.dto.js';
@@ -151,17 +151,23 @@ const FLOW_COLUMNS = {
       'targetConnections', ${linkedDocsSql('target_connections', 'target_connection_ids')}),
     'transformations', e.transformations,
     'runs', '/runs?property=flowId==' || e.id,
-    'lastOperation', e.last_operation)`,
+    'lastOperation', e.last_operation)::text`,
   // uq_runs_flow_hour serves it: one index probe per flow.
   last_run: `(SELECT ${runSummarySql('r')}
-    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)`,
+    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)::text`,
 };
 
-function flowOf(row: Record<string, unknown>): FlowDto {
-  const doc = row.doc as Record<string, unknown>;
-  return (row.last_run
-    ? { ...doc, lastRunDetails: row.last_run }
-    : doc) as unknown as FlowDto;
+/**
+ * A flow's JSON from its row: the document with `lastRunDetails` last when
+ * the flow has run. Both columns arrive as PostgreSQL's text (`::text`: the
+ * driver does not parse them) and stay text.
+ */
+function flowJson(row: Record<string, unknown>): string {
+  const doc = canonicalJson(row.doc as string);
+  const lastRun = row.last_run as string | null;
+  return lastRun === null
+    ? doc
+    : `${doc.slice(0, -1)},"lastRunDetails":${canonicalJson(lastRun)}}`;
 }
 
 @Injectable()
@@ -244,7 +250,7 @@ export class FlowsService {
     });
   }
 
-  async get(tenant: Tenant, id: string): Promise<FlowDto> {
+  async get(tenant: Tenant, id: string): Promise<JsonText> {
     const qb = this.repo
       .createQueryBuilder('e')
       .select(FLOW_COLUMNS.doc, 'doc')
@@ -256,10 +262,13 @@ export class FlowsService {
       });
     const row = await qb.getRawOne<Record<string, unknown>>();
     if (!row) throw notFound('flows', id);
-    return flowOf(row);
+    return new JsonText(`{"items":[${flowJson(row)}]}`);
   }
 
-  async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
+  async list(
+    tenant: Tenant,
+    query: ListQueryDto,
+  ): Promise<JsonText | { count: number }> {
     const qb = this.repo
       .createQueryBuilder('e')
       .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
@@ -273,7 +282,7 @@ export class FlowsService {
       BASE,
       FLOW_COLUMNS,
     );
-    return pageOf(result, (rows) => rows.map(flowOf));
+    return pageJson(result, flowJson);
   }
 
   async patch(
