@@ -454,9 +454,7 @@ export function pageJson<E>(
   itemJson: (row: E) => string,
 ): JsonText | { count: number } {
   if ('count' in result) return result;
-  const links = result.links
-    ? `,"_links":${JSON.stringify(result.links)}`
-    : '';
+  const links = result.links ? `,"_links":${JSON.stringify(result.links)}` : '';
   return new JsonText(
     `{"items":[${result.rows.map(itemJson).join(',')}]${links}}`,
   );

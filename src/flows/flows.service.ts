@@ -33,10 +33,7 @@ import { TargetConnectionsService } from '../target-connections/target-connectio
 import { FlowEntity } from './flow.entity.js';
 import type { FlowOperationDto } from './dto/flow-operation.dto.js';
 import { FlowOperations } from './flow-operations.js';
-import {
-  type CreateFlowDto,
-  PatchableFlowDto,
-} from './dto/flow.dto.js';
+import { type CreateFlowDto, PatchableFlowDto } from './dto/flow.dto.js';
 import type { TransformationDto } from './dto/transformation.dto.js';
 
 const BASE = '/data/foundation/flowservice/flows';
@@ -99,35 +96,51 @@ const FLOW_LIST: SqlListSpec = {
   sortable: META_SORTABLE,
 };
 
-/** A flow's linked connections as its document shows them (json keeps the keys in this order). */
-function linkedDocsSql(table: string, column: string, extra = ''): string {
+/** `typeInfo` of a source connection in a flow's document. */
+const SOURCE_TYPE_INFO = `, 'typeInfo', json_build_object('type', 'ProfileFragments', 'id', 'ups')`;
+
+/**
+ * One linked connection as a flow's document shows it (json keeps the keys
+ * in this order): `u.id` the id the flow holds, `c` its row if any. Another
+ * tenant's connection (never linked: a flow's connections are checked at
+ * create and patch) would show as its id only.
+ */
+function linkedDocSql(extra: string, org: string, sandbox: string): string {
   const spec = `json_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version)`;
-  // Joined by primary key; another tenant's connection (never linked: a
-  // flow's connections are checked at create and patch) would show as its id only.
-  return `(SELECT coalesce(json_agg(CASE
-      WHEN c.id IS NULL OR c.org_id <> e.org_id OR c.sandbox_name <> e.sandbox_name
+  return `CASE
+      WHEN c.id IS NULL OR c.org_id <> ${org} OR c.sandbox_name <> ${sandbox}
         THEN json_build_object('id', u.id${extra})
       WHEN c.base_connection_id IS NULL THEN json_build_object('id', u.id, 'connectionSpec', ${spec}, 'params', c.params${extra})
       ELSE json_build_object('id', u.id, 'connectionSpec', ${spec},
         'baseConnection', json_build_object('id', c.base_connection_id, 'connectionSpec', ${spec}),
         'params', c.params${extra})
-      END ORDER BY u.n), '[]'::json)
+      END`;
+}
+
+/** A flow's linked connections of one kind, in its order, joined by primary key. */
+function linkedDocsSql(table: string, column: string, extra = ''): string {
+  return `(SELECT coalesce(json_agg(${linkedDocSql(extra, 'e.org_id', 'e.sandbox_name')} ORDER BY u.n), '[]'::json)
     FROM unnest(e.${column}) WITH ORDINALITY AS u(id, n)
     LEFT JOIN ${table} c ON c.id = u.id)`;
 }
 
+/**
+ * The linked connections a page of flows shows, each built once: a page's
+ * flows share few connections ($1 the source ids, $2 the target ids, $3 and
+ * $4 the tenant).
+ */
+const PAGE_LINKED_DOCS_SQL = `
+  SELECT 's' AS kind, u.id::text AS id, (${linkedDocSql(SOURCE_TYPE_INFO, '$3', '$4')})::text AS doc
+    FROM unnest($1::uuid[]) AS u(id) LEFT JOIN source_connections c ON c.id = u.id
+  UNION ALL
+  SELECT 't', u.id::text, (${linkedDocSql('', '$3', '$4')})::text
+    FROM unnest($2::uuid[]) AS u(id) LEFT JOIN target_connections c ON c.id = u.id`;
+
 const epochMsSql = (column: string): string =>
   `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
 
-/**
- * A flow as the API shows it, built by PostgreSQL in the statement that
- * finds it: the linked connections and the last run come with the row, and
- * Node only passes the document on. `lastRunDetails` is a column of its own
- * (absent, not null, when the flow has not run); see flowOf.
- */
-const FLOW_COLUMNS = {
-  doc: `json_build_object(
-    'id', e.id,
+/** A flow's fields before `inheritedAttributes`, as a json object. */
+const FLOW_HEAD_FIELDS = `'id', e.id,
     'createdAt', ${epochMsSql('e.created_at')},
     'updatedAt', ${epochMsSql('e.updated_at')},
     'createdBy', e.created_by,
@@ -144,30 +157,73 @@ const FLOW_COLUMNS = {
     'etag', '"' || e.version || '"',
     'flowSpec', json_build_object('id', e.flow_spec_id, 'version', e.flow_spec_version),
     'sourceConnectionIds', e.source_connection_ids,
-    'targetConnectionIds', e.target_connection_ids,
+    'targetConnectionIds', e.target_connection_ids`;
+
+/** A flow's fields after `inheritedAttributes` (`lastRunDetails` comes last, on its own). */
+const FLOW_TAIL_FIELDS = `'transformations', e.transformations,
+    'runs', '/runs?property=flowId==' || e.id,
+    'lastOperation', e.last_operation`;
+
+/** `lastRunDetails`; uq_runs_flow_hour serves it: one index probe per flow. */
+const LAST_RUN_SQL = `(SELECT ${runSummarySql('r')}
+    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)::text`;
+
+/**
+ * A flow as the API shows it, built by PostgreSQL in the statement that
+ * finds it, linked connections and the last run included. Columns are
+ * PostgreSQL's text (`::text`: the driver does not parse them) and stay
+ * text; `lastRunDetails` is a column of its own (absent, not null, when the
+ * flow has not run).
+ */
+const FLOW_COLUMNS = {
+  doc: `json_build_object(${FLOW_HEAD_FIELDS},
     'inheritedAttributes', json_build_object(
       'properties', json_build_object('isDestinationFlow', true),
-      'sourceConnections', ${linkedDocsSql('source_connections', 'source_connection_ids', `, 'typeInfo', json_build_object('type', 'ProfileFragments', 'id', 'ups')`)},
+      'sourceConnections', ${linkedDocsSql('source_connections', 'source_connection_ids', SOURCE_TYPE_INFO)},
       'targetConnections', ${linkedDocsSql('target_connections', 'target_connection_ids')}),
-    'transformations', e.transformations,
-    'runs', '/runs?property=flowId==' || e.id,
-    'lastOperation', e.last_operation)::text`,
-  // uq_runs_flow_hour serves it: one index probe per flow.
-  last_run: `(SELECT ${runSummarySql('r')}
-    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)::text`,
+    ${FLOW_TAIL_FIELDS})::text`,
+  last_run: LAST_RUN_SQL,
 };
 
 /**
- * A flow's JSON from its row: the document with `lastRunDetails` last when
- * the flow has run. Both columns arrive as PostgreSQL's text (`::text`: the
- * driver does not parse them) and stay text.
+ * A page of flows: the document without `inheritedAttributes` (its two
+ * halves) and the linked connection ids. The page's connections are built
+ * once each (PAGE_LINKED_DOCS_SQL) rather than once per flow.
  */
-function flowJson(row: Record<string, unknown>): string {
-  const doc = canonicalJson(row.doc as string);
-  const lastRun = row.last_run as string | null;
+const FLOW_PAGE_COLUMNS = {
+  head: `json_build_object(${FLOW_HEAD_FIELDS})::text`,
+  tail: `json_build_object(${FLOW_TAIL_FIELDS})::text`,
+  source_ids: `array_to_string(e.source_connection_ids, ',')`,
+  target_ids: `array_to_string(e.target_connection_ids, ',')`,
+  last_run: LAST_RUN_SQL,
+};
+
+/** `doc` (a json object's text) with `lastRunDetails` last when the flow has run. */
+function withLastRun(doc: string, lastRun: unknown): string {
   return lastRun === null
     ? doc
-    : `${doc.slice(0, -1)},"lastRunDetails":${canonicalJson(lastRun)}}`;
+    : `${doc.slice(0, -1)},"lastRunDetails":${canonicalJson(lastRun as string)}}`;
+}
+
+const idsOf = (list: unknown): string[] =>
+  list === '' ? [] : String(list).split(',');
+
+/** Joins each flow of a page with its linked connections (`docs`: kind + id → JSON). */
+function pageFlowJson(
+  row: Record<string, unknown>,
+  docs: Map<string, string>,
+): string {
+  const linked = (kind: string, ids: unknown): string =>
+    idsOf(ids)
+      .map((id) => docs.get(kind + id))
+      .join(',');
+  const head = canonicalJson(row.head as string);
+  const tail = canonicalJson(row.tail as string);
+  const inherited = `"inheritedAttributes":{"properties":{"isDestinationFlow":true},"sourceConnections":[${linked('s', row.source_ids)}],"targetConnections":[${linked('t', row.target_ids)}]}`;
+  return withLastRun(
+    `${head.slice(0, -1)},${inherited},${tail.slice(1)}`,
+    row.last_run,
+  );
 }
 
 @Injectable()
@@ -262,7 +318,9 @@ export class FlowsService {
       });
     const row = await qb.getRawOne<Record<string, unknown>>();
     if (!row) throw notFound('flows', id);
-    return new JsonText(`{"items":[${flowJson(row)}]}`);
+    return new JsonText(
+      `{"items":[${withLastRun(canonicalJson(row.doc as string), row.last_run)}]}`,
+    );
   }
 
   async list(
@@ -280,9 +338,31 @@ export class FlowsService {
       query,
       FLOW_LIST,
       BASE,
-      FLOW_COLUMNS,
+      FLOW_PAGE_COLUMNS,
     );
-    return pageJson(result, flowJson);
+    if ('count' in result) return result;
+    const docs = await this.linkedDocs(tenant, result.rows);
+    return pageJson(result, (row) => pageFlowJson(row, docs));
+  }
+
+  /** The linked connections of a page's flows, by kind (`s`, `t`) + id, as JSON. */
+  private async linkedDocs(
+    tenant: Tenant,
+    rows: Record<string, unknown>[],
+  ): Promise<Map<string, string>> {
+    const ids = (column: string): string[] => [
+      ...new Set(rows.flatMap((r) => idsOf(r[column]))),
+    ];
+    const docs = new Map<string, string>();
+    if (!rows.length) return docs;
+    const found = (await this.repo.query(PAGE_LINKED_DOCS_SQL, [
+      ids('source_ids'),
+      ids('target_ids'),
+      tenant.orgId,
+      tenant.sandboxName,
+    ])) as { kind: string; id: string; doc: string }[];
+    for (const d of found) docs.set(d.kind + d.id, canonicalJson(d.doc));
+    return docs;
   }
 
   async patch(
