@@ -127,7 +127,9 @@ function linkedDocsSql(table: string, column: string, extra = ''): string {
 /**
  * The linked connections a page of flows shows, each built once: a page's
  * flows share few connections ($1 the source ids, $2 the target ids, $3 and
- * $4 the tenant).
+ * $4 the tenant). A statement after the page's own, so a connection edited
+ * in between shows as edited, as it would on the next request; a flow's
+ * connections cannot be deleted while it links them.
  */
 const PAGE_LINKED_DOCS_SQL = `
   SELECT 's' AS kind, u.id::text AS id, (${linkedDocSql(SOURCE_TYPE_INFO, '$3', '$4')})::text AS doc
