@@ -19,6 +19,7 @@ import {
   parseOrderBy,
   type Position,
 } from './listing.js';
+import { JsonText } from './json-text.js';
 import { isResourceId } from './resource-id.js';
 
 /**
@@ -445,6 +446,18 @@ export function pageOf<E, T>(
   const page: ListPage<T> = { items: map(result.rows) };
   if (result.links) page._links = result.links;
   return page;
+}
+
+/** `pageOf` for items that are JSON text already: the same bytes, never parsed. */
+export function pageJson<E>(
+  result: SqlListResult<E>,
+  itemJson: (row: E) => string,
+): JsonText | { count: number } {
+  if ('count' in result) return result;
+  const links = result.links ? `,"_links":${JSON.stringify(result.links)}` : '';
+  return new JsonText(
+    `{"items":[${result.rows.map(itemJson).join(',')}]${links}}`,
+  );
 }
 
 /** Response fields every tenant-scoped resource has, as SQL over alias `e`. */

@@ -21,6 +21,7 @@ import {
 import type { Response } from 'express';
 import { CreatedDto } from '../common/common.dto.js';
 import { PatchOperationDto } from '../common/patch-operation.dto.js';
+import { jsonBody } from '../common/json-text.js';
 import { ListQueryDto } from '../common/list-query.dto.js';
 import { patchPipe, singleQueryPipe, uuidPipe } from '../common/pipes.js';
 import type { Tenant } from '../common/request-context.js';
@@ -53,11 +54,12 @@ export class FlowsController {
 
   /** List dataflows, e.g. `property=transformations[].params.segmentSelectors.selectors[].value.id==<id>`. */
   @Get()
-  list(
+  async list(
     @CurrentTenant() tenant: Tenant,
     @Query() query: ListQueryDto,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<FlowListDto> {
-    return this.flows.list(tenant, query) as Promise<FlowListDto>;
+    return jsonBody(res, await this.flows.list(tenant, query));
   }
 
   /** Get a dataflow with `inheritedAttributes` and `lastRunDetails`. */
@@ -65,8 +67,9 @@ export class FlowsController {
   async get(
     @CurrentTenant() tenant: Tenant,
     @Param('id', uuidPipe) id: string,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<FlowListDto> {
-    return { items: [await this.flows.get(tenant, id)] };
+    return jsonBody<FlowListDto>(res, await this.flows.get(tenant, id));
   }
 
   /** Update name, description or transformations (add/remove segments and attributes) with JSON Patch; needs If-Match. */

@@ -11,13 +11,14 @@ import {
 } from '../common/errors.js';
 import { checkIfMatch, etagOf, newVersion } from '../common/etag.js';
 import { applyJsonPatch } from '../common/json-patch.js';
+import { canonicalJson, JsonText } from '../common/json-text.js';
 import type { PatchOperationDto } from '../common/patch-operation.dto.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import {
   listProjections,
   META_FIELDS,
   META_SORTABLE,
-  pageOf,
+  pageJson,
   specRefFields,
   type SqlField,
   type SqlListSpec,
@@ -32,11 +33,7 @@ import { TargetConnectionsService } from '../target-connections/target-connectio
 import { FlowEntity } from './flow.entity.js';
 import type { FlowOperationDto } from './dto/flow-operation.dto.js';
 import { FlowOperations } from './flow-operations.js';
-import {
-  type CreateFlowDto,
-  type FlowDto,
-  PatchableFlowDto,
-} from './dto/flow.dto.js';
+import { type CreateFlowDto, PatchableFlowDto } from './dto/flow.dto.js';
 import type { TransformationDto } from './dto/transformation.dto.js';
 
 const BASE = '/data/foundation/flowservice/flows';
@@ -99,69 +96,142 @@ const FLOW_LIST: SqlListSpec = {
   sortable: META_SORTABLE,
 };
 
-/** A flow's linked connections as its document shows them (json keeps the keys in this order). */
-function linkedDocsSql(table: string, column: string, extra = ''): string {
+/** `typeInfo` of a source connection in a flow's document. */
+const SOURCE_TYPE_INFO = `, 'typeInfo', json_build_object('type', 'ProfileFragments', 'id', 'ups')`;
+
+/**
+ * One linked connection as a flow's document shows it (json keeps the keys
+ * in this order): `u.id` the id the flow holds, `c` its row if any. Another
+ * tenant's connection (never linked: a flow's connections are checked at
+ * create and patch) would show as its id only.
+ */
+function linkedDocSql(extra: string, org: string, sandbox: string): string {
   const spec = `json_build_object('id', c.connection_spec_id, 'version', c.connection_spec_version)`;
-  // Joined by primary key; another tenant's connection (never linked: a
-  // flow's connections are checked at create and patch) would show as its id only.
-  return `(SELECT coalesce(json_agg(CASE
-      WHEN c.id IS NULL OR c.org_id <> e.org_id OR c.sandbox_name <> e.sandbox_name
+  return `CASE
+      WHEN c.id IS NULL OR c.org_id <> ${org} OR c.sandbox_name <> ${sandbox}
         THEN json_build_object('id', u.id${extra})
       WHEN c.base_connection_id IS NULL THEN json_build_object('id', u.id, 'connectionSpec', ${spec}, 'params', c.params${extra})
       ELSE json_build_object('id', u.id, 'connectionSpec', ${spec},
         'baseConnection', json_build_object('id', c.base_connection_id, 'connectionSpec', ${spec}),
         'params', c.params${extra})
-      END ORDER BY u.n), '[]'::json)
+      END`;
+}
+
+/** A flow's linked connections of one kind, in its order, joined by primary key. */
+function linkedDocsSql(table: string, column: string, extra = ''): string {
+  return `(SELECT coalesce(json_agg(${linkedDocSql(extra, 'e.org_id', 'e.sandbox_name')} ORDER BY u.n), '[]'::json)
     FROM unnest(e.${column}) WITH ORDINALITY AS u(id, n)
     LEFT JOIN ${table} c ON c.id = u.id)`;
 }
 
+/**
+ * The linked connections a page of flows shows, each built once: a page's
+ * flows share few connections ($1 the source ids, $2 the target ids, $3 and
+ * $4 the tenant). A statement after the page's own, so a connection edited
+ * in between shows as edited, as it would on the next request; a flow's
+ * connections cannot be deleted while it links them.
+ */
+const PAGE_LINKED_DOCS_SQL = `
+  SELECT 's' AS kind, u.id::text AS id, (${linkedDocSql(SOURCE_TYPE_INFO, '$3', '$4')})::text AS doc
+    FROM unnest($1::uuid[]) AS u(id) LEFT JOIN source_connections c ON c.id = u.id
+  UNION ALL
+  SELECT 't', u.id::text, (${linkedDocSql('', '$3', '$4')})::text
+    FROM unnest($2::uuid[]) AS u(id) LEFT JOIN target_connections c ON c.id = u.id`;
+
 const epochMsSql = (column: string): string =>
   `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
 
+/** A string column as a JSON string (PostgreSQL escapes as JSON.stringify does). */
+const jsonText = (sql: string): string => `to_json(${sql})::text`;
+
 /**
- * A flow as the API shows it, built by PostgreSQL in the statement that
- * finds it: the linked connections and the last run come with the row, and
- * Node only passes the document on. `lastRunDetails` is a column of its own
- * (absent, not null, when the flow has not run); see flowOf.
+ * A flow's fields before `inheritedAttributes`, as a JSON object's text.
+ * Concatenated text costs PostgreSQL less than json_build_object, which
+ * looks up each argument's type on every call; every column here is NOT
+ * NULL (or coalesced), so no `||` turns the whole text NULL.
+ */
+const FLOW_HEAD_SQL = `'{"id":"' || e.id::text
+    || '","createdAt":' || ${epochMsSql('e.created_at')}::text
+    || ',"updatedAt":' || ${epochMsSql('e.updated_at')}::text
+    || ',"createdBy":' || ${jsonText('e.created_by')}
+    || ',"updatedBy":' || ${jsonText('e.updated_by')}
+    || ',"createdClient":' || ${jsonText('e.created_client')}
+    || ',"updatedClient":' || ${jsonText('e.updated_client')}
+    || ',"sandboxId":"' || e.sandbox_id::text
+    || '","sandboxName":' || ${jsonText('e.sandbox_name')}
+    || ',"imsOrgId":' || ${jsonText('e.org_id')}
+    || ',"name":' || ${jsonText('e.name')}
+    || ',"description":' || ${jsonText(`coalesce(e.description, '')`)}
+    || ',"state":' || ${jsonText('e.state')}
+    || ',"version":' || ${jsonText(`'"' || e.version || '"'`)}
+    || ',"etag":' || ${jsonText(`'"' || e.version || '"'`)}
+    || ',"flowSpec":{"id":"' || e.flow_spec_id::text
+    || '","version":' || ${jsonText('e.flow_spec_version')}
+    || '},"sourceConnectionIds":' || ${jsonText('e.source_connection_ids')}
+    || ',"targetConnectionIds":' || ${jsonText('e.target_connection_ids')} || '}'`;
+
+/** A flow's fields after `inheritedAttributes` (`lastRunDetails` comes last, on its own). */
+const FLOW_TAIL_SQL = `'{"transformations":' || e.transformations::text
+    || ',"runs":"/runs?property=flowId==' || e.id::text
+    || '","lastOperation":' || e.last_operation::text || '}'`;
+
+/** `lastRunDetails`; uq_runs_flow_hour serves it: one index probe per flow. */
+const LAST_RUN_SQL = `(SELECT ${runSummarySql('r')}
+    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)::text`;
+
+/**
+ * A flow as the API shows it, in parts Node joins (flowJson), built by
+ * PostgreSQL in the statement that finds it, linked connections and the last
+ * run included. Columns are PostgreSQL's text (the driver does not parse
+ * it) and stay text; `lastRunDetails` is a column of its own (absent, not
+ * null, when the flow has not run).
  */
 const FLOW_COLUMNS = {
-  doc: `json_build_object(
-    'id', e.id,
-    'createdAt', ${epochMsSql('e.created_at')},
-    'updatedAt', ${epochMsSql('e.updated_at')},
-    'createdBy', e.created_by,
-    'updatedBy', e.updated_by,
-    'createdClient', e.created_client,
-    'updatedClient', e.updated_client,
-    'sandboxId', e.sandbox_id,
-    'sandboxName', e.sandbox_name,
-    'imsOrgId', e.org_id,
-    'name', e.name,
-    'description', coalesce(e.description, ''),
-    'state', e.state,
-    'version', '"' || e.version || '"',
-    'etag', '"' || e.version || '"',
-    'flowSpec', json_build_object('id', e.flow_spec_id, 'version', e.flow_spec_version),
-    'sourceConnectionIds', e.source_connection_ids,
-    'targetConnectionIds', e.target_connection_ids,
-    'inheritedAttributes', json_build_object(
+  head: FLOW_HEAD_SQL,
+  inherited: `json_build_object(
       'properties', json_build_object('isDestinationFlow', true),
-      'sourceConnections', ${linkedDocsSql('source_connections', 'source_connection_ids', `, 'typeInfo', json_build_object('type', 'ProfileFragments', 'id', 'ups')`)},
-      'targetConnections', ${linkedDocsSql('target_connections', 'target_connection_ids')}),
-    'transformations', e.transformations,
-    'runs', '/runs?property=flowId==' || e.id,
-    'lastOperation', e.last_operation)`,
-  // uq_runs_flow_hour serves it: one index probe per flow.
-  last_run: `(SELECT ${runSummarySql('r')}
-    FROM runs r WHERE r.flow_id = e.id ORDER BY r.hour_start DESC LIMIT 1)`,
+      'sourceConnections', ${linkedDocsSql('source_connections', 'source_connection_ids', SOURCE_TYPE_INFO)},
+      'targetConnections', ${linkedDocsSql('target_connections', 'target_connection_ids')})::text`,
+  tail: FLOW_TAIL_SQL,
+  last_run: LAST_RUN_SQL,
 };
 
-function flowOf(row: Record<string, unknown>): FlowDto {
-  const doc = row.doc as Record<string, unknown>;
-  return (row.last_run
-    ? { ...doc, lastRunDetails: row.last_run }
-    : doc) as unknown as FlowDto;
+/**
+ * A page of flows: FLOW_COLUMNS with the linked connection ids in place of
+ * `inheritedAttributes`. The page's connections are built once each
+ * (PAGE_LINKED_DOCS_SQL) rather than once per flow.
+ */
+const FLOW_PAGE_COLUMNS = {
+  head: FLOW_HEAD_SQL,
+  tail: FLOW_TAIL_SQL,
+  source_ids: `array_to_string(e.source_connection_ids, ',')`,
+  target_ids: `array_to_string(e.target_connection_ids, ',')`,
+  last_run: LAST_RUN_SQL,
+};
+
+/** A flow's JSON from a row of FLOW_COLUMNS or FLOW_PAGE_COLUMNS and its `inheritedAttributes`. */
+function flowJson(row: Record<string, unknown>, inherited: string): string {
+  const head = canonicalJson(row.head as string);
+  const tail = canonicalJson(row.tail as string);
+  const doc = `${head.slice(0, -1)},"inheritedAttributes":${inherited},${tail.slice(1)}`;
+  return row.last_run === null
+    ? doc
+    : `${doc.slice(0, -1)},"lastRunDetails":${canonicalJson(row.last_run as string)}}`;
+}
+
+const idsOf = (list: unknown): string[] =>
+  list === '' ? [] : String(list).split(',');
+
+/** `inheritedAttributes` of a flow of a page (`docs`: kind + id → JSON). */
+function pageInherited(
+  row: Record<string, unknown>,
+  docs: Map<string, string>,
+): string {
+  const linked = (kind: string, ids: unknown): string =>
+    idsOf(ids)
+      .map((id) => docs.get(kind + id))
+      .join(',');
+  return `{"properties":{"isDestinationFlow":true},"sourceConnections":[${linked('s', row.source_ids)}],"targetConnections":[${linked('t', row.target_ids)}]}`;
 }
 
 @Injectable()
@@ -244,10 +314,12 @@ export class FlowsService {
     });
   }
 
-  async get(tenant: Tenant, id: string): Promise<FlowDto> {
+  async get(tenant: Tenant, id: string): Promise<JsonText> {
     const qb = this.repo
       .createQueryBuilder('e')
-      .select(FLOW_COLUMNS.doc, 'doc')
+      .select(FLOW_COLUMNS.head, 'head')
+      .addSelect(FLOW_COLUMNS.inherited, 'inherited')
+      .addSelect(FLOW_COLUMNS.tail, 'tail')
       .addSelect(FLOW_COLUMNS.last_run, 'last_run')
       .where('e.id = :id AND e.org_id = :org AND e.sandbox_name = :sandbox', {
         id,
@@ -256,10 +328,14 @@ export class FlowsService {
       });
     const row = await qb.getRawOne<Record<string, unknown>>();
     if (!row) throw notFound('flows', id);
-    return flowOf(row);
+    const inherited = canonicalJson(row.inherited as string);
+    return new JsonText(`{"items":[${flowJson(row, inherited)}]}`);
   }
 
-  async list(tenant: Tenant, query: ListQueryDto): Promise<unknown> {
+  async list(
+    tenant: Tenant,
+    query: ListQueryDto,
+  ): Promise<JsonText | { count: number }> {
     const qb = this.repo
       .createQueryBuilder('e')
       .where('e.org_id = :org AND e.sandbox_name = :sandbox', {
@@ -271,9 +347,31 @@ export class FlowsService {
       query,
       FLOW_LIST,
       BASE,
-      FLOW_COLUMNS,
+      FLOW_PAGE_COLUMNS,
     );
-    return pageOf(result, (rows) => rows.map(flowOf));
+    if ('count' in result) return result;
+    const docs = await this.linkedDocs(tenant, result.rows);
+    return pageJson(result, (row) => flowJson(row, pageInherited(row, docs)));
+  }
+
+  /** The linked connections of a page's flows, by kind (`s`, `t`) + id, as JSON. */
+  private async linkedDocs(
+    tenant: Tenant,
+    rows: Record<string, unknown>[],
+  ): Promise<Map<string, string>> {
+    const ids = (column: string): string[] => [
+      ...new Set(rows.flatMap((r) => idsOf(r[column]))),
+    ];
+    const docs = new Map<string, string>();
+    if (!rows.length) return docs;
+    const found = (await this.repo.query(PAGE_LINKED_DOCS_SQL, [
+      ids('source_ids'),
+      ids('target_ids'),
+      tenant.orgId,
+      tenant.sandboxName,
+    ])) as { kind: string; id: string; doc: string }[];
+    for (const d of found) docs.set(d.kind + d.id, canonicalJson(d.doc));
+    return docs;
   }
 
   async patch(

@@ -97,4 +97,56 @@ describe('flow documents (built by PostgreSQL)', () => {
       .expect(200);
     expect((list.body as { items: unknown[] }).items).toEqual([doc, bare]);
   });
+
+  it('sends the JSON a parse and serialize would, for awkward text, numbers and keys', async () => {
+    const tenant = await createTenant(t);
+    const name = 'q"uote \\ back\u0001ctl\nnew\ttab ☃ \u2028 😀 , : {"x" : 1}';
+    const flow = await createFlow(t, tenant, { name });
+    const plain = await createFlow(t, tenant, { name: 'plain 1.0' });
+    const ds = t.app.get(DataSource);
+    // Values PostgreSQL prints differently from JavaScript: a fraction, a
+    // large integer, an array-index key (JavaScript moves it first).
+    await ds.query(
+      `UPDATE flows SET last_operation = '{"b": 1.50, "10": 2, "c": 12345678901234567890, "d": 1e2}' WHERE id = $1`,
+      [flow.id],
+    );
+    await ds.query(
+      `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics)
+       VALUES ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()), gen_random_uuid(),
+               '{"durationSummary": {"startedAtUTC": 1700000000000.0, "completedAtUTC": 0}}')`,
+      [tenant.orgId, flow.id, FLOW_SPEC.id],
+    );
+    const list = await t.http
+      .get(`${FS}/flows`)
+      .query({ orderby: 'name' })
+      .set(tenant.headers)
+      .expect(200);
+    expect(list.headers['content-type']).toBe(
+      'application/json; charset=utf-8',
+    );
+    expect(list.headers.etag).toMatch(/^W\/"/);
+    expect(list.text).toBe(JSON.stringify(JSON.parse(list.text)));
+    const items = (list.body as { items: Record<string, unknown>[] }).items;
+    expect(items.map((i) => i.name)).toEqual(['plain 1.0', name]);
+    expect(items[1]?.lastOperation).toEqual({
+      '10': 2,
+      b: 1.5,
+      c: 12345678901234567000,
+      d: 100,
+    });
+    expect(items[1]?.lastRunDetails).toMatchObject({
+      startedAtUTC: 1700000000000,
+    });
+    for (const [n, id] of [plain.id, flow.id].entries()) {
+      const one = await t.http
+        .get(`${FS}/flows/${id}`)
+        .set(tenant.headers)
+        .expect(200);
+      expect(one.text).toBe(JSON.stringify(JSON.parse(one.text)));
+      expect(one.headers['content-type']).toBe(
+        'application/json; charset=utf-8',
+      );
+      expect((one.body as { items: unknown[] }).items).toEqual([items[n]]);
+    }
+  });
 });
