@@ -114,12 +114,41 @@ export class RunnerRepository {
   }
 
   /**
+   * Says this runner is alive (runner_processes) and returns how many live
+   * runners there are, itself included: announcements older than `ttlMs`
+   * are of runners that died (a stopped runner retires its own), and rows
+   * long dead are deleted on the way.
+   */
+  async announce(owner: string, ttlMs: number): Promise<number> {
+    const rows = (await this.ds.query(
+      `WITH me AS (
+         INSERT INTO runner_processes (owner, seen_at) VALUES ($1, now())
+         ON CONFLICT (owner) DO UPDATE SET seen_at = now()),
+       gone AS (
+         DELETE FROM runner_processes
+          WHERE seen_at < now() - ($2::int * interval '10 milliseconds') AND owner <> $1)
+       SELECT 1 + count(*)::int AS n FROM runner_processes
+        WHERE owner <> $1 AND seen_at > now() - ($2::int * interval '1 millisecond')`,
+      [owner, ttlMs],
+    )) as { n: number }[];
+    return rows[0]?.n ?? 1;
+  }
+
+  /** A stopping runner no longer counts: the others' share of lanes grows at once. */
+  async retire(owner: string): Promise<void> {
+    await this.ds.query(`DELETE FROM runner_processes WHERE owner = $1`, [
+      owner,
+    ]);
+  }
+
+  /**
    * Claims lanes of enabled flows that have work (new committed changes of
-   * the lane's profiles, a pending backfill, a replay or resync share, an edited flow, or a
-   * retry that
-   * is due) and that nobody else holds. SKIP LOCKED keeps runners apart;
-   * ordering by next_attempt_at, which a release moves to now, rotates
-   * between lanes.
+   * the lane's profiles, a pending backfill, a replay or resync share, an
+   * edited flow, or a retry that is due) and that nobody else holds.
+   * SKIP LOCKED keeps runners apart; ordering by next_attempt_at, which a
+   * release moves to now, rotates between lanes. Of one flow, a runner holds
+   * at most its share, ⌈lanes / live runners⌉ (all of them when it is
+   * alone), so a hot flow spreads over every runner process.
    */
   async claim(
     owner: string,
@@ -129,10 +158,19 @@ export class RunnerRepository {
     failing: boolean,
     /** Lanes (laneKey) this runner is already working on, whatever their lease says. */
     busy: string[] = [],
+    /** Live runner processes (see announce), this one included. */
+    runners = 1,
   ): Promise<FlowCursorEntity[]> {
     const res = (await this.ds.query(
-      `WITH due AS (
-         SELECT c.flow_id, c.lane FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
+      `WITH mine AS (
+         SELECT flow_id, count(*)::int AS n FROM flow_cursors
+          WHERE lease_owner = $1 AND lease_until > now() GROUP BY flow_id),
+       candidate AS (
+         SELECT c.flow_id, c.lane, c.next_attempt_at,
+                row_number() OVER (PARTITION BY c.flow_id ORDER BY c.next_attempt_at, c.lane) AS rank,
+                (c.lanes + $6::int - 1) / $6::int - COALESCE(m.n, 0) AS room
+           FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
+           LEFT JOIN mine m ON m.flow_id = c.flow_id
          WHERE f.state = 'enabled' AND c.next_attempt_at <= now() AND (c.failures > 0) = $4
            AND (c.flow_id::text || '/' || c.lane) <> ALL($5::text[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
@@ -141,14 +179,20 @@ export class RunnerRepository {
                 OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
                 OR (c.updated_at < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
                     AND ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })}))
-         ORDER BY c.next_attempt_at
-         LIMIT $2
-         FOR UPDATE OF c SKIP LOCKED
+       ),
+       due AS (
+         SELECT c.flow_id, c.lane FROM flow_cursors c
+           JOIN candidate d ON d.flow_id = c.flow_id AND d.lane = c.lane
+          WHERE d.rank <= d.room
+            AND (c.lease_until IS NULL OR c.lease_until < now())
+          ORDER BY d.next_attempt_at
+          LIMIT $2
+          FOR UPDATE OF c SKIP LOCKED
        )
        UPDATE flow_cursors c SET lease_owner = $1, lease_until = now() + ($3::int * interval '1 millisecond')
        FROM due WHERE c.flow_id = due.flow_id AND c.lane = due.lane
        RETURNING c.flow_id, c.lane`,
-      [owner, limit, leaseMs, failing, busy],
+      [owner, limit, leaseMs, failing, busy, Math.max(1, Math.floor(runners))],
     )) as unknown[];
     const list = rowsOf(res) as { flow_id: string; lane: number }[];
     if (list.length === 0) return [];

@@ -81,9 +81,6 @@ describe('runner workers', () => {
       PORT: String(port),
       RUNNER_WORKERS: '2',
       RUNNER_LANES: '4',
-      // Two lanes per process at most: a worker that boots first must not
-      // take all four lanes and keep them for the whole test.
-      RUNNER_CONCURRENCY: '2',
       RUNNER_BATCH_SIZE: '25',
       RATE_LIMIT_PER_MINUTE: '0',
     });
