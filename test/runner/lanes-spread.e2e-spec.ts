@@ -141,6 +141,26 @@ describe('runner lanes spread over processes', () => {
       return true;
     };
     const all = [first, ...others].map((c) => c.pid ?? 0);
+    // Timed from when every runner has announced itself (booting is not
+    // the spreading's time).
+    let announced: unknown[] = [];
+    await eventually(
+      async () => {
+        announced = (await ds.query(
+          `SELECT owner, now() - seen_at AS age FROM runner_processes`,
+        )) as { owner: string; age: unknown }[];
+        const [row] = (await ds.query(
+          `SELECT count(*)::int AS n FROM runner_processes
+            WHERE seen_at > now() - interval '1500 milliseconds'
+              AND split_part(owner, ':', 2)::int = ANY($1::int[])`,
+          [all],
+        )) as { n: number }[];
+        return row?.n === RUNNERS;
+      },
+      () =>
+        `every runner to announce itself: ${JSON.stringify(announced)} ${others.map((c) => c.output.join('').slice(-500)).join(' | ')}`,
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
     const started = Date.now();
     await eventually(
       () => spread(all, Math.ceil(LANES / RUNNERS)),
