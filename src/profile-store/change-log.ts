@@ -294,11 +294,14 @@ export function changesAfterSql(c: {
   /** The reader's lane and lane count (see lanes.ts); absent: any profile. */
   lane?: string;
   lanes?: string;
+  /** Only changes of transactions below this xid8 expression (e.g. a horizon). */
+  below?: string;
 }): string {
   return `EXISTS (SELECT 1 FROM profile_changes p
                    WHERE p.org_id = ${c.orgId} AND p.sandbox_name = ${c.sandboxName}
                      AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId})
-                     AND ${hashInLaneBucketsSql('p.lane_hash', c.lane ?? 0, c.lanes ?? 1)})`;
+                     AND ${hashInLaneBucketsSql('p.lane_hash', c.lane ?? 0, c.lanes ?? 1)}
+                     ${c.below ? `AND p.tx_id < ${c.below}` : ''})`;
 }
 
 /**

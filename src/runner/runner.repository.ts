@@ -60,12 +60,13 @@ const EMPTY_MAPPING: FlowMapping = {
 export const EDITED_SQL = 'to_timestamp(0)';
 
 /**
- * A lane with no changes of its own is still claimed this long after its
- * last step when the log has moved on (other lanes' changes), so its
- * position follows the log's horizon (see positionAfterRead): the purge and
- * exportPositions go by a flow's slowest lane.
+ * A lane with no changes of its own follows the log's horizon (see
+ * positionAfterRead): advanceIdleLanes moves it this long after its last
+ * step or move, and a claim takes it for that only after twice as long
+ * (when advanceIdleLanes could not, e.g. its delivery job is running). The
+ * purge and exportPositions go by a flow's slowest lane.
  */
-const LANE_CATCH_UP_MS = 1000;
+export const LANE_CATCH_UP_MS = 1000;
 
 /**
  * The runner's statements over its own tables (cursors, runs) and its reads
@@ -177,7 +178,7 @@ export class RunnerRepository {
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
                 OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
                 OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
-                OR (c.updated_at < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+                OR (GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${2 * LANE_CATCH_UP_MS} milliseconds'
                     AND ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })}))
        ),
        due AS (
@@ -199,6 +200,34 @@ export class RunnerRepository {
     return this.ds
       .getRepository(FlowCursorEntity)
       .findBy(list.map((r) => ({ flowId: r.flow_id, lane: r.lane })));
+  }
+
+  /**
+   * Moves idle lanes to the log's horizon in one statement, where a step
+   * would take them (positionAfterRead after a batch that was not full)
+   * without claiming, reading and committing each: a lane nobody holds,
+   * with nothing else due (no backfill, failure, edit or delivery job) and
+   * no change of its own below the horizon. Every transaction below the
+   * horizon has finished, so no change of the lane can commit behind the new
+   * position. `caught_up_at` records it (the claim's catch-up waits for it
+   * as for a step), not `updated_at`, which edits of the flow are compared
+   * with.
+   */
+  async advanceIdleLanes(): Promise<number> {
+    const res = (await this.ds.query(
+      `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS tx)
+       UPDATE flow_cursors c SET last_tx_id = h.tx::text, last_change_id = 0, caught_up_at = now()
+         FROM flows f, h
+        WHERE f.id = c.flow_id AND f.state = 'enabled' AND c.deleted_at IS NULL
+          AND (c.lease_until IS NULL OR c.lease_until < now())
+          AND c.backfill IS NULL AND c.failures = 0 AND f.updated_at <= c.updated_at
+          AND c.last_tx_id::xid8 < h.tx
+          AND GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+          AND NOT EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
+          AND NOT ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes', below: 'h.tx' })}
+       RETURNING c.flow_id`,
+    )) as unknown[];
+    return rowsOf(res).length;
   }
 
   reload(ref: LaneRef): Promise<FlowCursorEntity | null> {

@@ -18,7 +18,7 @@ import {
   type LaneRef,
   laneKey,
 } from './flow-cursor.entity.js';
-import { RunnerRepository } from './runner.repository.js';
+import { LANE_CATCH_UP_MS, RunnerRepository } from './runner.repository.js';
 
 /** Channel the change-log trigger notifies on commit; a hint only, never the source of truth. */
 export const CHANGES_CHANNEL = 'fse_profile_changes';
@@ -77,6 +77,7 @@ export class RunnerScheduler
   /** Live runner processes at the last announcement, this one included. */
   private runners = 1;
   private announcedAt = 0;
+  private nextAdvanceAt = 0;
   private ticking = false;
   /** The tick in progress (claims, cursors): stop() waits for it too. */
   private ticked?: Promise<void>;
@@ -158,6 +159,10 @@ export class RunnerScheduler
     }
     await this.repo.ensureCursors(this.env.RUNNER_LANES);
     await this.announce();
+    if (Date.now() >= this.nextAdvanceAt) {
+      this.nextAdvanceAt = Date.now() + LANE_CATCH_UP_MS;
+      await this.repo.advanceIdleLanes();
+    }
     this.purgeNow();
     let free = this.env.RUNNER_CONCURRENCY - this.active.size;
     if (free <= 0) return;
