@@ -1,7 +1,13 @@
 import type { MembershipChange } from '../memberships/transitions.js';
 import type { Queryable, TenantRef } from '../database/transaction.js';
 import { boolChars, jsonLines } from './json-lines.js';
-import { type Lane, WHOLE, inLaneSql } from './lanes.js';
+import {
+  type Lane,
+  WHOLE,
+  hashInLaneBucketsSql,
+  hashInLaneSql,
+  laneRangeSql,
+} from './lanes.js';
 import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /**
@@ -197,7 +203,7 @@ export async function readChanges(
       WHERE c.org_id = $1 AND c.sandbox_name = $2
         AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
         AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ${inLaneSql('c.profile_id', lane.lane, lane.lanes)}
+        AND ${hashInLaneSql('c.lane_hash', lane.lane, lane.lanes)}
       ORDER BY c.tx_id, c.id
       LIMIT $5`,
     [
@@ -275,8 +281,10 @@ export async function logHorizon(q: Queryable): Promise<ChangePosition> {
 /**
  * SQL for a statement over another module's table that needs to know
  * whether a tenant has committed changes after a position: the columns are
- * given as expressions (e.g. the runner's cursor columns). An index probe on
- * ix_profile_changes_read.
+ * given as expressions (e.g. the runner's cursor columns). Without a lane,
+ * one probe of ix_profile_changes_read; with one, a skip scan of
+ * ix_profile_changes_lane over the lane's hash buckets, so a caught-up lane
+ * costs the same whatever the other lanes have pending.
  */
 export function changesAfterSql(c: {
   orgId: string;
@@ -286,11 +294,14 @@ export function changesAfterSql(c: {
   /** The reader's lane and lane count (see lanes.ts); absent: any profile. */
   lane?: string;
   lanes?: string;
+  /** Only changes of transactions below this xid8 expression (e.g. a horizon). */
+  below?: string;
 }): string {
   return `EXISTS (SELECT 1 FROM profile_changes p
                    WHERE p.org_id = ${c.orgId} AND p.sandbox_name = ${c.sandboxName}
                      AND (p.tx_id, p.id) > (${c.txId}, ${c.changeId})
-                     AND ${inLaneSql('p.profile_id', c.lane ?? 0, c.lanes ?? 1)})`;
+                     AND ${hashInLaneBucketsSql('p.lane_hash', c.lane ?? 0, c.lanes ?? 1)}
+                     ${c.below ? `AND p.tx_id < ${c.below}` : ''})`;
 }
 
 /**
@@ -311,12 +322,22 @@ export async function firstChangeTimesAfter(
 ): Promise<Map<string, Date | null>> {
   const out = new Map<string, Date | null>();
   if (positions.length === 0) return out;
+  const range = laneRangeSql('k.lane', 'k.lanes');
   const rows = (await q.query(
-    `SELECT k.key, (SELECT p.changed_at FROM profile_changes p
-                     WHERE p.org_id = k.org AND p.sandbox_name = k.sandbox
-                       AND (p.tx_id, p.id) > (k.tx, k.cid)
-                       AND ${inLaneSql('p.profile_id', 'k.lane', 'k.lanes')}
-                     ORDER BY p.tx_id, p.id
+    // The lane's first change in each of its hash buckets (one descent of
+    // ix_profile_changes_lane each), then the first of those: other lanes'
+    // pending rows are never read.
+    `SELECT k.key, (SELECT x.changed_at
+                      FROM generate_series((${range.lo}) >> 8, (${range.hi} - 1) >> 8) AS b(n)
+                     CROSS JOIN LATERAL (
+                           SELECT p.tx_id, p.id, p.changed_at FROM profile_changes p
+                            WHERE p.org_id = k.org AND p.sandbox_name = k.sandbox
+                              AND (p.lane_hash >> 8) = b.n
+                              AND (p.tx_id, p.id) > (k.tx, k.cid)
+                              AND ${hashInLaneSql('p.lane_hash', 'k.lane', 'k.lanes')}
+                            ORDER BY p.tx_id, p.id
+                            LIMIT 1) x
+                     ORDER BY x.tx_id, x.id
                      LIMIT 1) AS changed_at
        FROM unnest($1::text[], $2::text[], $3::text[], $4::xid8[], $5::bigint[], $6::int[], $7::int[])
             AS k(key, org, sandbox, tx, cid, lane, lanes)`,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { inLaneSql, laneHash, laneOf } from './lanes.js';
+import {
+  hashInLaneSql,
+  inLaneSql,
+  laneHash,
+  laneOf,
+  laneRange,
+} from './lanes.js';
 
 const ids = Array.from(
   { length: 4000 },
@@ -29,6 +35,23 @@ describe('lanes', () => {
   it('hashes the id text (a fixed value, so stored lanes stay valid)', () => {
     // sha256('00000000-0000-0000-0000-000000000000') starts with 0x12b9.
     expect(laneHash('00000000-0000-0000-0000-000000000000')).toBe(0x12b9);
+  });
+
+  it('gives each lane the hash range laneOf maps to it, the ranges tiling 0…2¹⁶', () => {
+    for (const lanes of [1, 3, 4, 7, 256]) {
+      let next = 0;
+      for (let lane = 0; lane < lanes; lane++) {
+        const { lo, hi } = laneRange({ lane, lanes });
+        expect(lo).toBe(next);
+        for (const h of [lo, hi - 1])
+          expect(Math.floor((h * lanes) / 65_536)).toBe(lane);
+        next = hi;
+      }
+      expect(next).toBe(65_536);
+    }
+    expect(hashInLaneSql('c.lane_hash', 1, 4)).toBe(
+      '(c.lane_hash >= 16384 AND c.lane_hash < 32768)',
+    );
   });
 
   it('adds no predicate for one lane and rejects bad counts', () => {

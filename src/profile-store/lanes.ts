@@ -56,3 +56,76 @@ export function inLaneSql(
     throw new RangeError(`lane must be an integer, got ${lane}`);
   return `(${lanes} = 1 OR ${laneHashSql(profileId)} * ${lanes} / 65536 = ${lane})`;
 }
+
+/** Lane hashes are 16 bits. */
+const HASH_VALUES = 65_536;
+
+/**
+ * The lane's hashes, `lo` ≤ h < `hi`: h·lanes / 2¹⁶ rounds down to `lane`
+ * exactly for h from ⌈lane·2¹⁶/lanes⌉ up to the next lane's first hash.
+ */
+export function laneRange(lane: Lane): { lo: number; hi: number } {
+  const first = (l: number): number =>
+    Math.ceil((l * HASH_VALUES) / lane.lanes);
+  return { lo: first(lane.lane), hi: first(lane.lane + 1) };
+}
+
+/** laneRange in SQL, for `lane`/`lanes` given as numbers or SQL integer expressions. */
+export function laneRangeSql(
+  lane: number | string,
+  lanes: number | string,
+): { lo: string; hi: string } {
+  if (typeof lane === 'number' && typeof lanes === 'number') {
+    const r = laneRange({ lane, lanes });
+    return { lo: String(r.lo), hi: String(r.hi) };
+  }
+  // ⌈a / b⌉ in integer arithmetic.
+  const first = (l: string): string =>
+    `((${l}) * ${HASH_VALUES} + (${lanes}) - 1) / (${lanes})`;
+  return { lo: first(String(lane)), hi: first(`(${lane}) + 1`) };
+}
+
+function checkedLanes(lane: number | string, lanes: number | string): void {
+  if (
+    typeof lanes === 'number' &&
+    (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES)
+  )
+    throw new RangeError(`lanes must be 1..${MAX_LANES}, got ${lanes}`);
+  if (typeof lane === 'number' && !Number.isInteger(lane))
+    throw new RangeError(`lane must be an integer, got ${lane}`);
+}
+
+/**
+ * A predicate over a stored lane hash (`profile_changes.lane_hash`, or the
+ * indexed `fse_lane_hash(profiles.id)`): the row is in the lane. A range, so
+ * an index whose key includes the hash skips other lanes' entries without
+ * visiting their rows.
+ */
+export function hashInLaneSql(
+  hash: string,
+  lane: number | string,
+  lanes: number | string,
+): string {
+  checkedLanes(lane, lanes);
+  if (lanes === 1) return 'true';
+  const { lo, hi } = laneRangeSql(lane, lanes);
+  return `(${hash} >= ${lo} AND ${hash} < ${hi})`;
+}
+
+/**
+ * hashInLaneSql plus the lane's hash buckets (the top 8 bits:
+ * `ix_profile_changes_lane`'s leading key after the tenant), so "a row of
+ * the lane after a position" is a skip scan of one index descent per bucket
+ * of the lane (2⁸/lanes of them, one more where a lane boundary splits a
+ * bucket) instead of a walk over the other lanes' rows.
+ */
+export function hashInLaneBucketsSql(
+  hash: string,
+  lane: number | string,
+  lanes: number | string,
+): string {
+  checkedLanes(lane, lanes);
+  if (lanes === 1) return 'true';
+  const { lo, hi } = laneRangeSql(lane, lanes);
+  return `((${hash} >> 8) BETWEEN (${lo}) >> 8 AND (${hi} - 1) >> 8 AND ${hashInLaneSql(hash, lane, lanes)})`;
+}

@@ -1,12 +1,11 @@
 import type { DataSource } from 'typeorm';
 import type { Queryable, TenantRef } from '../database/transaction.js';
-import { type Lane, WHOLE, inLaneSql } from './lanes.js';
+import { type Lane, WHOLE, laneHash, laneRange } from './lanes.js';
 import {
   type StoredMemberships,
   membershipSql,
 } from '../memberships/stored-membership.js';
 
-/** The nil UUID sorts first and is never a profile id. */
 const BEFORE_ANY_ID = '00000000-0000-0000-0000-000000000000';
 
 /**
@@ -56,9 +55,10 @@ export async function removeSegmentMemberships(
 
 /**
  * Next page of current members of the given segments, for a backfill: the
- * tenant's profiles in id order from `afterProfileId` (an index range scan),
- * keeping current members of the lane; a page stops at `limit` members,
- * and a whole backfill reads the tenant's profiles once per lane.
+ * lane's profiles in (lane hash, id) order after `afterProfileId` (a range
+ * scan of ix_profiles_lane that reads only the lane's profiles), keeping
+ * current members; a page stops at `limit` members, and a whole backfill
+ * reads each of the tenant's profiles once, in its own lane.
  */
 export async function membersAfter(
   q: Queryable,
@@ -68,21 +68,33 @@ export async function membersAfter(
   limit: number,
   lane: Lane = WHOLE,
 ): Promise<string[]> {
+  const { lo, hi } = laneRange(lane);
+  // The nil UUID sorts first and is never a profile id: (lo, nil) is before
+  // every profile of the lane.
+  const after = afterProfileId
+    ? { hash: laneHash(afterProfileId), id: afterProfileId }
+    : { hash: lo, id: BEFORE_ANY_ID };
   const rows = (await q.query(
+    // No `memberships ?| segments` prefilter: PostgreSQL guesses it keeps
+    // 0.1 % of the rows, and then scans and sorts the whole lane instead of
+    // walking ix_profiles_lane until the page is full.
     `SELECT p.id AS profile_id
        FROM profiles p
-      WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id > $4::uuid
-        AND p.memberships ?| $3::text[]
+      WHERE p.org_id = $1 AND p.sandbox_name = $2
+        AND fse_lane_hash(p.id) >= $6 AND fse_lane_hash(p.id) < $7
+        AND (fse_lane_hash(p.id), p.id) > ($8::int, $4::uuid)
         AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)
                      WHERE ${membershipSql.isActive('p.memberships->s.id')})
-        AND ${inLaneSql('p.id', lane.lane, lane.lanes)}
-      ORDER BY p.id LIMIT $5`,
+      ORDER BY fse_lane_hash(p.id), p.id LIMIT $5`,
     [
       tenant.orgId,
       tenant.sandboxName,
       segmentIds,
-      afterProfileId ?? BEFORE_ANY_ID,
+      after.id,
       limit,
+      lo,
+      hi,
+      after.hash,
     ],
   )) as { profile_id: string }[];
   return rows.map((r) => r.profile_id);

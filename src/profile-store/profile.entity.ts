@@ -12,6 +12,9 @@ import type { IdentityMap, JsonObject } from './profile-data.js';
 /** The merged (stitched) profile: current state read by lookups and by the runner. */
 @Entity({ name: 'profiles' })
 @Index('ix_profiles_tenant_id', ['orgId', 'sandboxName', 'id'])
+// A lane's profiles in (lane hash, id) order: an expression index, so the
+// migration LaneHashes1765470000000 owns it.
+@Index('ix_profiles_lane', { synchronize: false })
 export class ProfileEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -72,6 +72,10 @@ export class FlowCursorEntity {
   @Column({ type: 'timestamptz', nullable: true })
   lastSuccessAt: Date | null;
 
+  /** When an idle lane was last moved to the log's horizon without a step (RunnerRepository.advanceIdleLanes). */
+  @Column({ type: 'timestamptz', nullable: true })
+  caughtUpAt: Date | null;
+
   /**
    * Set when the flow was deleted: the cursor stays as a record of what the
    * flow exported (see export-positions.ts); nothing claims it any more.

@@ -60,12 +60,13 @@ const EMPTY_MAPPING: FlowMapping = {
 export const EDITED_SQL = 'to_timestamp(0)';
 
 /**
- * A lane with no changes of its own is still claimed this long after its
- * last step when the log has moved on (other lanes' changes), so its
- * position follows the log's horizon (see positionAfterRead): the purge and
- * exportPositions go by a flow's slowest lane.
+ * A lane with no changes of its own follows the log's horizon (see
+ * positionAfterRead): advanceIdleLanes moves it this long after its last
+ * step or move, and a claim takes it for that only after twice as long
+ * (when advanceIdleLanes could not, e.g. its delivery job is running). The
+ * purge and exportPositions go by a flow's slowest lane.
  */
-const LANE_CATCH_UP_MS = 1000;
+export const LANE_CATCH_UP_MS = 1000;
 
 /**
  * The runner's statements over its own tables (cursors, runs) and its reads
@@ -114,12 +115,41 @@ export class RunnerRepository {
   }
 
   /**
+   * Says this runner is alive (runner_processes) and returns how many live
+   * runners there are, itself included: announcements older than `ttlMs`
+   * are of runners that died (a stopped runner retires its own), and rows
+   * long dead are deleted on the way.
+   */
+  async announce(owner: string, ttlMs: number): Promise<number> {
+    const rows = (await this.ds.query(
+      `WITH me AS (
+         INSERT INTO runner_processes (owner, seen_at) VALUES ($1, now())
+         ON CONFLICT (owner) DO UPDATE SET seen_at = now()),
+       gone AS (
+         DELETE FROM runner_processes
+          WHERE seen_at < now() - ($2::int * interval '10 milliseconds') AND owner <> $1)
+       SELECT 1 + count(*)::int AS n FROM runner_processes
+        WHERE owner <> $1 AND seen_at > now() - ($2::int * interval '1 millisecond')`,
+      [owner, ttlMs],
+    )) as { n: number }[];
+    return rows[0]?.n ?? 1;
+  }
+
+  /** A stopping runner no longer counts: the others' share of lanes grows at once. */
+  async retire(owner: string): Promise<void> {
+    await this.ds.query(`DELETE FROM runner_processes WHERE owner = $1`, [
+      owner,
+    ]);
+  }
+
+  /**
    * Claims lanes of enabled flows that have work (new committed changes of
-   * the lane's profiles, a pending backfill, a replay or resync share, an edited flow, or a
-   * retry that
-   * is due) and that nobody else holds. SKIP LOCKED keeps runners apart;
-   * ordering by next_attempt_at, which a release moves to now, rotates
-   * between lanes.
+   * the lane's profiles, a pending backfill, a replay or resync share, an
+   * edited flow, or a retry that is due) and that nobody else holds.
+   * SKIP LOCKED keeps runners apart; ordering by next_attempt_at, which a
+   * release moves to now, rotates between lanes. Of one flow, a runner holds
+   * at most its share, ⌈lanes / live runners⌉ (all of them when it is
+   * alone), so a hot flow spreads over every runner process.
    */
   async claim(
     owner: string,
@@ -129,32 +159,75 @@ export class RunnerRepository {
     failing: boolean,
     /** Lanes (laneKey) this runner is already working on, whatever their lease says. */
     busy: string[] = [],
+    /** Live runner processes (see announce), this one included. */
+    runners = 1,
   ): Promise<FlowCursorEntity[]> {
     const res = (await this.ds.query(
-      `WITH due AS (
-         SELECT c.flow_id, c.lane FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
+      `WITH mine AS (
+         SELECT flow_id, count(*)::int AS n FROM flow_cursors
+          WHERE lease_owner = $1 AND lease_until > now() GROUP BY flow_id),
+       candidate AS (
+         SELECT c.flow_id, c.lane, c.next_attempt_at,
+                row_number() OVER (PARTITION BY c.flow_id ORDER BY c.next_attempt_at, c.lane) AS rank,
+                (c.lanes + $6::int - 1) / $6::int - COALESCE(m.n, 0) AS room
+           FROM flow_cursors c JOIN flows f ON f.id = c.flow_id
+           LEFT JOIN mine m ON m.flow_id = c.flow_id
          WHERE f.state = 'enabled' AND c.next_attempt_at <= now() AND (c.failures > 0) = $4
            AND (c.flow_id::text || '/' || c.lane) <> ALL($5::text[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
                 OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
                 OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
-                OR (c.updated_at < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+                OR (GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${2 * LANE_CATCH_UP_MS} milliseconds'
                     AND ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id' })}))
-         ORDER BY c.next_attempt_at
-         LIMIT $2
-         FOR UPDATE OF c SKIP LOCKED
+       ),
+       due AS (
+         SELECT c.flow_id, c.lane FROM flow_cursors c
+           JOIN candidate d ON d.flow_id = c.flow_id AND d.lane = c.lane
+          WHERE d.rank <= d.room
+            AND (c.lease_until IS NULL OR c.lease_until < now())
+          ORDER BY d.next_attempt_at
+          LIMIT $2
+          FOR UPDATE OF c SKIP LOCKED
        )
        UPDATE flow_cursors c SET lease_owner = $1, lease_until = now() + ($3::int * interval '1 millisecond')
        FROM due WHERE c.flow_id = due.flow_id AND c.lane = due.lane
        RETURNING c.flow_id, c.lane`,
-      [owner, limit, leaseMs, failing, busy],
+      [owner, limit, leaseMs, failing, busy, Math.max(1, Math.floor(runners))],
     )) as unknown[];
     const list = rowsOf(res) as { flow_id: string; lane: number }[];
     if (list.length === 0) return [];
     return this.ds
       .getRepository(FlowCursorEntity)
       .findBy(list.map((r) => ({ flowId: r.flow_id, lane: r.lane })));
+  }
+
+  /**
+   * Moves idle lanes to the log's horizon in one statement, where a step
+   * would take them (positionAfterRead after a batch that was not full)
+   * without claiming, reading and committing each: a lane nobody holds,
+   * with nothing else due (no backfill, failure, edit or delivery job) and
+   * no change of its own below the horizon. Every transaction below the
+   * horizon has finished, so no change of the lane can commit behind the new
+   * position. `caught_up_at` records it (the claim's catch-up waits for it
+   * as for a step), not `updated_at`, which edits of the flow are compared
+   * with.
+   */
+  async advanceIdleLanes(): Promise<number> {
+    const res = (await this.ds.query(
+      `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS tx)
+       UPDATE flow_cursors c SET last_tx_id = h.tx::text, last_change_id = 0, caught_up_at = now()
+         FROM flows f, h
+        WHERE f.id = c.flow_id AND f.state = 'enabled' AND c.deleted_at IS NULL
+          AND (c.lease_until IS NULL OR c.lease_until < now())
+          AND c.backfill IS NULL AND c.failures = 0 AND f.updated_at <= c.updated_at
+          AND c.last_tx_id::xid8 < h.tx
+          AND GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
+          AND NOT EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
+          AND NOT ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes', below: 'h.tx' })}
+       RETURNING c.flow_id`,
+    )) as unknown[];
+    return rowsOf(res).length;
   }
 
   reload(ref: LaneRef): Promise<FlowCursorEntity | null> {

@@ -18,7 +18,7 @@ import {
   type LaneRef,
   laneKey,
 } from './flow-cursor.entity.js';
-import { RunnerRepository } from './runner.repository.js';
+import { LANE_CATCH_UP_MS, RunnerRepository } from './runner.repository.js';
 
 /** Channel the change-log trigger notifies on commit; a hint only, never the source of truth. */
 export const CHANGES_CHANNEL = 'fse_profile_changes';
@@ -68,6 +68,16 @@ export class RunnerScheduler
     string,
     { work: Promise<void>; failing: boolean }
   >();
+  /**
+   * Lanes that end their slice because this runner holds more than its
+   * share of their flow (see surplus): counted out at once, so two lanes of
+   * one flow reaching a step boundary together do not both leave.
+   */
+  private readonly leaving = new Set<string>();
+  /** Live runner processes at the last announcement, this one included. */
+  private runners = 1;
+  private announcedAt = 0;
+  private nextAdvanceAt = 0;
   private ticking = false;
   /** The tick in progress (claims, cursors): stop() waits for it too. */
   private ticked?: Promise<void>;
@@ -148,6 +158,11 @@ export class RunnerScheduler
       this.unreleased.delete(key);
     }
     await this.repo.ensureCursors(this.env.RUNNER_LANES);
+    await this.announce();
+    if (Date.now() >= this.nextAdvanceAt) {
+      this.nextAdvanceAt = Date.now() + LANE_CATCH_UP_MS;
+      await this.repo.advanceIdleLanes();
+    }
     this.purgeNow();
     let free = this.env.RUNNER_CONCURRENCY - this.active.size;
     if (free <= 0) return;
@@ -157,6 +172,7 @@ export class RunnerScheduler
       this.env.RUNNER_LEASE_MS,
       false,
       [...this.active.keys()],
+      this.runners,
     );
     // Stopped meanwhile: launch nothing; stop() releases every lease of this owner.
     if (this.stopped) return;
@@ -178,9 +194,42 @@ export class RunnerScheduler
       this.env.RUNNER_LEASE_MS,
       true,
       [...this.active.keys()],
+      this.runners,
     );
     if (this.stopped) return;
     failing.forEach((c) => this.launch(c, true));
+  }
+
+  /**
+   * Refreshes this runner's announcement (a few times per lease period: a
+   * runner that stops announcing counts as gone after RUNNER_LEASE_MS, when
+   * its leases have lapsed too) and learns how many runners share the lanes.
+   */
+  private async announce(): Promise<void> {
+    const every = Math.max(100, Math.floor(this.env.RUNNER_LEASE_MS / 5));
+    if (Date.now() - this.announcedAt < every) return;
+    this.runners = await this.repo.announce(
+      this.owner,
+      this.env.RUNNER_LEASE_MS,
+    );
+    this.announcedAt = Date.now();
+  }
+
+  /**
+   * Whether this lane should hand its flow back at this step boundary: this
+   * runner holds more lanes of the flow than its share, ⌈lanes / live
+   * runners⌉ (more runners appeared since it claimed them). The lane is
+   * released at its committed position, as at the end of a slice, and a
+   * runner with room claims it.
+   */
+  private surplus(ref: LaneRef, lanes: number): boolean {
+    const share = Math.ceil(lanes / Math.max(1, this.runners));
+    let held = 0;
+    for (const key of this.active.keys())
+      if (key.startsWith(`${ref.flowId}/`) && !this.leaving.has(key)) held++;
+    if (held <= share) return false;
+    this.leaving.add(laneKey(ref));
+    return true;
   }
 
   /** In the background: a long purge never holds up exports. */
@@ -202,6 +251,7 @@ export class RunnerScheduler
     const key = laneKey(cursor);
     const work = this.runLane(cursor).finally(() => {
       this.active.delete(key);
+      this.leaving.delete(key);
       // A slot freed up: there may be more due work.
       this.wake();
     });
@@ -231,7 +281,12 @@ export class RunnerScheduler
           this.env.RUNNER_BATCH_SIZE,
           (n) => this.backoff(n),
         );
-        if (result !== 'more' || this.stopped || Date.now() > sliceEnd) {
+        if (
+          result !== 'more' ||
+          this.stopped ||
+          Date.now() > sliceEnd ||
+          this.surplus(ref, cursor.lanes)
+        ) {
           // A step's commit may still be in flight: it lands before the lease goes.
           await this.executor.settle(key);
           return;
@@ -375,6 +430,7 @@ export class RunnerScheduler
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     await this.repo.release(this.owner).catch(() => undefined);
+    await this.repo.retire(this.owner).catch(() => undefined);
   }
 
   /** Starts stopping while requests drain, so the two bounds run side by side. */

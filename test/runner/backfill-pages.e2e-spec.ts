@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Lane, laneHash, laneOf } from '../../src/profile-store/lanes.js';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
 import { email, ingest, tenantRef, waitVisible } from '../helpers/profiles.js';
@@ -13,7 +14,7 @@ describe('backfill pages (members after a profile id)', () => {
   });
   afterAll(async () => t.close());
 
-  it('returns every current member of the segments once, in profile order, page by page', async () => {
+  it('returns every current member of the segments once, in (lane hash, id) order, page by page, each lane only its own', async () => {
     const ds = t.app.get(DataSource);
     const repo = t.app.get(RunnerRepository);
     const orgId = `BACKFILL${randomUUID().slice(0, 8)}@AdobeOrg`;
@@ -46,23 +47,34 @@ describe('backfill pages (members after a profile id)', () => {
         JSON.stringify({ [other]: ['existing', now] }),
       ],
     );
+    const byLaneOrder = (a: string, b: string): number =>
+      laneHash(a) - laneHash(b) || (a < b ? -1 : a > b ? 1 : 0);
     const expected = profiles
       .filter((_, i) => i % 3 !== 2 || i % 2 === 0)
-      .sort();
+      .sort(byLaneOrder);
 
-    const seen: string[] = [];
-    let after: string | null = null;
-    for (;;) {
-      const page = await repo.membersAfter(
-        { orgId, sandboxName: 'prod' },
-        { segmentIds: [s1, s2], afterProfileId: after },
-        40,
+    const pages = async (lane?: Lane): Promise<string[]> => {
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await repo.membersAfter(
+          { orgId, sandboxName: 'prod' },
+          { segmentIds: [s1, s2], afterProfileId: after },
+          40,
+          lane,
+        );
+        seen.push(...page);
+        if (page.length < 40) break;
+        after = page[page.length - 1] ?? null;
+      }
+      return seen;
+    };
+    expect(await pages()).toEqual(expected);
+    // Lane by lane: each lane's members, in the same order, and together all.
+    for (let lane = 0; lane < 3; lane++)
+      expect(await pages({ lane, lanes: 3 })).toEqual(
+        expected.filter((id) => laneOf(id, 3) === lane),
       );
-      seen.push(...page);
-      if (page.length < 40) break;
-      after = page[page.length - 1] ?? null;
-    }
-    expect(seen).toEqual(expected);
     // Another tenant sees none of them.
     expect(
       await repo.membersAfter(

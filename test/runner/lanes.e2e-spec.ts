@@ -7,7 +7,12 @@ import {
   DEFAULT_KEY_NAME,
 } from '../../src/emulator/defaults.js';
 import { EventHubsEmulator } from '../../src/emulator/index.js';
-import { inLaneSql, laneOf } from '../../src/profile-store/lanes.js';
+import {
+  hashInLaneSql,
+  inLaneSql,
+  laneHash,
+  laneOf,
+} from '../../src/profile-store/lanes.js';
 import { SegmentWorker } from '../../src/segments/segment-worker.js';
 import {
   createTenant,
@@ -63,6 +68,19 @@ describe('runner lanes', () => {
       )) as { id: string; lane: number }[];
       expect(rows).toHaveLength(ids.length);
       for (const r of rows) expect(r.lane).toBe(laneOf(r.id, lanes));
+      // The stored hash (fse_lane_hash: change rows' lane_hash, the
+      // profiles' lane index) puts every id in the same lane.
+      const stored = (await ds.query(
+        `SELECT id::text AS id, l.n AS lane, fse_lane_hash(p.id) AS hash
+           FROM unnest($1::uuid[]) AS p(id), generate_series(0, $2::int - 1) AS l(n)
+          WHERE ${hashInLaneSql('fse_lane_hash(p.id)', 'l.n', String(lanes))}`,
+        [ids, lanes],
+      )) as { id: string; lane: number; hash: number }[];
+      expect(stored).toHaveLength(ids.length);
+      for (const r of stored) {
+        expect(r.hash).toBe(laneHash(r.id));
+        expect(r.lane).toBe(laneOf(r.id, lanes));
+      }
     }
   });
 
@@ -113,9 +131,6 @@ describe('runner lanes', () => {
     const flows = [await flowTo(tenant, segmentId)];
     const runnerEnv = {
       RUNNER_LANES: String(LANES),
-      // Fewer lanes per process than the flow has: one runner that starts
-      // first must not take every lane and keep them.
-      RUNNER_CONCURRENCY: '2',
       RUNNER_WORKERS: '0',
       RUNNER_BATCH_SIZE: '25',
       RUNNER_LEASE_MS: '1500',

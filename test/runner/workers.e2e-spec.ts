@@ -56,14 +56,6 @@ describe('runner workers', () => {
     const collector = new HubCollector(emulator.connectionString(hub), hub);
     collectors.push(collector);
     collector.start();
-    const { flowId } = await createEventHubsFlow(t, tenant, {
-      namespace: `127.0.0.1:${emulator.port}`,
-      sasKeyName: DEFAULT_KEY_NAME,
-      sasKey: DEFAULT_EMULATOR_KEY,
-      eventHubName: hub,
-      segmentIds: [segmentId],
-      attributes: ['personalEmail.address'],
-    });
     const emails = Array.from({ length: 1500 }, (_, i) => `w${i}@x.io`);
     for (let i = 0; i < emails.length; i += 500)
       await ingest(
@@ -81,9 +73,6 @@ describe('runner workers', () => {
       PORT: String(port),
       RUNNER_WORKERS: '2',
       RUNNER_LANES: '4',
-      // Two lanes per process at most: a worker that boots first must not
-      // take all four lanes and keep them for the whole test.
-      RUNNER_CONCURRENCY: '2',
       RUNNER_BATCH_SIZE: '25',
       RATE_LIMIT_PER_MINUTE: '0',
     });
@@ -93,6 +82,30 @@ describe('runner workers', () => {
       () => `the service to listen: ${service.output.join('').slice(-1000)}`,
       { timeoutMs: 60_000 },
     );
+    // Both workers run before the flow has work: a worker alone would
+    // rightly take every lane (its share) and might drain the flow alone.
+    await eventually(
+      async () => {
+        const [row] = (await ds.query(
+          `SELECT count(*)::int AS n FROM runner_processes
+            WHERE seen_at > now() - interval '5 seconds'
+              AND owner NOT LIKE '%:' || $1::text || ':%'`,
+          [String(service.pid)],
+        )) as { n: number }[];
+        return (row?.n ?? 0) >= 2;
+      },
+      () => `both workers to start: ${service.output.join('').slice(-1000)}`,
+      { timeoutMs: 60_000 },
+    );
+    // The members exist already: the new flow's backfill is the work.
+    const { flowId } = await createEventHubsFlow(t, tenant, {
+      namespace: `127.0.0.1:${emulator.port}`,
+      sasKeyName: DEFAULT_KEY_NAME,
+      sasKey: DEFAULT_EMULATOR_KEY,
+      eventHubName: hub,
+      segmentIds: [segmentId],
+      attributes: ['personalEmail.address'],
+    });
 
     // While the workers export: the API answers, and the flow's lanes are
     // held by more than one process.
