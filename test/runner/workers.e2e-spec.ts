@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -84,13 +84,25 @@ describe('runner workers', () => {
     );
     // Both workers run before the flow has work: a worker alone would
     // rightly take every lane (its share) and might drain the flow alone.
+    // Rows of runners from earlier test files (SIGKILLed ones stay until
+    // they expire) share this database's runner_processes: the workers are
+    // told apart as the service's child processes.
+    const workerPids = (): string[] =>
+      execFileSync('ps', ['--ppid', String(service.pid), '-o', 'pid='], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     await eventually(
       async () => {
+        const pids = workerPids();
+        if (pids.length < 2) return false;
         const [row] = (await ds.query(
           `SELECT count(*)::int AS n FROM runner_processes
             WHERE seen_at > now() - interval '5 seconds'
-              AND owner NOT LIKE '%:' || $1::text || ':%'`,
-          [String(service.pid)],
+              AND split_part(owner, ':', 2) = ANY($1::text[])`,
+          [pids],
         )) as { n: number }[];
         return (row?.n ?? 0) >= 2;
       },
