@@ -199,8 +199,20 @@ interface Received {
   sequenceNumber: number;
   messageId: string;
   profileId: string;
+  /** The message's `trigger` application property: the path that sent it. */
+  trigger: string;
+  /** When the hub took it (epoch ms). */
+  enqueuedMs: number;
   body: Record<string, unknown>;
   text: string;
+}
+
+/** Something the soak did that may explain a duplicate sent after it. */
+interface SoakEvent {
+  atMs: number;
+  /** Until when it lasted (a fault's injection; an edit is an instant). */
+  untilMs: number;
+  kind: string;
 }
 
 /** An SDK consumer on one hub; redeliveries of one event (same sequence number) are dropped here. */
@@ -239,6 +251,8 @@ class Consumer {
               sequenceNumber: e.sequenceNumber,
               messageId: String(e.messageId),
               profileId: String(e.properties?.profileId),
+              trigger: String(e.properties?.trigger ?? ''),
+              enqueuedMs: e.enqueuedTimeUtc.getTime(),
               body,
               text: JSON.stringify(body),
             });
@@ -277,6 +291,49 @@ interface ProfileTruth {
   tier: string;
   /** A write whose outcome was not definite (no answer, or not stored). */
   doubtful: boolean;
+}
+
+type DuplicateKind =
+  'same id, same body' | 'same id, other body' | 'same body, other id';
+
+/** Duplicates of one kind, on one flow, sent by the same paths with the same events between. */
+interface DuplicateRow {
+  kind: DuplicateKind;
+  flow: string;
+  /** The `trigger` properties of the first message and of the repeat. */
+  triggers: string;
+  /** What the soak did between them (see eventsBetween). */
+  between: string;
+  count: number;
+  /** The longest time between the first message and its repeat. */
+  maxGapMs: number;
+}
+
+/**
+ * How long after an event ends it may still cause a repeat: a killed
+ * replica's lanes are taken over once their lease (RUNNER_LEASE_MS, 3 s)
+ * lapses, and a failed step retries after its backoff (at most 1 s).
+ */
+const AFTERMATH_MS = 5000;
+
+/**
+ * The soak's edits and faults that happened between a message and its
+ * repeat (or ended at most AFTERMATH_MS before the first): "nothing" when
+ * none did, so the repeat came from the export paths alone.
+ */
+function eventsBetween(
+  timeline: SoakEvent[],
+  first: Received,
+  again: Received,
+): string {
+  const kinds = new Set<string>();
+  for (const e of timeline)
+    if (
+      e.atMs <= again.enqueuedMs &&
+      e.untilMs + AFTERMATH_MS >= first.enqueuedMs
+    )
+      kinds.add(e.kind);
+  return kinds.size ? [...kinds].sort().join(' + ') : 'nothing';
 }
 
 export async function runSoakBench(): Promise<void> {
@@ -449,6 +506,13 @@ export async function runSoakBench(): Promise<void> {
       faults: new Map<string, number>(),
       shutdownMs: [] as number[],
     };
+    /** What the soak did and when: the duplicates are attributed to it. */
+    const timeline: SoakEvent[] = [];
+    const during = async (kind: string, act: () => Promise<void>) => {
+      const atMs = Date.now();
+      await act();
+      timeline.push({ atMs, untilMs: Date.now(), kind });
+    };
     let goldExpression = GOLD;
     let nextSeq = 1;
     let running = true;
@@ -575,6 +639,7 @@ export async function runSoakBench(): Promise<void> {
         switch (i++ % 3) {
           case 0: {
             goldExpression = goldExpression === GOLD ? GOLD_OR_PLATINUM : GOLD;
+            const at = Date.now();
             await must(
               replicas,
               'PATCH',
@@ -589,11 +654,17 @@ export async function runSoakBench(): Promise<void> {
                 },
               },
             );
+            timeline.push({
+              atMs: at,
+              untilMs: Date.now(),
+              kind: 'segment edit',
+            });
             stats.segmentEdits++;
             break;
           }
           case 1: {
             const f2 = flows[1] as SoakFlow;
+            const at = Date.now();
             await flowPatch(
               f2,
               firstNameMapped
@@ -613,14 +684,21 @@ export async function runSoakBench(): Promise<void> {
                   ],
             );
             firstNameMapped = !firstNameMapped;
+            timeline.push({
+              atMs: at,
+              untilMs: Date.now(),
+              kind: 'mapping edit',
+            });
             stats.flowEdits++;
             break;
           }
           default: {
             const f3 = flows[2] as SoakFlow;
-            await flowAction(f3, 'disable');
-            await sleep(2000);
-            await flowAction(f3, 'enable');
+            await during('disable/enable', async () => {
+              await flowAction(f3, 'disable');
+              await sleep(2000);
+              await flowAction(f3, 'enable');
+            });
             stats.disables++;
           }
         }
@@ -629,9 +707,11 @@ export async function runSoakBench(): Promise<void> {
 
     const fault = (name: string): void =>
       void stats.faults.set(name, (stats.faults.get(name) ?? 0) + 1);
-    const FAULTS: [string, () => Promise<void>][] = [
+    /** Each fault: what the log says, what the duplicates' causes call it, how to inject it. */
+    const FAULTS: [string, string, () => Promise<void>][] = [
       [
         'hub busy (server-busy on 30 sends)',
+        'hub busy',
         async () => {
           emulator.faults.add({
             kind: 'publish',
@@ -643,6 +723,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'replica B SIGKILLed, restarted after 2 s',
+        'B SIGKILLed',
         async () => {
           await stopReplica(replicas[1] as Replica, 'SIGKILL');
           await sleep(2000);
@@ -659,6 +740,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'database restart (fast shutdown, down 3 s)',
+        'database restart',
         async () => {
           await db.stop();
           await sleep(3000);
@@ -667,6 +749,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'replica A SIGTERMed (graceful), restarted',
+        'A SIGTERMed',
         async () => {
           stats.shutdownMs.push(
             await stopReplica(replicas[0] as Replica, 'SIGTERM'),
@@ -685,6 +768,7 @@ export async function runSoakBench(): Promise<void> {
 
       [
         'hub down 5 s (connections cut, new ones refused)',
+        'hub down',
         async () => {
           emulator.faults.add({ kind: 'stop-accepting', durationMs: 5000 });
           emulator.faults.add({ kind: 'connection', effect: 'drop' });
@@ -696,12 +780,13 @@ export async function runSoakBench(): Promise<void> {
       let i = 0;
       await sleep(3000);
       while (running) {
-        const [name, inject] = FAULTS[i++ % FAULTS.length] as [
+        const [name, kind, inject] = FAULTS[i++ % FAULTS.length] as [
+          string,
           string,
           () => Promise<void>,
         ];
         log(`fault: ${name}`);
-        await inject();
+        await during(kind, inject);
         fault(name);
         await sleep(Math.max(2000, (SECONDS * 1000) / 20));
       }
@@ -775,7 +860,29 @@ export async function runSoakBench(): Promise<void> {
       unique: number;
       lostExamples: string[];
       perFlow: Record<string, string>;
+      duplicates: DuplicateRow[];
     } => {
+      const attributed = new Map<string, DuplicateRow>();
+      const attribute = (
+        kind: DuplicateKind,
+        flow: SoakFlow,
+        first: Received,
+        again: Received,
+      ): void => {
+        const row: DuplicateRow = {
+          kind,
+          flow: flow.name,
+          triggers: `${first.trigger} → ${again.trigger}`,
+          between: eventsBetween(timeline, first, again),
+          count: 0,
+          maxGapMs: 0,
+        };
+        const key = `${row.kind}|${row.flow}|${row.triggers}|${row.between}`;
+        const r = attributed.get(key) ?? row;
+        r.count++;
+        r.maxGapMs = Math.max(r.maxGapMs, again.enqueuedMs - first.enqueuedMs);
+        attributed.set(key, r);
+      };
       let lost = 0;
       let outOfOrder = 0;
       let sameIdAgain = 0;
@@ -798,20 +905,29 @@ export async function runSoakBench(): Promise<void> {
           if (!p.profileId) continue;
           const all = byProfile.get(p.profileId) ?? [];
           const firstById = new Map<string, Received>();
-          const contents = new Map<string, string>();
+          const contents = new Map<string, Received>();
           const kept: Received[] = [];
           for (const m of all) {
             const earlier = firstById.get(m.messageId);
             if (earlier) {
               sameIdAgain++;
-              if (earlier.text !== m.text) sameIdOtherContent++;
+              const same = earlier.text === m.text;
+              if (!same) sameIdOtherContent++;
+              attribute(
+                same ? 'same id, same body' : 'same id, other body',
+                flow,
+                earlier,
+                m,
+              );
               continue;
             }
             firstById.set(m.messageId, m);
             const other = contents.get(m.text);
-            if (other !== undefined && other !== m.messageId)
+            if (other !== undefined) {
               sameContentOtherId++;
-            contents.set(m.text, m.messageId);
+              attribute('same body, other id', flow, other, m);
+            }
+            contents.set(m.text, m);
             kept.push(m);
           }
           unique += kept.length;
@@ -851,6 +967,12 @@ export async function runSoakBench(): Promise<void> {
         unique,
         lostExamples,
         perFlow,
+        duplicates: [...attributed.values()].sort(
+          (a, b) =>
+            a.kind.localeCompare(b.kind) ||
+            b.count - a.count ||
+            a.flow.localeCompare(b.flow),
+        ),
       };
     };
     const drainStarted = Date.now();
@@ -928,6 +1050,9 @@ export async function runSoakBench(): Promise<void> {
     process.stdout.write(
       `\n${rows.map((r) => `${r[0].padEnd(44)} ${r[1]}`).join('\n')}\n`,
     );
+    process.stdout.write(
+      `\nduplicates by cause (first message's trigger → the repeat's; what happened between them):\n${duplicateTable(v.duplicates)}\n`,
+    );
     process.stdout.write(`replica logs: ${LOG_DIR}\n`);
     if (v.lostExamples.length)
       process.stdout.write(`lost, e.g.:\n  ${v.lostExamples.join('\n  ')}\n`);
@@ -945,4 +1070,26 @@ export async function runSoakBench(): Promise<void> {
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The duplicates' breakdown as a plain-text table, largest first within each kind. */
+function duplicateTable(rows: DuplicateRow[]): string {
+  if (rows.length === 0) return '  none';
+  const head = ['kind', 'flow', 'triggers', 'between', 'count', 'max gap'];
+  const cells = rows.map((r) => [
+    r.kind,
+    r.flow,
+    r.triggers,
+    r.between,
+    String(r.count),
+    `${(r.maxGapMs / 1000).toFixed(1)} s`,
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...cells.map((c) => (c[i] as string).length)),
+  );
+  return [head, ...cells]
+    .map(
+      (c) => `  ${c.map((x, i) => x.padEnd(widths[i] as number)).join('  ')}`,
+    )
+    .join('\n');
 }

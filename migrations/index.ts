@@ -15,6 +15,7 @@ import { DeliveryOperations1765300000000 } from './1765300000000-DeliveryOperati
 import { TenancyNotify1765340000000 } from './1765340000000-TenancyNotify.js';
 import { FlowLanes1765400000000 } from './1765400000000-FlowLanes.js';
 import { FlowExportMinutes1765450000000 } from './1765450000000-FlowExportMinutes.js';
+import { ContentVersions1765460000000 } from './1765460000000-ContentVersions.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -35,4 +36,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   TenancyNotify1765340000000,
   FlowLanes1765400000000,
   FlowExportMinutes1765450000000,
+  ContentVersions1765460000000,
 ];

@@ -1,0 +1,92 @@
+/**
+ * A profile's content versions: what seeds an export's messageId besides
+ * its body, so the same export state sent twice (a backfill page and the
+ * change log, a batch re-read after a takeover) keeps its id while a
+ * profile that goes A → B → A gets a new id for its return to A.
+ *
+ * Stored per facet of the profile — each top-level attribute key
+ * (`a:loyalty`), the identity map (`i`) and each segment's membership
+ * (`s:<segment id>`) — as the value of the profile's write counter when
+ * that facet last changed. A flow's version of a profile is the largest
+ * value among the facets its messages are written from: a write to an
+ * attribute the flow does not map, a segment it does not export, or a
+ * stored `realized` → `existing` step (not a change of membership) leaves
+ * it as it was, and any change to what the flow sends raises it past every
+ * value it had before.
+ */
+export type ContentVersions = Record<string, number>;
+
+/** What changed in one write of a profile. */
+export interface ContentChange {
+  /** Changed leaf paths of attributes ("loyalty.points"). */
+  changedPaths: string[];
+  identitiesChanged: boolean;
+  /** Segments entered or left. */
+  segmentIds: string[];
+}
+
+/** What a flow's messages are written from. */
+export interface ContentFacets {
+  attributePaths: string[];
+  segmentIds: string[];
+}
+
+const IDENTITIES = 'i';
+const attributeFacet = (path: string): string =>
+  `a:${path.split('.', 1)[0] ?? ''}`;
+const segmentFacet = (segmentId: string): string => `s:${segmentId}`;
+
+/** The largest value of any facet: the profile's write counter. */
+function counterOf(versions: ContentVersions): number {
+  let n = 0;
+  for (const v of Object.values(versions)) if (v > n) n = v;
+  return n;
+}
+
+/**
+ * The versions after a write (unchanged — the same object — when the write
+ * changed none of the facets).
+ */
+export function bumpContentVersions(
+  stored: ContentVersions,
+  change: ContentChange,
+): ContentVersions {
+  const facets = new Set<string>();
+  for (const p of change.changedPaths) facets.add(attributeFacet(p));
+  if (change.identitiesChanged) facets.add(IDENTITIES);
+  for (const id of change.segmentIds) facets.add(segmentFacet(id));
+  if (facets.size === 0) return stored;
+  const next = counterOf(stored) + 1;
+  const out = { ...stored };
+  for (const f of facets) out[f] = next;
+  return out;
+}
+
+/**
+ * A flow's version of a profile (see the file's comment): the identity
+ * map is in every message; attributes by their top-level key.
+ */
+export function contentVersionFor(
+  versions: ContentVersions,
+  facets: ContentFacets,
+): number {
+  let v = versions[IDENTITIES] ?? 0;
+  for (const p of facets.attributePaths)
+    v = Math.max(v, versions[attributeFacet(p)] ?? 0);
+  for (const id of facets.segmentIds)
+    v = Math.max(v, versions[segmentFacet(id)] ?? 0);
+  return v;
+}
+
+/**
+ * SQL: `versions` (a jsonb expression) with the facets of the segments in
+ * `segmentIds` (a text[] expression) set to the next counter value — the
+ * segment jobs' write of entries and exits.
+ */
+export function bumpSegmentsSql(versions: string, segmentIds: string): string {
+  return `${versions} || COALESCE((
+    SELECT jsonb_object_agg('s:' || s.id, c.n)
+      FROM unnest(${segmentIds}) AS s(id),
+           (SELECT COALESCE(max(e.value::bigint), 0) + 1 AS n
+              FROM jsonb_each_text(${versions}) AS e) c), '{}'::jsonb)`;
+}
