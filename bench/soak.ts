@@ -215,6 +215,8 @@ interface SoakEvent {
   /** Until when it lasted (a fault's injection; an edit is an instant). */
   untilMs: number;
   kind: string;
+  /** A fault (else an edit of a segment or flow, or a disable/enable). */
+  fault: boolean;
 }
 
 /** An SDK consumer on one hub; redeliveries of one event (same sequence number) are dropped here. */
@@ -319,23 +321,26 @@ interface DuplicateRow {
 const AFTERMATH_MS = 5000;
 
 /**
- * The soak's edits and faults that happened between a message and its
- * repeat (or ended at most AFTERMATH_MS before the first): "nothing" when
- * none did, so the repeat came from the export paths alone.
+ * What the soak did between a message and its repeat (counting what ended
+ * at most AFTERMATH_MS before the first): the faults if any did — a repeat
+ * is a step retried after one — else the edits, else "nothing" (the repeat
+ * came from the export paths alone).
  */
 function eventsBetween(
   timeline: SoakEvent[],
   first: Received,
   again: Received,
 ): string {
-  const kinds = new Set<string>();
+  const faults = new Set<string>();
+  const edits = new Set<string>();
   for (const e of timeline)
     if (
       e.atMs <= again.enqueuedMs &&
       e.untilMs + AFTERMATH_MS >= first.enqueuedMs
     )
-      kinds.add(e.kind);
-  return kinds.size ? [...kinds].sort().join(' + ') : 'nothing';
+      (e.fault ? faults : edits).add(e.kind);
+  if (faults.size) return [...faults].sort().join(' + ');
+  return edits.size ? `no fault; ${[...edits].sort().join(' + ')}` : 'nothing';
 }
 
 export async function runSoakBench(): Promise<void> {
@@ -511,10 +516,14 @@ export async function runSoakBench(): Promise<void> {
     };
     /** What the soak did and when: the duplicates are attributed to it. */
     const timeline: SoakEvent[] = [];
-    const during = async (kind: string, act: () => Promise<void>) => {
+    const during = async (
+      kind: string,
+      fault: boolean,
+      act: () => Promise<void>,
+    ) => {
       const atMs = Date.now();
       await act();
-      timeline.push({ atMs, untilMs: Date.now(), kind });
+      timeline.push({ atMs, untilMs: Date.now(), kind, fault });
     };
     let goldExpression = GOLD;
     let nextSeq = 1;
@@ -696,6 +705,7 @@ export async function runSoakBench(): Promise<void> {
               atMs: at,
               untilMs: Date.now(),
               kind: 'segment edit',
+              fault: false,
             });
             stats.segmentEdits++;
             break;
@@ -726,13 +736,14 @@ export async function runSoakBench(): Promise<void> {
               atMs: at,
               untilMs: Date.now(),
               kind: 'mapping edit',
+              fault: false,
             });
             stats.flowEdits++;
             break;
           }
           default: {
             const f3 = flows[2] as SoakFlow;
-            await during('disable/enable', async () => {
+            await during('disable/enable', false, async () => {
               await flowAction(f3, 'disable');
               await sleep(2000);
               await flowAction(f3, 'enable');
@@ -824,7 +835,7 @@ export async function runSoakBench(): Promise<void> {
           () => Promise<void>,
         ];
         log(`fault: ${name}`);
-        await during(kind, inject);
+        await during(kind, true, inject);
         fault(name);
         await sleep(Math.max(2000, (SECONDS * 1000) / 20));
       }
