@@ -6,13 +6,13 @@
  *
  * Stored per facet of the profile — each top-level attribute key
  * (`a:loyalty`), the identity map (`i`) and each segment's membership
- * (`s:<segment id>`) — as the value of the profile's write counter when
- * that facet last changed. A flow's version of a profile is the largest
- * value among the facets its messages are written from: a write to an
- * attribute the flow does not map, a segment it does not export, or a
- * stored `realized` → `existing` step (not a change of membership) leaves
- * it as it was, and any change to what the flow sends raises it past every
- * value it had before.
+ * (`s:` and the segment id's last 8 characters) — as the value of the
+ * profile's write counter when that facet last changed. A flow's version
+ * of a profile is the largest value among the facets its messages are
+ * written from: a write to an attribute the flow does not map, a segment
+ * it does not export, or a stored `realized` → `existing` step (not a
+ * change of membership) leaves it as it was, and any change to what the
+ * flow sends raises it past every value it had before.
  */
 export type ContentVersions = Record<string, number>;
 
@@ -34,7 +34,15 @@ export interface ContentFacets {
 const IDENTITIES = 'i';
 const attributeFacet = (path: string): string =>
   `a:${path.split('.', 1)[0] ?? ''}`;
-const segmentFacet = (segmentId: string): string => `s:${segmentId}`;
+/**
+ * A segment's facet: its id's last 8 characters keep a row with many
+ * memberships small (ids are UUIDs; the last characters are the random
+ * ones). Two segments sharing a facet only make both move together — a
+ * new id where one would do, never one id for two states.
+ */
+const SEGMENT_KEY_CHARS = 8;
+const segmentFacet = (segmentId: string): string =>
+  `s:${segmentId.slice(-SEGMENT_KEY_CHARS)}`;
 
 /** The largest value of any facet: the profile's write counter. */
 function counterOf(versions: ContentVersions): number {
@@ -85,7 +93,7 @@ export function contentVersionFor(
  */
 export function bumpSegmentsSql(versions: string, segmentIds: string): string {
   return `${versions} || COALESCE((
-    SELECT jsonb_object_agg('s:' || s.id, c.n)
+    SELECT jsonb_object_agg('s:' || right(s.id, ${SEGMENT_KEY_CHARS}), c.n)
       FROM unnest(${segmentIds}) AS s(id),
            (SELECT COALESCE(max(e.value::bigint), 0) + 1 AS n
               FROM jsonb_each_text(${versions}) AS e) c), '{}'::jsonb)`;

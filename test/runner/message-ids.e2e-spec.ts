@@ -121,10 +121,15 @@ describe('export messageIds', () => {
         tenant: { orgId: tenant.orgId, sandboxName: tenant.sandbox },
       });
       const [row] = (await ds.query(
-        `SELECT memberships ? $2 AS member FROM profiles
+        `SELECT memberships ? $2 AS member, content_versions AS versions FROM profiles
           WHERE org_id = $1 AND identity_map -> 'email' -> 0 ->> 'id' = $3`,
         [tenant.orgId, red, address],
-      )) as { member: boolean }[];
+      )) as { member: boolean; versions: Record<string, number> }[];
+      // The job moved the segment's facet, named as ingestion names it.
+      if (row?.member)
+        expect(row.versions[`s:${red.slice(-8)}`]).toBeGreaterThan(
+          row.versions[`s:${segmentId.slice(-8)}`] ?? 0,
+        );
       return row?.member === true;
     }, 'the profile to enter the Red segment');
     expect(await preview(tenant, flowId, address)).toEqual(pending);
