@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { bumpContentVersions, contentVersionFor } from './content-versions.js';
+import {
+  bumpContentVersions,
+  contentFacets,
+  contentVersionFor,
+} from './content-versions.js';
 
-const flow = { attributePaths: ['loyalty.points'], segmentIds: ['gold'] };
+const flow = contentFacets(['loyalty.points'], ['gold']);
 
 describe('content versions', () => {
   it('moves only the facets a write changed, past every earlier value', () => {

@@ -25,15 +25,16 @@ export interface ContentChange {
   segmentIds: string[];
 }
 
-/** What a flow's messages are written from. */
+/** The facets a flow's messages are written from (see contentFacets). */
 export interface ContentFacets {
-  attributePaths: string[];
-  segmentIds: string[];
+  keys: string[];
 }
 
 const IDENTITIES = 'i';
-const attributeFacet = (path: string): string =>
-  `a:${path.split('.', 1)[0] ?? ''}`;
+function attributeFacet(path: string): string {
+  const dot = path.indexOf('.');
+  return `a:${dot < 0 ? path : path.slice(0, dot)}`;
+}
 /**
  * A segment's facet: its id's last 8 characters keep a row with many
  * memberships small (ids are UUIDs; the last characters are the random
@@ -59,30 +60,42 @@ export function bumpContentVersions(
   stored: ContentVersions,
   change: ContentChange,
 ): ContentVersions {
-  const facets = new Set<string>();
-  for (const p of change.changedPaths) facets.add(attributeFacet(p));
-  if (change.identitiesChanged) facets.add(IDENTITIES);
-  for (const id of change.segmentIds) facets.add(segmentFacet(id));
-  if (facets.size === 0) return stored;
+  const { changedPaths, identitiesChanged, segmentIds } = change;
+  if (!changedPaths.length && !identitiesChanged && !segmentIds.length)
+    return stored;
   const next = counterOf(stored) + 1;
   const out = { ...stored };
-  for (const f of facets) out[f] = next;
+  for (const p of changedPaths) out[attributeFacet(p)] = next;
+  if (identitiesChanged) out[IDENTITIES] = next;
+  for (const id of segmentIds) out[segmentFacet(id)] = next;
   return out;
 }
 
 /**
- * A flow's version of a profile (see the file's comment): the identity
- * map is in every message; attributes by their top-level key.
+ * The facets of a flow that sends these attributes and segments, once per
+ * flow: the identity map is in every message; attributes count by their
+ * top-level key.
  */
+export function contentFacets(
+  attributePaths: string[],
+  segmentIds: string[],
+): ContentFacets {
+  const keys = new Set([IDENTITIES]);
+  for (const p of attributePaths) keys.add(attributeFacet(p));
+  for (const id of segmentIds) keys.add(segmentFacet(id));
+  return { keys: [...keys] };
+}
+
+/** A flow's version of a profile (see the file's comment). */
 export function contentVersionFor(
   versions: ContentVersions,
   facets: ContentFacets,
 ): number {
-  let v = versions[IDENTITIES] ?? 0;
-  for (const p of facets.attributePaths)
-    v = Math.max(v, versions[attributeFacet(p)] ?? 0);
-  for (const id of facets.segmentIds)
-    v = Math.max(v, versions[segmentFacet(id)] ?? 0);
+  let v = 0;
+  for (const k of facets.keys) {
+    const n = versions[k];
+    if (n !== undefined && n > v) v = n;
+  }
   return v;
 }
 

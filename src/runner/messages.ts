@@ -4,6 +4,7 @@ import { shownAsExistingInBatch } from '../memberships/seen.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
 import {
   type ContentFacets,
+  contentFacets,
   contentVersionFor,
 } from '../profile-store/content-versions.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
@@ -261,14 +262,14 @@ function serialize(
  * (mandatory, consent) and the mapped segments.
  */
 export function contentFacetsOf(mapping: FlowMapping): ContentFacets {
-  return {
-    attributePaths: [
+  return contentFacets(
+    [
       ...mapping.attributePaths,
       ...mapping.mandatoryFields,
       ...(mapping.consentPaths ?? []),
     ],
-    segmentIds: mapping.segmentIds,
-  };
+    mapping.segmentIds,
+  );
 }
 
 /**
