@@ -3,8 +3,9 @@
  * replicas of the built service (dist/src/main.js, child processes) sharing
  * one embedded PostgreSQL, with the local emulator as the hub and an SDK
  * consumer per flow. Load: ingestion (four writers, each owning a slice of
- * SOAK_PROFILES profiles, every write a new `loyalty.points`), segment
- * edits, flow edits, flow disable/enable. Faults, one after another: the
+ * SOAK_PROFILES profiles, every write a new `loyalty.points`, every third
+ * batch a write of an attribute no flow maps), segment edits, flow edits,
+ * flow disable/enable. Faults, one after another: the
  * hub busy, the hub down, the database restarted, a replica SIGKILLed and
  * restarted, a replica SIGTERMed (graceful) and restarted. Then the faults
  * stop, writes whose outcome was not definite are repeated until stored,
@@ -14,9 +15,10 @@
  * state (a member with its last `loyalty.points`, or `exited` if it left
  * after an export) — else it counts as lost; messages (one per messageId)
  * arrive in write order; duplicates are counted as the same messageId again
- * (identical or not) and as the same content under another messageId.
- * Intermediate states may be coalesced: the contract exports the state a
- * profile has when the runner reads it.
+ * (identical or not) and as the same content under another messageId, and
+ * each is attributed to the `trigger` properties of the two messages and
+ * the edits and faults between them. Intermediate states may be coalesced:
+ * the contract exports the state a profile has when the runner reads it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -199,8 +201,22 @@ interface Received {
   sequenceNumber: number;
   messageId: string;
   profileId: string;
+  /** The message's `trigger` application property: the path that sent it. */
+  trigger: string;
+  /** When the hub took it (epoch ms). */
+  enqueuedMs: number;
   body: Record<string, unknown>;
   text: string;
+}
+
+/** Something the soak did that may explain a duplicate sent after it. */
+interface SoakEvent {
+  atMs: number;
+  /** Until when it lasted (a fault's injection; an edit is an instant). */
+  untilMs: number;
+  kind: string;
+  /** A fault (else an edit of a segment or flow, or a disable/enable). */
+  fault: boolean;
 }
 
 /** An SDK consumer on one hub; redeliveries of one event (same sequence number) are dropped here. */
@@ -239,6 +255,8 @@ class Consumer {
               sequenceNumber: e.sequenceNumber,
               messageId: String(e.messageId),
               profileId: String(e.properties?.profileId),
+              trigger: String(e.properties?.trigger ?? ''),
+              enqueuedMs: e.enqueuedTimeUtc.getTime(),
               body,
               text: JSON.stringify(body),
             });
@@ -277,6 +295,52 @@ interface ProfileTruth {
   tier: string;
   /** A write whose outcome was not definite (no answer, or not stored). */
   doubtful: boolean;
+}
+
+type DuplicateKind =
+  'same id, same body' | 'same id, other body' | 'same body, other id';
+
+/** Duplicates of one kind, on one flow, sent by the same paths with the same events between. */
+interface DuplicateRow {
+  kind: DuplicateKind;
+  flow: string;
+  /** The `trigger` properties of the first message and of the repeat. */
+  triggers: string;
+  /** What the soak did between them (see eventsBetween). */
+  between: string;
+  count: number;
+  /** The longest time between the first message and its repeat. */
+  maxGapMs: number;
+}
+
+/**
+ * How long after an event ends it may still cause a repeat: a killed
+ * replica's lanes are taken over once their lease (RUNNER_LEASE_MS, 3 s)
+ * lapses, and a failed step retries after its backoff (at most 1 s).
+ */
+const AFTERMATH_MS = 5000;
+
+/**
+ * What the soak did between a message and its repeat (counting what ended
+ * at most AFTERMATH_MS before the first): the faults if any did — a repeat
+ * is a step retried after one — else the edits, else "nothing" (the repeat
+ * came from the export paths alone).
+ */
+function eventsBetween(
+  timeline: SoakEvent[],
+  first: Received,
+  again: Received,
+): string {
+  const faults = new Set<string>();
+  const edits = new Set<string>();
+  for (const e of timeline)
+    if (
+      e.atMs <= again.enqueuedMs &&
+      e.untilMs + AFTERMATH_MS >= first.enqueuedMs
+    )
+      (e.fault ? faults : edits).add(e.kind);
+  if (faults.size) return [...faults].sort().join(' + ');
+  return edits.size ? `no fault; ${[...edits].sort().join(' + ')}` : 'nothing';
 }
 
 export async function runSoakBench(): Promise<void> {
@@ -443,11 +507,23 @@ export async function runSoakBench(): Promise<void> {
       slowestMs: 0,
       recordsStored: 0,
       recordsInDoubt: 0,
+      unmappedWrites: 0,
       segmentEdits: 0,
       flowEdits: 0,
       disables: 0,
       faults: new Map<string, number>(),
       shutdownMs: [] as number[],
+    };
+    /** What the soak did and when: the duplicates are attributed to it. */
+    const timeline: SoakEvent[] = [];
+    const during = async (
+      kind: string,
+      fault: boolean,
+      act: () => Promise<void>,
+    ) => {
+      const atMs = Date.now();
+      await act();
+      timeline.push({ atMs, untilMs: Date.now(), kind, fault });
     };
     let goldExpression = GOLD;
     let nextSeq = 1;
@@ -513,6 +589,31 @@ export async function runSoakBench(): Promise<void> {
       });
       return true;
     };
+    /** False when the replica refused the connection (nothing was sent). */
+    const touch = async (
+      owned: ProfileTruth[],
+      replica: Replica,
+    ): Promise<boolean> => {
+      stats.requests++;
+      const res = await call(
+        replica.port,
+        'POST',
+        '/data/core/ups/ingest/profiles',
+        headers,
+        {
+          profiles: owned.map((p) => ({
+            identityMap: { email: [{ id: p.email }] },
+            preferences: { color: `c${nextSeq++}` },
+          })),
+        },
+      );
+      if (res === REFUSED) {
+        stats.refused++;
+        return false;
+      }
+      if (res?.status === 200) stats.unmappedWrites += owned.length;
+      return true;
+    };
     const writer = async (w: number): Promise<void> => {
       const mine = truth.filter((_, i) => i % WRITERS === w);
       let turn = 0;
@@ -523,6 +624,16 @@ export async function runSoakBench(): Promise<void> {
         const batch = mine.slice(start, start + BATCH);
         const first = replicas[turn++ % replicas.length] as Replica;
         const other = replicas[turn % replicas.length] as Replica;
+        if (turn % 3 === 0) {
+          // Every third batch writes only an attribute no flow maps, to
+          // profiles already stored: a row write that changes nothing any
+          // flow sends (its outcome changes no profile's expected state).
+          const stored = batch.filter((p) => p.profileId !== undefined);
+          if (stored.length && !(await touch(stored, first)))
+            await touch(stored, other);
+          await sleep(20);
+          continue;
+        }
         // Refused by one replica (down, starting): the other one takes it.
         if (!(await write(batch, first)) && !(await write(batch, other)))
           await sleep(500);
@@ -575,6 +686,7 @@ export async function runSoakBench(): Promise<void> {
         switch (i++ % 3) {
           case 0: {
             goldExpression = goldExpression === GOLD ? GOLD_OR_PLATINUM : GOLD;
+            const at = Date.now();
             await must(
               replicas,
               'PATCH',
@@ -589,11 +701,18 @@ export async function runSoakBench(): Promise<void> {
                 },
               },
             );
+            timeline.push({
+              atMs: at,
+              untilMs: Date.now(),
+              kind: 'segment edit',
+              fault: false,
+            });
             stats.segmentEdits++;
             break;
           }
           case 1: {
             const f2 = flows[1] as SoakFlow;
+            const at = Date.now();
             await flowPatch(
               f2,
               firstNameMapped
@@ -613,14 +732,22 @@ export async function runSoakBench(): Promise<void> {
                   ],
             );
             firstNameMapped = !firstNameMapped;
+            timeline.push({
+              atMs: at,
+              untilMs: Date.now(),
+              kind: 'mapping edit',
+              fault: false,
+            });
             stats.flowEdits++;
             break;
           }
           default: {
             const f3 = flows[2] as SoakFlow;
-            await flowAction(f3, 'disable');
-            await sleep(2000);
-            await flowAction(f3, 'enable');
+            await during('disable/enable', false, async () => {
+              await flowAction(f3, 'disable');
+              await sleep(2000);
+              await flowAction(f3, 'enable');
+            });
             stats.disables++;
           }
         }
@@ -629,9 +756,11 @@ export async function runSoakBench(): Promise<void> {
 
     const fault = (name: string): void =>
       void stats.faults.set(name, (stats.faults.get(name) ?? 0) + 1);
-    const FAULTS: [string, () => Promise<void>][] = [
+    /** Each fault: what the log says, what the duplicates' causes call it, how to inject it. */
+    const FAULTS: [string, string, () => Promise<void>][] = [
       [
         'hub busy (server-busy on 30 sends)',
+        'hub busy',
         async () => {
           emulator.faults.add({
             kind: 'publish',
@@ -643,6 +772,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'replica B SIGKILLed, restarted after 2 s',
+        'B SIGKILLed',
         async () => {
           await stopReplica(replicas[1] as Replica, 'SIGKILL');
           await sleep(2000);
@@ -659,6 +789,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'database restart (fast shutdown, down 3 s)',
+        'database restart',
         async () => {
           await db.stop();
           await sleep(3000);
@@ -667,6 +798,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'replica A SIGTERMed (graceful), restarted',
+        'A SIGTERMed',
         async () => {
           stats.shutdownMs.push(
             await stopReplica(replicas[0] as Replica, 'SIGTERM'),
@@ -685,6 +817,7 @@ export async function runSoakBench(): Promise<void> {
 
       [
         'hub down 5 s (connections cut, new ones refused)',
+        'hub down',
         async () => {
           emulator.faults.add({ kind: 'stop-accepting', durationMs: 5000 });
           emulator.faults.add({ kind: 'connection', effect: 'drop' });
@@ -696,12 +829,13 @@ export async function runSoakBench(): Promise<void> {
       let i = 0;
       await sleep(3000);
       while (running) {
-        const [name, inject] = FAULTS[i++ % FAULTS.length] as [
+        const [name, kind, inject] = FAULTS[i++ % FAULTS.length] as [
+          string,
           string,
           () => Promise<void>,
         ];
         log(`fault: ${name}`);
-        await inject();
+        await during(kind, true, inject);
         fault(name);
         await sleep(Math.max(2000, (SECONDS * 1000) / 20));
       }
@@ -775,7 +909,29 @@ export async function runSoakBench(): Promise<void> {
       unique: number;
       lostExamples: string[];
       perFlow: Record<string, string>;
+      duplicates: DuplicateRow[];
     } => {
+      const attributed = new Map<string, DuplicateRow>();
+      const attribute = (
+        kind: DuplicateKind,
+        flow: SoakFlow,
+        first: Received,
+        again: Received,
+      ): void => {
+        const row: DuplicateRow = {
+          kind,
+          flow: flow.name,
+          triggers: `${first.trigger} → ${again.trigger}`,
+          between: eventsBetween(timeline, first, again),
+          count: 0,
+          maxGapMs: 0,
+        };
+        const key = `${row.kind}|${row.flow}|${row.triggers}|${row.between}`;
+        const r = attributed.get(key) ?? row;
+        r.count++;
+        r.maxGapMs = Math.max(r.maxGapMs, again.enqueuedMs - first.enqueuedMs);
+        attributed.set(key, r);
+      };
       let lost = 0;
       let outOfOrder = 0;
       let sameIdAgain = 0;
@@ -798,20 +954,29 @@ export async function runSoakBench(): Promise<void> {
           if (!p.profileId) continue;
           const all = byProfile.get(p.profileId) ?? [];
           const firstById = new Map<string, Received>();
-          const contents = new Map<string, string>();
+          const contents = new Map<string, Received>();
           const kept: Received[] = [];
           for (const m of all) {
             const earlier = firstById.get(m.messageId);
             if (earlier) {
               sameIdAgain++;
-              if (earlier.text !== m.text) sameIdOtherContent++;
+              const same = earlier.text === m.text;
+              if (!same) sameIdOtherContent++;
+              attribute(
+                same ? 'same id, same body' : 'same id, other body',
+                flow,
+                earlier,
+                m,
+              );
               continue;
             }
             firstById.set(m.messageId, m);
             const other = contents.get(m.text);
-            if (other !== undefined && other !== m.messageId)
+            if (other !== undefined) {
               sameContentOtherId++;
-            contents.set(m.text, m.messageId);
+              attribute('same body, other id', flow, other, m);
+            }
+            contents.set(m.text, m);
             kept.push(m);
           }
           unique += kept.length;
@@ -851,6 +1016,12 @@ export async function runSoakBench(): Promise<void> {
         unique,
         lostExamples,
         perFlow,
+        duplicates: [...attributed.values()].sort(
+          (a, b) =>
+            a.kind.localeCompare(b.kind) ||
+            b.count - a.count ||
+            a.flow.localeCompare(b.flow),
+        ),
       };
     };
     const drainStarted = Date.now();
@@ -880,6 +1051,7 @@ export async function runSoakBench(): Promise<void> {
       refused: stats.refused,
       slowestMs: stats.slowestMs,
       recordsInDoubt: stats.recordsInDoubt,
+      unmappedWrites: stats.unmappedWrites,
       statuses,
       segmentEdits: stats.segmentEdits,
       flowEdits: stats.flowEdits,
@@ -897,7 +1069,7 @@ export async function runSoakBench(): Promise<void> {
       ],
       [
         'records stored',
-        `${stats.recordsStored} (${results.recordsPerSecond}/s); ${stats.recordsInDoubt} in doubt, written again`,
+        `${stats.recordsStored} (${results.recordsPerSecond}/s); ${stats.recordsInDoubt} in doubt, written again; ${stats.unmappedWrites} writes of an unmapped attribute only`,
       ],
       [
         'edits',
@@ -928,6 +1100,9 @@ export async function runSoakBench(): Promise<void> {
     process.stdout.write(
       `\n${rows.map((r) => `${r[0].padEnd(44)} ${r[1]}`).join('\n')}\n`,
     );
+    process.stdout.write(
+      `\nduplicates by cause (first message's trigger → the repeat's; what happened between them):\n${duplicateTable(v.duplicates)}\n`,
+    );
     process.stdout.write(`replica logs: ${LOG_DIR}\n`);
     if (v.lostExamples.length)
       process.stdout.write(`lost, e.g.:\n  ${v.lostExamples.join('\n  ')}\n`);
@@ -945,4 +1120,26 @@ export async function runSoakBench(): Promise<void> {
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The duplicates' breakdown as a plain-text table, largest first within each kind. */
+function duplicateTable(rows: DuplicateRow[]): string {
+  if (rows.length === 0) return '  none';
+  const head = ['kind', 'flow', 'triggers', 'between', 'count', 'max gap'];
+  const cells = rows.map((r) => [
+    r.kind,
+    r.flow,
+    r.triggers,
+    r.between,
+    String(r.count),
+    `${(r.maxGapMs / 1000).toFixed(1)} s`,
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...cells.map((c) => (c[i] as string).length)),
+  );
+  return [head, ...cells]
+    .map(
+      (c) => `  ${c.map((x, i) => x.padEnd(widths[i] as number)).join('  ')}`,
+    )
+    .join('\n');
 }

@@ -15,6 +15,7 @@ import { DeliveryOperations1765300000000 } from './1765300000000-DeliveryOperati
 import { TenancyNotify1765340000000 } from './1765340000000-TenancyNotify.js';
 import { FlowLanes1765400000000 } from './1765400000000-FlowLanes.js';
 import { FlowExportMinutes1765450000000 } from './1765450000000-FlowExportMinutes.js';
+import { ContentVersions1765460000000 } from './1765460000000-ContentVersions.js';
 import { LaneHashes1765470000000 } from './1765470000000-LaneHashes.js';
 import { RunnerProcesses1765480000000 } from './1765480000000-RunnerProcesses.js';
 
@@ -37,6 +38,7 @@ export const MIGRATIONS: (new () => unknown)[] = [
   TenancyNotify1765340000000,
   FlowLanes1765400000000,
   FlowExportMinutes1765450000000,
+  ContentVersions1765460000000,
   LaneHashes1765470000000,
   RunnerProcesses1765480000000,
 ];

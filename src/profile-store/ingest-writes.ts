@@ -2,6 +2,7 @@ import type { Queryable, TenantRef } from '../database/transaction.js';
 import { RetryableConflict, sqlState } from '../database/transaction.js';
 import type { StoredMemberships } from '../memberships/stored-membership.js';
 import { type ChangeRowInput, changeInsert } from './change-log.js';
+import type { ContentVersions } from './content-versions.js';
 import { jsonLines } from './json-lines.js';
 import {
   type IdentityKey,
@@ -22,6 +23,7 @@ export interface StoredProfileRow {
   attributes: JsonObject;
   identity_map: IdentityMap;
   memberships: StoredMemberships;
+  content_versions: ContentVersions;
   created_at: Date;
   updated_at: Date;
 }
@@ -32,12 +34,18 @@ export interface ProfileContent {
   attributes: JsonObject;
   identityMap: IdentityMap;
   memberships: StoredMemberships;
+  contentVersions: ContentVersions;
 }
 
-/** A stored profile to rewrite; `touched`: attributes or identities changed. */
+/**
+ * A stored profile to rewrite; `touched`: attributes or identities changed;
+ * `versioned`: its content versions moved (not on a `realized` → `existing`
+ * step alone).
+ */
 export interface StoredUpdate {
   profile: ProfileContent;
   touched: boolean;
+  versioned: boolean;
 }
 
 /** One row of profile_identities. */
@@ -99,7 +107,8 @@ export async function lockProfiles(
   for (let round = 0; round < 20; round++) {
     const rows = (await m.query(
       `WITH o AS MATERIALIZED (${OWNER_LOOKUP})
-       SELECT p.id, p.attributes, p.identity_map, p.memberships, p.created_at, p.updated_at,
+       SELECT p.id, p.attributes, p.identity_map, p.memberships, p.content_versions,
+              p.created_at, p.updated_at,
               (SELECT count(*) FROM o)::int AS found
          FROM profiles p
         WHERE p.org_id = $1 AND p.sandbox_name = $2
@@ -199,15 +208,17 @@ function newProfilesInsert(
 ): { sql: string; params: string[] } {
   const $ = (k: number): string => `$${first + k}`;
   return {
-    sql: `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, created_at, updated_at)
-         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, ${$(4)}::timestamptz, ${$(4)}::timestamptz
+    sql: `INSERT INTO profiles (id, org_id, sandbox_name, attributes, identity_map, memberships, content_versions, created_at, updated_at)
+         SELECT r.id, $1, $2, r.a::jsonb, r.i::jsonb, r.m::jsonb, r.v::jsonb, ${$(5)}::timestamptz, ${$(5)}::timestamptz
            FROM unnest(string_to_array(${$(0)}, ',')::uuid[], string_to_array(${$(1)}, E'\\n'),
-                       string_to_array(${$(2)}, E'\\n'), string_to_array(${$(3)}, E'\\n')) AS r(id, a, i, m)`,
+                       string_to_array(${$(2)}, E'\\n'), string_to_array(${$(3)}, E'\\n'),
+                       string_to_array(${$(4)}, E'\\n')) AS r(id, a, i, m, v)`,
     params: [
       created.map((p) => p.id).join(','),
       jsonLines(created.map((p) => p.attributes)),
       jsonLines(created.map((p) => p.identityMap)),
       jsonLines(created.map((p) => p.memberships)),
+      jsonLines(created.map((p) => p.contentVersions)),
       nowIso,
     ],
   };
@@ -226,19 +237,21 @@ function storedProfilesUpdate(
   first: number,
 ): { sql: string; params: unknown[] } {
   const byId: Record<string, unknown> = {};
-  for (const { profile: p, touched } of updated) {
+  for (const { profile: p, touched, versioned } of updated) {
+    const v = versioned ? p.contentVersions : undefined;
     byId[p.id] = touched
-      ? { a: p.attributes, i: p.identityMap, m: p.memberships, u: true }
-      : { m: p.memberships, u: false };
+      ? { a: p.attributes, i: p.identityMap, m: p.memberships, v, u: true }
+      : { m: p.memberships, v, u: false };
   }
   const $ = (k: number): string => `$${first + k}`;
   return {
     sql: `UPDATE profiles p
-            SET (attributes, identity_map, memberships, updated_at) = (
+            SET (attributes, identity_map, memberships, content_versions, updated_at) = (
                   SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
+                         COALESCE(r.v, p.content_versions),
                          CASE WHEN r.u THEN ${$(2)}::timestamptz ELSE p.updated_at END
                     FROM jsonb_to_record(${$(1)}::jsonb -> p.id::text)
-                         AS r(a jsonb, i jsonb, m jsonb, u boolean))
+                         AS r(a jsonb, i jsonb, m jsonb, v jsonb, u boolean))
           WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY(${$(0)}::uuid[])`,
     params: [Object.keys(byId), JSON.stringify(byId), nowIso],
   };

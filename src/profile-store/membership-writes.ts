@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Queryable, TenantRef } from '../database/transaction.js';
+import { bumpSegmentsSql } from './content-versions.js';
 import { type Lane, WHOLE, laneHash, laneRange } from './lanes.js';
 import {
   type StoredMemberships,
@@ -10,7 +11,9 @@ const BEFORE_ANY_ID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * Merges each profile's patch into its stored memberships (entries of other
- * segments are kept). The caller holds the profiles' row locks.
+ * segments are kept). Every patched entry is an entry or an exit, so its
+ * segment's content version moves (content-versions.ts). The caller holds
+ * the profiles' row locks.
  */
 export async function patchMemberships(
   q: Queryable,
@@ -21,7 +24,8 @@ export async function patchMemberships(
   // `id = ANY` probes the primary key whatever the table's statistics;
   // each row then picks its own patch out of one jsonb object.
   await q.query(
-    `UPDATE profiles SET memberships = memberships || ($4::jsonb -> id::text)
+    `UPDATE profiles SET memberships = memberships || ($4::jsonb -> id::text),
+            content_versions = ${bumpSegmentsSql('content_versions', 'ARRAY(SELECT jsonb_object_keys($4::jsonb -> id::text))')}
       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     [
       tenant.orgId,

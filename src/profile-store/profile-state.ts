@@ -12,6 +12,7 @@ import {
   realizedTxOf,
   statusOf,
 } from '../memberships/stored-membership.js';
+import type { ContentVersions } from './content-versions.js';
 import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /** Current state of one profile, as lookups and exports read it. */
@@ -22,10 +23,10 @@ export interface ProfileState {
   /** Per segment (exited ones until purged); `realizedTx` set on `realized`. */
   memberships: Record<string, MembershipState>;
   /**
-   * For exports: the row's version (the transaction that last wrote it), so
-   * a state re-sent by any path is recognisably the same one.
+   * For exports: the profile's content versions (content-versions.ts), so a
+   * state re-sent by any path is recognisably the same one.
    */
-  version?: string;
+  contentVersions?: ContentVersions;
 }
 
 /** A stored profile with its row times, for the lookup. */
@@ -100,8 +101,8 @@ interface ExportRow {
   identity_map: string;
   /** Text of an array of the segments' stored entries (null: none), in `segmentIds` order. */
   memberships: string;
-  /** The row's xmin: see ProfileState.version. */
-  version: string;
+  /** Text of the content versions: see ProfileState.contentVersions. */
+  content_versions: string;
 }
 
 /**
@@ -139,7 +140,7 @@ export async function loadExportStates(
   const rows = (await q.query(
     `SELECT id::text AS id, attributes::text AS attributes,
             identity_map::text AS identity_map, ${memberships} AS memberships,
-            xmin::text AS version
+            content_versions::text AS content_versions
        FROM profiles
       WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
     params,
@@ -170,7 +171,7 @@ function decodeExportRows(
       attributes: JSON.parse(r.attributes) as JsonObject,
       identityMap: JSON.parse(r.identity_map) as IdentityMap,
       memberships,
-      version: r.version,
+      contentVersions: JSON.parse(r.content_versions) as ContentVersions,
     });
   }
   return out;

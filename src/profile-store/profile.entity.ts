@@ -7,6 +7,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import type { StoredMemberships } from '../memberships/stored-membership.js';
+import type { ContentVersions } from './content-versions.js';
 import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /** The merged (stitched) profile: current state read by lookups and by the runner. */
@@ -36,6 +37,10 @@ export class ProfileEntity {
   /** Segment memberships, segment id → [status, lastQualificationTime]. */
   @Column({ type: 'jsonb', default: () => "'{}'" })
   memberships: StoredMemberships;
+
+  /** What seeds an export's messageId besides its body (content-versions.ts). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  contentVersions: ContentVersions;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -44,6 +44,7 @@ function stored(
     attributes,
     identity_map: { email: emails.map((e) => ({ id: e })) },
     memberships: {},
+    content_versions: {},
     created_at: new Date(createdMs),
     updated_at: new Date(updatedMs),
   };
@@ -199,6 +200,8 @@ describe('planBatch (ingestion rules without a database)', () => {
           memberships: { 'seg-gold': ['existing', NOW.toISOString()] },
         }),
         touched: false,
+        // Not a change of what any flow sends: messageIds stay as they were.
+        versioned: false,
       },
     ]);
     expect(p.write.changes).toEqual([

@@ -7,6 +7,10 @@ import {
 } from '../memberships/transitions.js';
 import type { StoredMemberships } from '../memberships/stored-membership.js';
 import type { ChangeRowInput } from '../profile-store/change-log.js';
+import {
+  type ContentVersions,
+  bumpContentVersions,
+} from '../profile-store/content-versions.js';
 import type {
   BatchWrite,
   IdentityRow,
@@ -94,6 +98,7 @@ interface WorkProfile {
   identityMap: IdentityMap;
   /** Stored memberships ({} for a new profile). */
   memberships: StoredMemberships;
+  contentVersions: ContentVersions;
   original: { attributes: JsonObject; identityMap: IdentityMap } | null;
   absorbedInto: string | null;
   firstTouch: number;
@@ -153,6 +158,7 @@ function mergeRecords(input: BatchInput): MergeOutcome {
       attributes: row.attributes,
       identityMap: row.identity_map,
       memberships: row.memberships,
+      contentVersions: row.content_versions,
       original: { attributes: row.attributes, identityMap: row.identity_map },
       absorbedInto: null,
       firstTouch: UNTOUCHED,
@@ -188,6 +194,7 @@ function mergeRecords(input: BatchInput): MergeOutcome {
         attributes: {},
         identityMap: {},
         memberships: {},
+        contentVersions: {},
         original: null,
         absorbedInto: null,
         firstTouch: seq,
@@ -319,10 +326,20 @@ async function rowsToWrite(
       slice,
     );
     p.memberships = t.next;
+    const stored = p.contentVersions;
+    p.contentVersions = bumpContentVersions(stored, {
+      changedPaths: paths,
+      identitiesChanged,
+      segmentIds: t.changes.map((c) => c.segmentId),
+    });
     const dataChanged = paths.length > 0 || identitiesChanged;
     if (p.isNew) created.push(p);
     else if (dataChanged || t.patch)
-      updated.push({ profile: p, touched: dataChanged });
+      updated.push({
+        profile: p,
+        touched: dataChanged,
+        versioned: p.contentVersions !== stored,
+      });
     changes.push({
       profileId: p.id,
       changedAt: now,

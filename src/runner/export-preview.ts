@@ -18,7 +18,12 @@ import { withConsentPaths } from './consent.js';
 import { DeliveryJobs } from './delivery-jobs.js';
 import { isEligible } from './mapping.js';
 import { messageTargetOf } from './message-targets.js';
-import { type ExportMessage, buildMessages } from './messages.js';
+import {
+  type ExportMessage,
+  buildMessages,
+  contentFacetsOf,
+  versionOf,
+} from './messages.js';
 import { emptyOutcome } from './run-metrics.js';
 import { RunnerRepository } from './runner.repository.js';
 import { type Candidate, backfillCandidates, selectChanges } from './select.js';
@@ -169,7 +174,7 @@ export class ExportPreview {
         };
       preview.message = {
         messageId: event.messageId,
-        messageIdScheme: `uuid(sha256(flowId|targetConnectionId|profileId|${state?.version ?? candidate.exportKey}|body))`,
+        messageIdScheme: `uuid(sha256(flowId|targetConnectionId|profileId|${(state && versionOf(state, contentFacetsOf(mapping))) ?? candidate.exportKey}|body))`,
         partitionKey: event.key,
         partitionId: planned?.partitionId ?? null,
         applicationProperties: event.properties,

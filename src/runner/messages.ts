@@ -2,6 +2,11 @@ import { hash } from 'node:crypto';
 import type { OutboundEvent } from '../event-hubs/publisher.js';
 import { shownAsExistingInBatch } from '../memberships/seen.js';
 import type { ChangePosition } from '../profile-store/change-log.js';
+import {
+  type ContentFacets,
+  contentFacets,
+  contentVersionFor,
+} from '../profile-store/content-versions.js';
 import type { ProfileState } from '../profile-store/profile-state.js';
 import type { RecordReason } from '../records/record-reasons.js';
 import {
@@ -127,6 +132,7 @@ function build(input: BuildInput, outcome: StepOutcome): Built {
     mappingCreatedAt: flow.createdAt.getTime(),
     mappingUpdatedAt: flow.updatedAt.getTime(),
   }));
+  const facets = contentFacetsOf(mapping);
   const out: Built = {
     messages: [],
     seeds: [],
@@ -184,7 +190,7 @@ function build(input: BuildInput, outcome: StepOutcome): Built {
           trigger,
         }),
       );
-      out.seeds.push(seedOf(flow.id, t.id, c, shown));
+      out.seeds.push(seedOf(flow.id, t.id, c, versionOf(state, facets)));
       out.candidates.push(c);
       out.targetIds.push(t.id);
       out.states.push(shown);
@@ -240,10 +246,10 @@ function serialize(
       lastMessage = message;
       lastText = text;
     }
-    // The state's version and the body itself seed the id: a state re-sent
-    // by any path (a backfill page re-sent after a takeover, the change log,
-    // a batch re-read) keeps its messageId, and one id never names two
-    // different bodies.
+    // The state's content version and the body itself seed the id: a state
+    // re-sent by any path (a backfill page re-sent after a takeover, the
+    // change log, a batch re-read) keeps its messageId, and one id never
+    // names two different bodies.
     message.messageId = messageIdOf(built.seeds[i] as string, text);
     events.get(built.targetIds[i] as string)?.push(message);
   }
@@ -251,18 +257,49 @@ function serialize(
 }
 
 /**
+ * What a flow's messages are written from, as content versions count it:
+ * the mapped attributes, the fields that decide whether a profile is sent
+ * (mandatory, consent) and the mapped segments.
+ */
+export function contentFacetsOf(mapping: FlowMapping): ContentFacets {
+  return contentFacets(
+    [
+      ...mapping.attributePaths,
+      ...mapping.mandatoryFields,
+      ...(mapping.consentPaths ?? []),
+    ],
+    mapping.segmentIds,
+  );
+}
+
+/**
+ * The version of a stored profile's state for a flow (content-versions.ts):
+ * it moves only when something the flow sends may have changed. Undefined
+ * for a deleted profile (its change row's state: the change's key seeds it).
+ */
+export function versionOf(
+  state: ProfileState,
+  facets: ContentFacets,
+): string | undefined {
+  return state.contentVersions
+    ? `v${contentVersionFor(state.contentVersions, facets)}`
+    : undefined;
+}
+
+/**
  * What seeds a messageId besides the body: flow, target, profile and the
- * state's version — a state sent again by any path keeps its id. A replay
- * or resync sends a state again on purpose, so its job's key joins the
- * seed: a consumer that deduplicates by messageId must not drop it.
+ * state's version for the flow — a state sent again by any path keeps its
+ * id, and a profile that returns to an earlier state gets a new one. A
+ * replay or resync sends a state again on purpose, so its job's key joins
+ * the seed: a consumer that deduplicates by messageId must not drop it.
  */
 function seedOf(
   flowId: string,
   targetId: string,
   c: Candidate,
-  state: ProfileState,
+  version: string | undefined,
 ): string {
-  const parts = [flowId, targetId, c.profileId, state.version ?? c.exportKey];
+  const parts = [flowId, targetId, c.profileId, version ?? c.exportKey];
   if (c.triggers.has('replay') || c.triggers.has('resync'))
     parts.push(c.exportKey);
   return parts.join('|');

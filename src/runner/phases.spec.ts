@@ -317,7 +317,7 @@ describe('buildMessages', () => {
         },
         emptyOutcome('src', ['t1'], 0),
       ).get('t1')?.[0];
-    const v7 = { ...state('300'), version: '7' };
+    const v7 = { ...state('300'), contentVersions: { i: 7, 'a:person': 5 } };
     const fromBackfill = send(backfillCandidates(['p1'], ['s1']), v7);
     const [fromLog] = selectChanges(
       [change({ txId: '150', changedPaths: ['person.name'] })],
@@ -335,9 +335,16 @@ describe('buildMessages', () => {
     // A later version of the same body (A → B → A): another id too.
     const later = send(backfillCandidates(['p1'], ['s1']), {
       ...v7,
-      version: '8',
+      contentVersions: { ...v7.contentVersions, 'a:person': 8 },
     });
     expect(later?.messageId).not.toBe(fromBackfill?.messageId);
+    // A write the flow does not see (an unmapped attribute, another
+    // segment) leaves the id as it was.
+    const unmapped = send(backfillCandidates(['p1'], ['s1']), {
+      ...v7,
+      contentVersions: { ...v7.contentVersions, 'a:loyalty': 9, 's:s9': 10 },
+    });
+    expect(unmapped?.messageId).toBe(fromBackfill?.messageId);
   });
 
   it('skips a profile that is not a member of a mapped segment', () => {

@@ -257,8 +257,13 @@ describe('delivery operations', () => {
       expect(arrived?.partitionId).toBe(message?.partitionId);
       expect(message?.partitionKey).toBe(p.profileId);
     }
-    // Nothing pending now: nothing to send, and not a member (silver).
-    const idle = await preview(tenant, flow.flowId, address);
+    // Nothing pending once the step's commit (which may land after its
+    // message arrived) is in: nothing to send, and not a member (silver).
+    let idle = await preview(tenant, flow.flowId, address);
+    await eventually(async () => {
+      idle = await preview(tenant, flow.flowId, address);
+      return idle.targets[0]?.outcome === 'none';
+    }, 'the last step to commit');
     expect(idle.targets[0]?.outcome).toBe('none');
     expect(idle.targets[0]?.reason?.code).toBe('NOT_A_MEMBER');
     // An unknown identity is a 404 in Adobe's shape.
