@@ -87,13 +87,7 @@ describe('runner workers', () => {
     // Rows of runners from earlier test files (SIGKILLed ones stay until
     // they expire) share this database's runner_processes: the workers are
     // told apart as the service's child processes.
-    const workerPids = (): string[] =>
-      execFileSync('ps', ['--ppid', String(service.pid), '-o', 'pid='], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
+    const workerPids = (): string[] => childPids(service.pid).map(String);
     await eventually(
       async () => {
         const pids = workerPids();
@@ -168,4 +162,58 @@ describe('runner workers', () => {
     )) as { n: number }[];
     expect(held?.n).toBe(0);
   }, 150_000);
+  it('workers do not outlive a primary that is SIGKILLed', async () => {
+    const port = await freePort();
+    const primary = startReplica(t.databaseUrl, {
+      PORT: String(port),
+      RUNNER_WORKERS: '2',
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'info',
+    });
+    const children = (): number[] => childPids(primary.pid);
+    let workers: number[] = [];
+    await eventually(
+      async () => {
+        workers = children();
+        return (
+          workers.length >= 2 &&
+          (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok
+        );
+      },
+      () =>
+        `the primary and its workers: ${primary.output.join('').slice(-1000)}`,
+      { timeoutMs: 60_000 },
+    );
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    primary.kill('SIGKILL');
+    // The IPC channel closes with the primary: each worker stops (bounded
+    // by SHUTDOWN_TIMEOUT_MS) instead of exporting on as an orphan.
+    await eventually(
+      () => workers.every((pid) => !alive(pid)),
+      () =>
+        `workers ${workers.join(', ')} to exit: ${primary.output.join('').slice(-1500)}`,
+      { timeoutMs: 40_000 },
+    );
+  }, 120_000);
 });
+
+/** The pids of a process's children (`ps` exits 1 when there are none). */
+function childPids(pid: number | undefined): number[] {
+  try {
+    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
