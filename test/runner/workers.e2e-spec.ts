@@ -73,7 +73,9 @@ describe('runner workers', () => {
       PORT: String(port),
       RUNNER_WORKERS: '2',
       RUNNER_LANES: '4',
-      RUNNER_BATCH_SIZE: '25',
+      // Small steps: the export lasts long enough for both workers to claim
+      // their share even when one boots slowly on a loaded machine.
+      RUNNER_BATCH_SIZE: '5',
       RATE_LIMIT_PER_MINUTE: '0',
     });
     const base = `http://127.0.0.1:${port}`;
