@@ -181,6 +181,10 @@ async function startHarness(): Promise<Harness> {
     RUNNER_BATCH_SIZE: String(BATCH),
     RUNNER_INTERVAL_MS: '200',
     DB_POOL_SIZE: '20',
+    // The service's default unless given, to compare lane counts.
+    ...(process.env.RUNNER_LANES
+      ? { RUNNER_LANES: process.env.RUNNER_LANES }
+      : {}),
   });
   const app = await NestFactory.create(
     AppModule.forRoot({
