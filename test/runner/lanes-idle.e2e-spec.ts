@@ -95,7 +95,12 @@ describe('idle lanes', () => {
     );
     const after = await steps();
     const stepped = [...after].filter(([lane, at]) => at !== before.get(lane));
-    expect(stepped).toHaveLength(1);
+    // The lane holding the profile steps; the three idle ones are moved by
+    // advanceIdleLanes (without the fix all four step). On a loaded machine
+    // the claim's fallback catch-up may still step one of them when the
+    // once-a-second advance comes late (seen once in a clean-clone CI run).
+    expect(stepped.length).toBeGreaterThanOrEqual(1);
+    expect(stepped.length).toBeLessThanOrEqual(2);
     const [moved] = (await ds.query(
       `SELECT count(*)::int AS n FROM flow_cursors
         WHERE flow_id = $1 AND caught_up_at IS NOT NULL`,
