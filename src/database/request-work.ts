@@ -153,6 +153,10 @@ function cancelBackends(dataSource: DataSource): Cancel {
       ...(pool?.options as pg.ClientConfig | undefined),
       connectionTimeoutMillis: 5000,
     });
+    // A database going away while this connection is open (an outage is
+    // when requests time out) is reported as an 'error' event, which would
+    // be uncaught: the query's rejection already carries it.
+    client.on('error', () => undefined);
     await client.connect();
     try {
       await client.query(
