@@ -41,6 +41,7 @@ import { partitioner } from '../src/event-hubs/publisher.js';
 import { optionalModules } from '../src/optional-modules.js';
 import { ProfileIngestService } from '../src/profiles/profile-ingest.service.js';
 import type { ChangePosition } from '../src/profile-store/change-log.js';
+import { WHOLE } from '../src/profile-store/lanes.js';
 import { ExportExecutor } from '../src/runner/export-executor.js';
 import { RunnerRepository } from '../src/runner/runner.repository.js';
 import { type PhaseTotals, STEP_PHASES } from '../src/runner/step-timers.js';
@@ -621,10 +622,11 @@ async function measureCeiling(
     trigger: 'segment',
   };
   const read = async (after: ChangePosition) => {
-    const changes = await repo.readChanges(
+    const { changes } = await repo.readChangesToHorizon(
       { orgId, sandboxName },
       after,
       BATCH,
+      WHOLE,
     );
     await repo.exportStates(
       { orgId, sandboxName },
@@ -726,7 +728,13 @@ async function measureLatency(
   h: Harness,
   segmentIds: string[],
   scheduler: RunnerScheduler,
-): Promise<{ p50: number; p99: number; max: number; samples: number }> {
+): Promise<{
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+  coresBusy: { node: number; postgres: number; emulator: number };
+}> {
   const hub = 'bench-latency';
   const flowId = await createFlow(h, hub, segmentIds);
   await waitForCursor(h, flowId);
@@ -765,6 +773,9 @@ async function measureLatency(
       maxWaitTimeInSeconds: 0.05,
     },
   );
+  await printTopStatements(h.ds, 'before the latency phase');
+  const cpuBefore = h.cpu();
+  const wallBefore = Date.now();
   const svc = h.app.get(ProfileIngestService);
   const tickMs = 10;
   const perTick = Math.max(1, Math.round((LATENCY_RATE * tickMs) / 1000));
@@ -797,6 +808,9 @@ async function measureLatency(
     await new Promise((r) => setTimeout(r, 100));
   await sub.close();
   await consumer.close();
+  const cpuAfter = h.cpu();
+  const wall = Date.now() - wallBefore;
+  await printTopStatements(h.ds, 'latency');
   latencies.sort((a, b) => a - b);
   const q = (p: number): number =>
     latencies[
@@ -807,6 +821,13 @@ async function measureLatency(
     p99: q(0.99),
     max: latencies[latencies.length - 1] ?? NaN,
     samples: latencies.length,
+    // Cores busy while the changes came in and went out: at a fixed rate,
+    // what the export path (and ingestion) costs beside the latency.
+    coresBusy: {
+      node: round2((cpuAfter.node - cpuBefore.node) / wall),
+      postgres: round2((cpuAfter.postgres - cpuBefore.postgres) / wall),
+      emulator: round2((cpuAfter.emulator - cpuBefore.emulator) / wall),
+    },
   };
 }
 
@@ -995,7 +1016,7 @@ export async function runExportBench(): Promise<void> {
   const w = results.workers as
     { workers: number; perSecond: Record<string, number> } | undefined;
   const l = results.latency as
-    { p50: number; p99: number; max: number; samples: number } | undefined;
+    Awaited<ReturnType<typeof measureLatency>> | undefined;
   const rows = [
     ...(t
       ? [
@@ -1077,6 +1098,11 @@ export async function runExportBench(): Promise<void> {
           ['latency p50 (commit → enqueued)', `${l.p50} ms`, ''],
           ['latency p99', `${l.p99} ms`, '≤ 100 ms'],
           ['latency samples', String(l.samples), ''],
+          [
+            'latency phase: cores busy (bench process / PostgreSQL / emulator)',
+            `${l.coresBusy.node} / ${l.coresBusy.postgres} / ${l.coresBusy.emulator}`,
+            '',
+          ],
         ]
       : []),
     ['peak RSS (bench process)', `${String(results.peakRssMiB)} MiB`, ''],
@@ -1169,4 +1195,8 @@ function workerRows(w: {
     [`workers: ${w.workers} runner processes (exports/s)`, many.toFixed(0), ''],
     [`workers: ${w.workers} vs 1`, `${(many / one).toFixed(2)}×`, '≥ 1.5×'],
   ];
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }

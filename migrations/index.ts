@@ -18,6 +18,8 @@ import { FlowExportMinutes1765450000000 } from './1765450000000-FlowExportMinute
 import { ContentVersions1765460000000 } from './1765460000000-ContentVersions.js';
 import { LaneHashes1765470000000 } from './1765470000000-LaneHashes.js';
 import { RunnerProcesses1765480000000 } from './1765480000000-RunnerProcesses.js';
+import { ProfilesLaneKey1765490000000 } from './1765490000000-ProfilesLaneKey.js';
+import { StepCommitCheck1765500000000 } from './1765500000000-StepCommitCheck.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -41,4 +43,6 @@ export const MIGRATIONS: (new () => unknown)[] = [
   ContentVersions1765460000000,
   LaneHashes1765470000000,
   RunnerProcesses1765480000000,
+  ProfilesLaneKey1765490000000,
+  StepCommitCheck1765500000000,
 ];

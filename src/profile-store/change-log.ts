@@ -189,23 +189,43 @@ export async function readChanges(
   /** Only the lane's profiles (a reader per lane keeps its own position). */
   lane: Lane = WHOLE,
 ): Promise<ProfileChange[]> {
+  return (await readChangesToHorizon(q, tenant, after, limit, lane)).changes;
+}
+
+/**
+ * readChanges, and the log's horizon of the same snapshot (see logHorizon):
+ * the changes are every one of the lane's below it after `after` (up to
+ * `limit`), so a reader whose batch was not full may move to it. One round
+ * trip for both.
+ */
+export async function readChangesToHorizon(
+  q: Queryable,
+  tenant: TenantRef,
+  after: ChangePosition | null,
+  limit: number,
+  lane: Lane = WHOLE,
+): Promise<{ changes: ProfileChange[]; horizon: ChangePosition }> {
   const rows = (await q.query(
     // The time as epoch ms: a number is far cheaper for the driver than its
     // timestamptz parser (paths are stored as jsonb for the same reason).
     // ORDER BY names the table's columns: a bare `tx_id, id` would mean the
     // text-cast output columns, sorting "100000" before "99999" (a cursor
     // past rows never returned) and every remaining row on every read.
-    `SELECT c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
-            (extract(epoch FROM changed_at) * 1000)::float8 AS changed_at_ms,
-            changed_paths, identities_changed,
-            membership_changes, deleted, snapshot
-       FROM profile_changes c
-      WHERE c.org_id = $1 AND c.sandbox_name = $2
-        AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
-        AND c.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ${hashInLaneSql('c.lane_hash', lane.lane, lane.lanes)}
-      ORDER BY c.tx_id, c.id
-      LIMIT $5`,
+    // The horizon row comes first, with the changes (if any) beside it.
+    `SELECT h.x::text AS horizon, c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
+            (extract(epoch FROM c.changed_at) * 1000)::float8 AS changed_at_ms,
+            c.changed_paths, c.identities_changed,
+            c.membership_changes, c.deleted, c.snapshot
+       FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) AS h
+       LEFT JOIN LATERAL (
+         SELECT * FROM profile_changes c
+          WHERE c.org_id = $1 AND c.sandbox_name = $2
+            AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
+            AND c.tx_id < h.x
+            AND ${hashInLaneSql('c.lane_hash', lane.lane, lane.lanes)}
+          ORDER BY c.tx_id, c.id
+          LIMIT $5) AS c ON true
+      ORDER BY c.tx_id, c.id`,
     [
       tenant.orgId,
       tenant.sandboxName,
@@ -213,8 +233,11 @@ export async function readChanges(
       after?.id ?? LOG_START.id,
       Math.max(1, Math.floor(limit)),
     ],
-  )) as ChangeRow[];
-  return rows.map(changeOf);
+  )) as (ChangeRow & { horizon: string })[];
+  const first = rows[0] as { id: string | null; horizon: string } | undefined;
+  const horizon = { txId: first?.horizon ?? LOG_START.txId, id: LOG_START.id };
+  const changes = first?.id == null ? [] : rows.map(changeOf);
+  return { changes, horizon };
 }
 
 function changeOf(r: ChangeRow): ProfileChange {

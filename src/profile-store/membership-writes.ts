@@ -82,9 +82,12 @@ export async function membersAfter(
     // No `memberships ?| segments` prefilter: PostgreSQL guesses it keeps
     // 0.1 % of the rows, and then scans and sorts the whole lane instead of
     // walking ix_profiles_lane until the page is full.
+    // ix_profiles_lane is keyed by the tenant as one expression (see
+    // ProfilesLaneKey1765490000000), named here beside the columns.
     `SELECT p.id AS profile_id
        FROM profiles p
-      WHERE p.org_id = $1 AND p.sandbox_name = $2
+      WHERE (p.org_id || '/' || p.sandbox_name) = ($1 || '/' || $2)
+        AND p.org_id = $1 AND p.sandbox_name = $2
         AND fse_lane_hash(p.id) >= $6 AND fse_lane_hash(p.id) < $7
         AND (fse_lane_hash(p.id), p.id) > ($8::int, $4::uuid)
         AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)

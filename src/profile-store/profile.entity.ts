@@ -13,8 +13,8 @@ import type { IdentityMap, JsonObject } from './profile-data.js';
 /** The merged (stitched) profile: current state read by lookups and by the runner. */
 @Entity({ name: 'profiles' })
 @Index('ix_profiles_tenant_id', ['orgId', 'sandboxName', 'id'])
-// A lane's profiles in (lane hash, id) order: an expression index, so the
-// migration LaneHashes1765470000000 owns it.
+// A lane's profiles of a tenant in (lane hash, id) order: an expression
+// index, so the migrations own it (ProfilesLaneKey1765490000000).
 @Index('ix_profiles_lane', { synchronize: false })
 export class ProfileEntity {
   @PrimaryGeneratedColumn('uuid')

@@ -35,9 +35,14 @@ import {
   planStep,
   positionAfterRead,
 } from './step-plan.js';
+import { StepConfigs } from './step-config.js';
 import { type PhaseTotals, StepTimers } from './step-timers.js';
 
-export type StepResult = 'idle' | 'more' | 'failed' | 'lost';
+/**
+ * `done`: caught up like `idle`, and the step's commit also released the
+ * lane's lease (one statement fewer for a lane that ends its turn).
+ */
+export type StepResult = 'idle' | 'done' | 'more' | 'failed' | 'lost';
 
 /** What a step read: the profiles to export and where the flow goes next. */
 interface StepInput {
@@ -70,14 +75,13 @@ export class ExportExecutor {
     private readonly repo: RunnerRepository,
     private readonly publisher: EventPublisher,
     private readonly connections: ConnectionsService,
-    @InjectRepository(FlowEntity)
-    private readonly flows: Repository<FlowEntity>,
     @InjectRepository(TargetConnectionEntity)
     private readonly targets: Repository<TargetConnectionEntity>,
     @InjectRepository(ConnectionEntity)
     private readonly bases: Repository<ConnectionEntity>,
     private readonly metrics: MetricsService,
     private readonly jobs: DeliveryJobs,
+    private readonly configs: StepConfigs,
   ) {}
 
   /** Flows whose last step worked on their replay/resync: the next one reads the change log. */
@@ -90,8 +94,9 @@ export class ExportExecutor {
     backoffMs: (failures: number) => number,
   ): Promise<StepResult> {
     const t0 = Date.now();
-    const flow = await this.flows.findOne({ where: { id: cursor.flowId } });
-    if (!flow || flow.state !== 'enabled') return 'idle';
+    const config = await this.configs.forStep(cursor.flowId, cursor.lane);
+    if (!config || config.flow.state !== 'enabled') return 'idle';
+    const { flow } = config;
     const planned = planStep(
       cursor,
       flow.transformations,
@@ -99,9 +104,9 @@ export class ExportExecutor {
     );
     // A backfill for targets added to a running flow goes to them only.
     const only = planned.backfill?.targetIds;
-    const targets = await this.targets.find({
-      where: { id: In(only ?? flow.targetConnectionIds) },
-    });
+    const targets = only
+      ? config.targets.filter((t) => only.includes(t.id))
+      : config.targets;
     const messageTargets = targets.map(messageTargetOf);
     const plan: StepPlan = {
       ...planned,
@@ -112,9 +117,10 @@ export class ExportExecutor {
     // between two of its batches, so a profile's messages stay in the order
     // of its states.
     const key = laneKey(cursor);
-    const job = plan.backfill
-      ? null
-      : await this.jobs.active(flow.id, cursor.lane);
+    const job =
+      plan.backfill || !config.jobRunning
+        ? null
+        : await this.jobs.active(flow.id, cursor.lane);
     if (job && !this.jobTurns.has(key))
       return this.jobStep(owner, flow, cursor, plan, job, batchSize, backoffMs);
     this.jobTurns.delete(key);
@@ -158,7 +164,7 @@ export class ExportExecutor {
       ),
       input: input.candidates.length,
     };
-    const segments = await this.repo.segmentInfo(flow, plan.mapping.segmentIds);
+    const segments = await config.segmentInfo(plan.mapping.segmentIds);
     const buildStart = performance.now();
     const events = buildMessages(
       {
@@ -186,6 +192,7 @@ export class ExportExecutor {
         targets,
         events,
         outcome,
+        config.bases,
       );
     } catch (err) {
       return this.recordFailure(run, cursor, err, outcome, backoffMs);
@@ -209,6 +216,8 @@ export class ExportExecutor {
       plan,
       input,
       outcome,
+      // With a job, the job's turn comes next: the lane keeps its lease.
+      !job,
     );
     // The job's turn comes next, whether or not more changes are waiting.
     return job && result === 'idle' ? 'more' : result;
@@ -433,8 +442,7 @@ export class ExportExecutor {
     position: ChangePosition,
     batchSize: number,
   ): Promise<ChangeBatch> {
-    const horizon = await this.repo.horizon();
-    const changes = await this.repo.readChanges(
+    const { changes, horizon } = await this.repo.readChangesToHorizon(
       flow,
       position,
       batchSize,
@@ -472,11 +480,14 @@ export class ExportExecutor {
     targets: TargetConnectionEntity[],
     events: Map<string, OutboundEvent[]>,
     outcome: StepOutcome,
+    /** The targets' base connections, when the caller has read them. */
+    bases?: ConnectionEntity[],
   ): Promise<void> {
     for (const { target, base } of await this.liveTargets(
       flow,
       wanted,
       targets,
+      bases,
     )) {
       const list = events.get(target.id) ?? [];
       if (list.length === 0) continue;
@@ -516,6 +527,7 @@ export class ExportExecutor {
     flow: FlowEntity,
     wanted: string[],
     targets: TargetConnectionEntity[],
+    known?: ConnectionEntity[],
   ): Promise<{ target: TargetConnectionEntity; base: ConnectionEntity }[]> {
     const missing = wanted.filter((id) => !targets.some((t) => t.id === id));
     if (missing.length > 0 || targets.length === 0)
@@ -527,9 +539,11 @@ export class ExportExecutor {
     const baseIds = targets.flatMap((t) =>
       t.baseConnectionId ? [t.baseConnectionId] : [],
     );
-    const bases = baseIds.length
-      ? await this.bases.find({ where: { id: In(baseIds) } })
-      : [];
+    const bases =
+      known ??
+      (baseIds.length
+        ? await this.bases.find({ where: { id: In(baseIds) } })
+        : []);
     return targets.map((target) => {
       const base = bases.find((b) => b.id === target.baseConnectionId);
       if (!base)
@@ -595,8 +609,11 @@ export class ExportExecutor {
     plan: StepPlan,
     input: StepInput,
     outcome: StepOutcome,
+    /** Release the lease in the commit if this step caught the lane up. */
+    releaseIfDone: boolean,
   ): Promise<StepResult> {
     const commitStart = performance.now();
+    const release = releaseIfDone && !input.more;
     if (!(await this.pipeline.settle(laneKey(cursor)))) return 'lost';
     const cpu = process.cpuUsage();
     const done = this.commit(
@@ -607,10 +624,11 @@ export class ExportExecutor {
       input.nextPosition,
       input.nextBackfill,
       outcome,
+      release,
     );
     this.timers.addCpu('commit', cpu);
     this.timers.addWall('commit', commitStart);
-    if (!input.more) return (await done) ? 'idle' : 'lost';
+    if (!input.more) return (await done) ? (release ? 'done' : 'idle') : 'lost';
     this.pipeline.commitInFlight(
       laneKey(cursor),
       done,
@@ -635,6 +653,7 @@ export class ExportExecutor {
     position: ChangePosition,
     backfill: Backfill | null,
     outcome: StepOutcome | null,
+    release = false,
   ): Promise<boolean> {
     return this.repo.commitStep({
       ...runContextOf(owner, flow, cursor.lane),
@@ -642,6 +661,7 @@ export class ExportExecutor {
       mapping: plan.stored,
       backfill,
       outcome,
+      release,
     });
   }
 }

@@ -12,6 +12,7 @@ import { ExportExecutor } from './export-executor.js';
 import { FlowCursorEntity } from './flow-cursor.entity.js';
 import { RetryOnConnectionEdit } from './retry-on-edit.js';
 import { RunnerScheduler } from './runner.scheduler.js';
+import { StepConfigs } from './step-config.js';
 
 @Module({})
 export class RunnerModule {
@@ -35,6 +36,7 @@ export class RunnerModule {
       providers: [
         { provide: 'DATABASE_URL', useValue: databaseUrl },
         ExportExecutor,
+        StepConfigs,
         RunnerScheduler,
         RetryOnConnectionEdit,
       ],

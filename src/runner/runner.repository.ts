@@ -12,7 +12,7 @@ import {
   enteringAfter,
   logHorizon,
   purgeConsumedChanges,
-  readChanges,
+  readChangesToHorizon,
 } from '../profile-store/change-log.js';
 import { membersAfter } from '../profile-store/membership-writes.js';
 import {
@@ -22,7 +22,6 @@ import {
   realizationsSeen,
 } from '../profile-store/profile-state.js';
 import { storeStepRecords } from '../records/record-writes.js';
-import { RunEntity } from '../runs/run.entity.js';
 import { SegmentsService } from '../segments/segments.service.js';
 import { exportPositions } from './export-positions.js';
 import type { FlowMapping, SegmentInfo } from './mapping.js';
@@ -74,6 +73,11 @@ export const LANE_CATCH_UP_MS = 1000;
  */
 @Injectable()
 export class RunnerRepository {
+  /** Per flow, the hour's run as this process last wrote it (see commitInOne). */
+  private readonly runs = new Map<string, KnownRun>();
+  /** Per flow, the tail of its commits taking turns (see inTurn). */
+  private readonly turns = new Map<string, Promise<unknown>>();
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly segments: SegmentsService,
@@ -86,6 +90,25 @@ export class RunnerRepository {
    * the backfill.
    */
   async ensureCursors(lanes: number): Promise<void> {
+    // Every tick asks; nearly always there is nothing to do, and one
+    // statement says so.
+    const [todo] = (await this.ds.query(
+      `SELECT EXISTS (SELECT 1 FROM flows f WHERE NOT EXISTS (SELECT 1 FROM flow_cursors c WHERE c.flow_id = f.id)) AS missing,
+              EXISTS (SELECT 1 FROM flow_cursors c WHERE c.deleted_at IS NULL
+                         AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.id = c.flow_id)) AS orphaned`,
+    )) as { missing: boolean; orphaned: boolean }[];
+    if (todo?.missing) await this.createCursors(lanes);
+    // A deleted flow's cursor stays, marked: its position still tells the
+    // profile lookup which qualifications that flow exported. Claims join
+    // flows, so it is never picked up; the purge ignores it.
+    if (todo?.orphaned)
+      await this.ds.query(
+        `UPDATE flow_cursors c SET deleted_at = now(), lease_owner = NULL, lease_until = NULL
+          WHERE c.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.id = c.flow_id)`,
+      );
+  }
+
+  private async createCursors(lanes: number): Promise<void> {
     await this.ds.transaction(async (em) => {
       // Replicas configured with different lane counts must not each add
       // lanes to one flow: one creator at a time, and only for flows that
@@ -105,13 +128,6 @@ export class RunnerRepository {
         [JSON.stringify(EMPTY_MAPPING), lanes],
       );
     });
-    // A deleted flow's cursor stays, marked: its position still tells the
-    // profile lookup which qualifications that flow exported. Claims join
-    // flows, so it is never picked up; the purge ignores it.
-    await this.ds.query(
-      `UPDATE flow_cursors c SET deleted_at = now(), lease_owner = NULL, lease_until = NULL
-        WHERE c.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.id = c.flow_id)`,
-    );
   }
 
   /**
@@ -255,14 +271,14 @@ export class RunnerRepository {
     );
   }
 
-  /** The lane's committed changes after `after`, never past a transaction still in flight. */
-  readChanges(
+  /** The lane's committed changes after `after` (never past a transaction still in flight) and the horizon they reach. */
+  readChangesToHorizon(
     tenant: TenantRef,
     after: ChangePosition,
     limit: number,
-    lane: Lane = WHOLE,
-  ): Promise<ProfileChange[]> {
-    return readChanges(this.ds, tenant, after, limit, lane);
+    lane: Lane,
+  ): Promise<{ changes: ProfileChange[]; horizon: ChangePosition }> {
+    return readChangesToHorizon(this.ds, tenant, after, limit, lane);
   }
 
   /** What an export needs of the given profiles (see loadExportStates). */
@@ -369,39 +385,124 @@ export class RunnerRepository {
    * Profile rows are not written: the position is what turns the `realized`
    * memberships the step showed into `existing` (see realizationsSeen).
    */
-  async commitStep(
-    input: RunContext & {
-      position: ChangePosition;
-      mapping: StoredMapping;
-      backfill: Backfill | null;
-      outcome: StepOutcome | null;
-    },
-  ): Promise<boolean> {
+  async commitStep(input: StepCommit): Promise<boolean> {
+    const { outcome } = input;
+    // Commits of one flow's lanes in this process take turns: they all add
+    // to the hour's run, and each then finds the version the last one wrote.
+    if (outcome && !outcome.records.length && !outcome.consent.length) {
+      const done = await this.inTurn(input.flowId, () =>
+        this.commitInOne(input, outcome),
+      );
+      if (done !== undefined) return done;
+    }
+    const hourStart = outcome ? hourOf(outcome.at) : null;
     try {
-      return await this.ds.transaction(async (em) => {
-        const res = (await em.query(
-          `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
-                  failures = 0, last_error = NULL, last_success_at = now(), updated_at = now()
-           WHERE flow_id = $1 AND lease_owner = $2 AND lane = $7 RETURNING flow_id`,
-          [
-            input.flowId,
-            input.owner,
-            input.position.txId,
-            input.position.id,
-            JSON.stringify(input.mapping),
-            input.backfill ? JSON.stringify(input.backfill) : null,
-            input.lane,
-          ],
-        )) as unknown[];
-        if (rowsOf(res).length === 0) throw new LeaseLost();
-        if (input.outcome) await this.recordRun(em, input, input.outcome);
-        return true;
+      const written = await this.ds.transaction(async (em) => {
+        // The position moves and the hour's run is locked and read in one
+        // statement: every lane of the flow adds to that run, so the lock is
+        // held for as few round trips as possible.
+        const [row] = (await em.query(
+          `WITH cur AS (${CURSOR_COMMIT_SQL})
+           SELECT (SELECT count(*) FROM cur)::int AS leased, r.id, r.metrics
+             FROM (SELECT 1) AS one
+             LEFT JOIN (SELECT id, metrics FROM runs WHERE $8::timestamptz IS NOT NULL
+                           AND flow_id = $1 AND hour_start = $8::timestamptz FOR UPDATE) AS r ON true`,
+          cursorCommitParams(input, hourStart),
+        )) as { leased: number; id: string | null; metrics: unknown }[];
+        if (!row?.leased) throw new LeaseLost();
+        if (!outcome) return undefined;
+        return this.recordRun(
+          em,
+          input,
+          outcome,
+          row.id ? { id: row.id, metrics: row.metrics } : undefined,
+        );
       });
+      if (written) this.remember(input.flowId, written);
+      return true;
     } catch (err) {
       // Another runner owns the lane now: nothing of this step is kept.
       if (err instanceof LeaseLost) return false;
       throw err;
     }
+  }
+
+  /**
+   * The commit as one statement, no transaction: the position moves and
+   * the step is added to the hour's run whose version this process knows
+   * (the one it last wrote, or read now); fse_check fails the statement
+   * when another writer moved the run meanwhile, and the run is read again.
+   * Undefined: the hour has no run yet, or it kept moving — the caller's
+   * locking transaction then does it.
+   */
+  private async commitInOne(
+    input: StepCommit,
+    outcome: StepOutcome,
+  ): Promise<boolean | undefined> {
+    const hourStart = hourOf(outcome.at);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let run = this.runs.get(input.flowId);
+      if (run?.hourStart !== hourStart.getTime()) {
+        const [row] = (await this.ds.query(
+          `SELECT id, version::text AS version, metrics FROM runs WHERE flow_id = $1 AND hour_start = $2`,
+          [input.flowId, hourStart],
+        )) as { id: string; version: string; metrics: unknown }[];
+        if (!row) return undefined;
+        run = { hourStart: hourStart.getTime(), ...row };
+      }
+      const metrics = accumulate(
+        run.metrics as Partial<RunMetricsJson>,
+        outcome,
+      );
+      const version = newVersion();
+      try {
+        const [row] = (await this.ds.query(
+          `WITH cur AS (${CURSOR_COMMIT_SQL}),
+                run AS (UPDATE runs SET metrics = $10::jsonb, version = $11, updated_at = now()
+                         WHERE id = $8 AND version = $12 AND EXISTS (SELECT 1 FROM cur) RETURNING id)
+           SELECT (SELECT count(*) FROM cur)::int AS leased,
+                  fse_check(NOT EXISTS (SELECT 1 FROM cur) OR EXISTS (SELECT 1 FROM run), 'the run moved') AS ok`,
+          [
+            ...cursorCommitParams(input, run.id),
+            JSON.stringify(metrics),
+            version,
+            run.version,
+          ],
+        )) as { leased: number }[];
+        // Another runner owns the lane now: nothing of this step is kept.
+        if (!row?.leased) return false;
+        this.remember(input.flowId, { ...run, version, metrics });
+        return true;
+      } catch (err) {
+        if (!isRunMoved(err)) throw err;
+        this.runs.delete(input.flowId);
+      }
+    }
+    return undefined;
+  }
+
+  /** Keeps the run's version for the flow's next commit (the most recent flows only). */
+  private remember(flowId: string, run: KnownRun): void {
+    this.runs.delete(flowId);
+    this.runs.set(flowId, run);
+    if (this.runs.size > MAX_KNOWN_RUNS) {
+      const oldest = this.runs.keys().next().value;
+      if (oldest !== undefined) this.runs.delete(oldest);
+    }
+  }
+
+  /** Runs `fn` after every earlier call for `key` has settled. */
+  private inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.turns.get(key) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(key, settled);
+    void settled.then(() => {
+      if (this.turns.get(key) === settled) this.turns.delete(key);
+    });
+    return next;
   }
 
   /** An unexpected error: keep the position, retry after `delayMs`. */
@@ -427,6 +528,7 @@ export class RunnerRepository {
       outcome: StepOutcome;
     },
   ): Promise<void> {
+    this.runs.delete(input.flowId);
     await this.ds.transaction(async (em) => {
       await em.query(
         `UPDATE flow_cursors SET failures = failures + 1, last_error = $3,
@@ -438,12 +540,40 @@ export class RunnerRepository {
     });
   }
 
+  /**
+   * Adds a step to the hour's run (created on the hour's first step).
+   * `locked`: the run row, already locked by the caller's transaction.
+   */
   private async recordRun(
     em: EntityManager,
     input: Omit<RunContext, 'owner' | 'lane'>,
     outcome: StepOutcome,
-  ): Promise<void> {
-    const hourStart = new Date(Math.floor(outcome.at / 3_600_000) * 3_600_000);
+    locked?: { id: string; metrics: unknown },
+  ): Promise<KnownRun | undefined> {
+    const hourStart = hourOf(outcome.at);
+    const run = locked ?? (await this.lockRun(em, input, hourStart));
+    if (!run) return undefined;
+    const metrics = accumulate(run.metrics as Partial<RunMetricsJson>, outcome);
+    const version = newVersion();
+    await em.query(
+      `UPDATE runs SET metrics = $2::jsonb, version = $3, updated_at = now() WHERE id = $1`,
+      [run.id, JSON.stringify(metrics), version],
+    );
+    await storeStepRecords(
+      em,
+      { ...input, runId: run.id },
+      outcome.records,
+      outcome.consent,
+    );
+    return { hourStart: hourStart.getTime(), id: run.id, version, metrics };
+  }
+
+  /** Creates the hour's run if it is the hour's first step, and locks it. */
+  private async lockRun(
+    em: EntityManager,
+    input: Omit<RunContext, 'owner' | 'lane'>,
+    hourStart: Date,
+  ): Promise<{ id: string; metrics: unknown } | undefined> {
     await em.query(
       `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics)
        VALUES ($1, $2, $3, $4, $5, $6, $7, '{}'::jsonb)
@@ -458,24 +588,70 @@ export class RunnerRepository {
         newVersion(),
       ],
     );
-    const run = await em.findOne(RunEntity, {
-      where: { flowId: input.flowId, hourStart },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!run) return;
-    const metrics = accumulate(run.metrics as Partial<RunMetricsJson>, outcome);
-    await em.update(
-      RunEntity,
-      { id: run.id },
-      { metrics: metrics as never, version: newVersion() },
-    );
-    await storeStepRecords(
-      em,
-      { ...input, runId: run.id },
-      outcome.records,
-      outcome.consent,
-    );
+    const [run] = (await em.query(
+      `SELECT id, metrics FROM runs WHERE flow_id = $1 AND hour_start = $2 FOR UPDATE`,
+      [input.flowId, hourStart],
+    )) as { id: string; metrics: unknown }[];
+    return run;
   }
+}
+
+/** Flows whose run version a process keeps (a run's metrics are a few KB). */
+const MAX_KNOWN_RUNS = 1_000;
+
+/** What a step's commit writes (see RunnerRepository.commitStep). */
+type StepCommit = RunContext & {
+  position: ChangePosition;
+  mapping: StoredMapping;
+  backfill: Backfill | null;
+  outcome: StepOutcome | null;
+  /** Also release the lease, as release() does (the lane ends its turn). */
+  release?: boolean;
+};
+
+/** An hour's run as this process last wrote or read it. */
+interface KnownRun {
+  hourStart: number;
+  id: string;
+  version: string;
+  metrics: unknown;
+}
+
+/**
+ * A step's position moves only while the lane's lease is ours ($1 flow,
+ * $2 owner, $3/$4 position, $5 mapping, $6 backfill, $7 lane, $9 release).
+ */
+const CURSOR_COMMIT_SQL = `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
+         failures = 0, last_error = NULL, last_success_at = now(), updated_at = now(),
+         lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END,
+         lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END,
+         next_attempt_at = CASE WHEN $9 THEN GREATEST(next_attempt_at, now()) ELSE next_attempt_at END
+   WHERE flow_id = $1 AND lease_owner = $2 AND lane = $7 RETURNING flow_id`;
+
+/** CURSOR_COMMIT_SQL's parameters $1–$9, with the caller's own $8. */
+function cursorCommitParams(input: StepCommit, eighth: unknown): unknown[] {
+  return [
+    input.flowId,
+    input.owner,
+    input.position.txId,
+    input.position.id,
+    JSON.stringify(input.mapping),
+    input.backfill ? JSON.stringify(input.backfill) : null,
+    input.lane,
+    eighth,
+    input.release === true,
+  ];
+}
+
+/** fse_check's error: the run moved under a commit that expected its version. */
+function isRunMoved(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return (e.code ?? e.driverError?.code) === 'FSE01';
+}
+
+/** The start of the hour's run that a step at `at` (epoch ms) adds to. */
+function hourOf(at: number): Date {
+  return new Date(Math.floor(at / 3_600_000) * 3_600_000);
 }
 
 /** Rolls back a step's commit when the flow's lease has moved on. */

@@ -263,6 +263,8 @@ export class RunnerScheduler
     const ref: LaneRef = { flowId: first.flowId, lane: first.lane };
     const key = laneKey(ref);
     const sliceEnd = Date.now() + SLICE_MS;
+    /** The last step's commit released the lease already. */
+    let released = false;
     // A slow step (a reconnecting producer, a busy hub) must not outlive its
     // lease, or another runner would export the same changes concurrently.
     const heartbeat = setInterval(
@@ -281,6 +283,7 @@ export class RunnerScheduler
           this.env.RUNNER_BATCH_SIZE,
           (n) => this.backoff(n),
         );
+        released = result === 'done';
         if (
           result !== 'more' ||
           this.stopped ||
@@ -327,9 +330,10 @@ export class RunnerScheduler
       // Whatever ended the slice, the commit in flight lands (or fails) before the lease goes.
       await this.executor.settle(key).catch(() => undefined);
       clearInterval(heartbeat);
-      await this.repo
-        .release(this.owner, ref)
-        .catch(() => this.unreleased.set(key, ref));
+      if (!released)
+        await this.repo
+          .release(this.owner, ref)
+          .catch(() => this.unreleased.set(key, ref));
     }
   }
 
