@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import {
   CONNECTION_SPECS,
   type ConnectionSpec,
@@ -34,6 +34,7 @@ import {
   resolveNamespace,
 } from '../event-hubs/endpoint.js';
 import { ENV, type Env, endpointPolicy } from '../config/env.js';
+import { prepared, queryPrepared } from '../database/prepared.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -80,6 +81,62 @@ const CONNECTION_LIST: SqlListSpec = {
   sortable: META_SORTABLE,
 };
 
+interface ConnectionRow {
+  id: string;
+  org_id: string;
+  sandbox_name: string;
+  sandbox_id: string;
+  name: string;
+  description: string | null;
+  state: string;
+  version: string;
+  created_by: string;
+  updated_by: string;
+  created_client: string;
+  updated_client: string;
+  created_at: Date;
+  updated_at: Date;
+  connection_spec_id: string;
+  connection_spec_version: string;
+  auth_spec_name: string | null;
+  auth_params: Record<string, unknown>;
+  auth_secrets: string | null;
+}
+
+/** One connection of a tenant by id: the hot path of `GET /connections/{id}`. */
+const CONNECTION_BY_ID = prepared(
+  'connection-by-id',
+  `SELECT id, org_id, sandbox_name, sandbox_id, name, description, state, version,
+          created_by, updated_by, created_client, updated_client, created_at, updated_at,
+          connection_spec_id, connection_spec_version, auth_spec_name, auth_params, auth_secrets
+     FROM connections WHERE id = $1 AND org_id = $2 AND sandbox_name = $3`,
+);
+
+/** The entity TypeORM would hydrate from the same row. */
+function connectionOf(r: ConnectionRow): ConnectionEntity {
+  return Object.assign(new ConnectionEntity(), {
+    id: r.id,
+    orgId: r.org_id,
+    sandboxName: r.sandbox_name,
+    sandboxId: r.sandbox_id,
+    name: r.name,
+    description: r.description,
+    state: r.state,
+    version: r.version,
+    createdBy: r.created_by,
+    updatedBy: r.updated_by,
+    createdClient: r.created_client,
+    updatedClient: r.updated_client,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    connectionSpecId: r.connection_spec_id,
+    connectionSpecVersion: r.connection_spec_version,
+    authSpecName: r.auth_spec_name,
+    authParams: r.auth_params,
+    authSecrets: r.auth_secrets,
+  });
+}
+
 /** Checks a spec reference: unknown id → 1413-400, unknown version → 1413-400. */
 export function resolveConnectionSpec(ref: {
   id: string;
@@ -117,6 +174,7 @@ export class ConnectionsService {
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
     private readonly edits: ConnectionEdits,
+    private readonly dataSource: DataSource,
     @Inject(ENV) env: Env,
   ) {
     this.endpoints = endpointPolicy(env);
@@ -302,11 +360,13 @@ export class ConnectionsService {
   }
 
   private async load(tenant: Tenant, id: string): Promise<ConnectionEntity> {
-    const row = await this.repo.findOne({
-      where: { id, ...tenantWhere(tenant) },
-    });
+    const [row] = await queryPrepared<ConnectionRow>(
+      this.dataSource,
+      CONNECTION_BY_ID,
+      [id, tenant.orgId, tenant.sandboxName],
+    );
     if (!row) throw notFound('connections', id);
-    return row;
+    return connectionOf(row);
   }
 
   private checkAuth(
