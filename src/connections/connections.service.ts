@@ -34,7 +34,9 @@ import {
   resolveNamespace,
 } from '../event-hubs/endpoint.js';
 import { ENV, type Env, endpointPolicy } from '../config/env.js';
+import { BatchedLookup } from '../database/batched-lookup.js';
 import { prepared, queryPrepared } from '../database/prepared.js';
+import { withOwnDeadline } from '../database/request-work.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -82,6 +84,8 @@ const CONNECTION_LIST: SqlListSpec = {
 };
 
 interface ConnectionRow {
+  /** The position of the key the row answers (1-based). */
+  n: number;
   id: string;
   org_id: string;
   sandbox_name: string;
@@ -103,13 +107,24 @@ interface ConnectionRow {
   auth_secrets: string | null;
 }
 
-/** One connection of a tenant by id: the hot path of `GET /connections/{id}`. */
-const CONNECTION_BY_ID = prepared(
-  'connection-by-id',
-  `SELECT id, org_id, sandbox_name, sandbox_id, name, description, state, version,
-          created_by, updated_by, created_client, updated_client, created_at, updated_at,
-          connection_spec_id, connection_spec_version, auth_spec_name, auth_params, auth_secrets
-     FROM connections WHERE id = $1 AND org_id = $2 AND sandbox_name = $3`,
+interface ConnectionKey {
+  id: string;
+  tenant: Tenant;
+}
+
+/**
+ * Connections by (id, org, sandbox), each row with the position of its key:
+ * the lookups of `GET /connections/{id}` batched (BatchedLookup). A row
+ * answers only the key that names its id and its tenant.
+ */
+const CONNECTIONS_BY_KEYS = prepared(
+  'connections-by-keys',
+  `SELECT k.n::int AS n, c.id, c.org_id, c.sandbox_name, c.sandbox_id, c.name, c.description,
+          c.state, c.version, c.created_by, c.updated_by, c.created_client, c.updated_client,
+          c.created_at, c.updated_at, c.connection_spec_id, c.connection_spec_version,
+          c.auth_spec_name, c.auth_params, c.auth_secrets
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(id, org_id, sandbox_name, n)
+     JOIN connections c ON c.id = k.id AND c.org_id = k.org_id AND c.sandbox_name = k.sandbox_name`,
 );
 
 /** The entity TypeORM would hydrate from the same row. */
@@ -166,6 +181,7 @@ export function resolveConnectionSpec(ref: {
 @Injectable()
 export class ConnectionsService {
   private readonly endpoints: EndpointPolicy;
+  private readonly byKey: BatchedLookup<ConnectionKey, ConnectionRow>;
 
   constructor(
     @InjectRepository(ConnectionEntity)
@@ -174,10 +190,26 @@ export class ConnectionsService {
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
     private readonly edits: ConnectionEdits,
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     @Inject(ENV) env: Env,
   ) {
     this.endpoints = endpointPolicy(env);
+    this.byKey = new BatchedLookup((keys) =>
+      withOwnDeadline(dataSource, env.REQUEST_TIMEOUT_MS, async () => {
+        const rows = await queryPrepared<ConnectionRow>(
+          dataSource,
+          CONNECTIONS_BY_KEYS,
+          [
+            keys.map((k) => k.id),
+            keys.map((k) => k.tenant.orgId),
+            keys.map((k) => k.tenant.sandboxName),
+          ],
+        );
+        const found: (ConnectionRow | undefined)[] = [];
+        for (const row of rows) found[row.n - 1] = row;
+        return found;
+      }),
+    );
   }
 
   async create(tenant: Tenant, dto: CreateConnectionDto): Promise<CreatedDto> {
@@ -360,11 +392,7 @@ export class ConnectionsService {
   }
 
   private async load(tenant: Tenant, id: string): Promise<ConnectionEntity> {
-    const [row] = await queryPrepared<ConnectionRow>(
-      this.dataSource,
-      CONNECTION_BY_ID,
-      [id, tenant.orgId, tenant.sandboxName],
-    );
+    const row = await this.byKey.load({ id, tenant });
     if (!row) throw notFound('connections', id);
     return connectionOf(row);
   }
