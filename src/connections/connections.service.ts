@@ -34,9 +34,7 @@ import {
   resolveNamespace,
 } from '../event-hubs/endpoint.js';
 import { ENV, type Env, endpointPolicy } from '../config/env.js';
-import { BatchedLookup } from '../database/batched-lookup.js';
-import { prepared, queryPrepared } from '../database/prepared.js';
-import { withOwnDeadline } from '../database/request-work.js';
+import { TenantRowLookup } from '../database/tenant-row-lookup.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -83,75 +81,6 @@ const CONNECTION_LIST: SqlListSpec = {
   sortable: META_SORTABLE,
 };
 
-interface ConnectionRow {
-  /** The position of the key the row answers (1-based). */
-  n: number;
-  id: string;
-  org_id: string;
-  sandbox_name: string;
-  sandbox_id: string;
-  name: string;
-  description: string | null;
-  state: string;
-  version: string;
-  created_by: string;
-  updated_by: string;
-  created_client: string;
-  updated_client: string;
-  created_at: Date;
-  updated_at: Date;
-  connection_spec_id: string;
-  connection_spec_version: string;
-  auth_spec_name: string | null;
-  auth_params: Record<string, unknown>;
-  auth_secrets: string | null;
-}
-
-interface ConnectionKey {
-  id: string;
-  tenant: Tenant;
-}
-
-/**
- * Connections by (id, org, sandbox), each row with the position of its key:
- * the lookups of `GET /connections/{id}` batched (BatchedLookup). A row
- * answers only the key that names its id and its tenant.
- */
-const CONNECTIONS_BY_KEYS = prepared(
-  'connections-by-keys',
-  `SELECT k.n::int AS n, c.id, c.org_id, c.sandbox_name, c.sandbox_id, c.name, c.description,
-          c.state, c.version, c.created_by, c.updated_by, c.created_client, c.updated_client,
-          c.created_at, c.updated_at, c.connection_spec_id, c.connection_spec_version,
-          c.auth_spec_name, c.auth_params, c.auth_secrets
-     FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(id, org_id, sandbox_name, n)
-     JOIN connections c ON c.id = k.id AND c.org_id = k.org_id AND c.sandbox_name = k.sandbox_name`,
-);
-
-/** The entity TypeORM would hydrate from the same row. */
-function connectionOf(r: ConnectionRow): ConnectionEntity {
-  return Object.assign(new ConnectionEntity(), {
-    id: r.id,
-    orgId: r.org_id,
-    sandboxName: r.sandbox_name,
-    sandboxId: r.sandbox_id,
-    name: r.name,
-    description: r.description,
-    state: r.state,
-    version: r.version,
-    createdBy: r.created_by,
-    updatedBy: r.updated_by,
-    createdClient: r.created_client,
-    updatedClient: r.updated_client,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    connectionSpecId: r.connection_spec_id,
-    connectionSpecVersion: r.connection_spec_version,
-    authSpecName: r.auth_spec_name,
-    authParams: r.auth_params,
-    authSecrets: r.auth_secrets,
-  });
-}
-
 /** Checks a spec reference: unknown id → 1413-400, unknown version → 1413-400. */
 export function resolveConnectionSpec(ref: {
   id: string;
@@ -181,7 +110,7 @@ export function resolveConnectionSpec(ref: {
 @Injectable()
 export class ConnectionsService {
   private readonly endpoints: EndpointPolicy;
-  private readonly byKey: BatchedLookup<ConnectionKey, ConnectionRow>;
+  private readonly byId: TenantRowLookup<ConnectionEntity>;
 
   constructor(
     @InjectRepository(ConnectionEntity)
@@ -194,21 +123,10 @@ export class ConnectionsService {
     @Inject(ENV) env: Env,
   ) {
     this.endpoints = endpointPolicy(env);
-    this.byKey = new BatchedLookup((keys) =>
-      withOwnDeadline(dataSource, env.REQUEST_TIMEOUT_MS, async () => {
-        const rows = await queryPrepared<ConnectionRow>(
-          dataSource,
-          CONNECTIONS_BY_KEYS,
-          [
-            keys.map((k) => k.id),
-            keys.map((k) => k.tenant.orgId),
-            keys.map((k) => k.tenant.sandboxName),
-          ],
-        );
-        const found: (ConnectionRow | undefined)[] = [];
-        for (const row of rows) found[row.n - 1] = row;
-        return found;
-      }),
+    this.byId = new TenantRowLookup(
+      dataSource,
+      ConnectionEntity,
+      env.REQUEST_TIMEOUT_MS,
     );
   }
 
@@ -392,9 +310,9 @@ export class ConnectionsService {
   }
 
   private async load(tenant: Tenant, id: string): Promise<ConnectionEntity> {
-    const row = await this.byKey.load({ id, tenant });
+    const row = await this.byId.get(tenant, id);
     if (!row) throw notFound('connections', id);
-    return connectionOf(row);
+    return row;
   }
 
   private checkAuth(

@@ -15,13 +15,18 @@ export interface PreparedStatement {
   readonly text: string;
 }
 
-const names = new Set<string>();
+const texts = new Map<string, string>();
 
-/** Declares a statement once, at module load; names are unique per process (the driver refuses one name with two texts). */
+/**
+ * Declares a statement; one name has one text in a process (the driver
+ * refuses a name with two texts on one connection). Declaring it again with
+ * the same text (another app in the same process) is allowed.
+ */
 export function prepared(name: string, text: string): PreparedStatement {
-  if (names.has(name))
-    throw new Error(`prepared statement ${name} declared twice`);
-  names.add(name);
+  const known = texts.get(name);
+  if (known !== undefined && known !== text)
+    throw new Error(`prepared statement ${name} declared with two texts`);
+  texts.set(name, text);
   return { name, text };
 }
 

@@ -425,6 +425,44 @@ describe('connections, source and target connections', () => {
       }
     });
 
+    it('answers source and target connections exactly as their lists do', async () => {
+      const tenant = await createTenant(t);
+      const base = await createConnection(t, tenant);
+      const target = await createTarget(t, tenant, base.id);
+      const source = await createSource(
+        t,
+        tenant,
+        (await createProfileConnection(t, tenant)).id,
+      );
+      for (const [resource, id] of [
+        ['targetConnections', target.id],
+        ['sourceConnections', source.id],
+      ] as const) {
+        const list = await t.http
+          .get(`${FS}/${resource}`)
+          .set(tenant.headers)
+          .expect(200);
+        const listed = (list.body as { items: { id: string }[] }).items;
+        const res = await t.http
+          .get(`${FS}/${resource}/${id}`)
+          .set(tenant.headers)
+          .expect(200);
+        expect(res.text).toBe(
+          JSON.stringify({ items: [listed.find((i) => i.id === id)] }),
+        );
+        const other = await createTenant(t);
+        expectError(
+          (
+            await t.http
+              .get(`${FS}/${resource}/${id}`)
+              .set(other.headers)
+              .expect(404)
+          ).body,
+          '1101-404',
+        );
+      }
+    });
+
     it('answers lookups that share a statement each with its own tenant only', async () => {
       const [a, b] = [await createTenant(t), await createTenant(t)];
       const ca = await createConnection(t, a);

@@ -308,7 +308,7 @@ describe('a read that times out', () => {
       (
         await observer.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE state = 'active' AND query LIKE '%JOIN connections c ON%'
+            WHERE state = 'active' AND query LIKE '%JOIN "connections" e ON%'
               AND pid <> pg_backend_pid()`,
         )
       ).rows[0]?.n ?? 0;
