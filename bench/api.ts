@@ -37,7 +37,7 @@ const PROFILE_SPEC = {
   version: '1.0',
 };
 const TARGETS = 20;
-/** `BENCH_API_ONLY=<text>`: only the list phases whose name contains it. */
+/** `BENCH_API_ONLY=<text>`: only the phases (list and concurrent) whose name contains it. */
 const ONLY = process.env.BENCH_API_ONLY;
 /** `BENCH_API_PHASES=lists,concurrent` (both by default). */
 const PHASES = new Set(
@@ -75,7 +75,8 @@ async function load(
   phase: string,
   spec: Omit<LoadSpec, 'concurrency' | 'warmupMs' | 'durationMs'>,
   postgresCpuMs: () => number,
-): Promise<LoadPhase> {
+): Promise<LoadPhase | undefined> {
+  if (ONLY && !phase.includes(ONLY)) return undefined;
   const child = fork(new URL('./load-client.js', import.meta.url), {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -409,31 +410,33 @@ export async function runApiBench(): Promise<void> {
     process.stdout.write(
       `${CLIENTS} concurrent keep-alive clients, ${LOAD_SECONDS} s each (after 2 s of warm-up), rate limit ${RATE_LIMIT}/min:\n`,
     );
-    const loads: LoadPhase[] = !PHASES.has('concurrent')
-      ? []
-      : [
-          await load(
-            'GET /connections/{id}',
-            {
-              base,
-              headers,
-              paths: connectionIds.map((id) => `${FS}/connections/${id}`),
-            },
-            () => db.cpuMs(),
-          ),
-          await load(
-            'runs of one flow (property=flowId==…)',
-            {
-              base,
-              headers,
-              paths: Array.from(
-                { length: 100 },
-                (_, i) => `${FS}/runs?property=flowId==${pick(flowIds, i)}`,
-              ),
-            },
-            () => db.cpuMs(),
-          ),
-        ];
+    const loads = (
+      !PHASES.has('concurrent')
+        ? []
+        : [
+            await load(
+              'GET /connections/{id}',
+              {
+                base,
+                headers,
+                paths: connectionIds.map((id) => `${FS}/connections/${id}`),
+              },
+              () => db.cpuMs(),
+            ),
+            await load(
+              'runs of one flow (property=flowId==…)',
+              {
+                base,
+                headers,
+                paths: Array.from(
+                  { length: 100 },
+                  (_, i) => `${FS}/runs?property=flowId==${pick(flowIds, i)}`,
+                ),
+              },
+              () => db.cpuMs(),
+            ),
+          ]
+    ).filter((p): p is LoadPhase => p !== undefined);
     await printTopStatements(ds, 'concurrent');
 
     const width = Math.max(0, ...phases.map((p) => p.phase.length));

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { LimitsModule } from '../limits/limits.module.js';
 import { ClientEntity } from '../tenancy/client.entity.js';
 import { TenancyModule } from '../tenancy/tenancy.module.js';
 import { PlatformAuthGuard } from './platform-auth.guard.js';
@@ -9,11 +10,16 @@ import { TokenService } from './token.service.js';
 
 /**
  * The token endpoint and the Platform gateway checks. A module whose
- * controllers use `PlatformApi()` imports this one: Nest builds the guard in
- * that module, from the token service and tenancy exported here.
+ * controllers use `PlatformApi()` imports this one: Nest builds the guards
+ * (authentication, then the rate limit) in that module, from the token
+ * service, tenancy and limits exported here.
  */
 @Module({
-  imports: [TenancyModule, TypeOrmModule.forFeature([ClientEntity])],
+  imports: [
+    TenancyModule,
+    LimitsModule,
+    TypeOrmModule.forFeature([ClientEntity]),
+  ],
   controllers: [TokenController],
   providers: [TokenService, PlatformAuthenticator, PlatformAuthGuard],
   exports: [
@@ -21,6 +27,7 @@ import { TokenService } from './token.service.js';
     PlatformAuthenticator,
     PlatformAuthGuard,
     TenancyModule,
+    LimitsModule,
   ],
 })
 export class AuthModule {}

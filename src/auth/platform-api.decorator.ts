@@ -5,6 +5,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiSecurity } from '@nestjs/swagger';
+import { RateLimitGuard } from '../limits/rate-limit.guard.js';
 import { PlatformAuthGuard } from './platform-auth.guard.js';
 import type { AppRequest, Tenant } from '../common/request-context.js';
 
@@ -18,10 +19,13 @@ export const CurrentTenant = createParamDecorator(
   },
 );
 
-/** Marks a controller as a Platform API: token + Adobe headers, documented for Swagger UI. */
+/**
+ * Marks a controller as a Platform API: token + Adobe headers (then the
+ * client's rate limit, once the client is known), documented for Swagger UI.
+ */
 export function PlatformApi(): ClassDecorator & MethodDecorator {
   return applyDecorators(
-    UseGuards(PlatformAuthGuard),
+    UseGuards(PlatformAuthGuard, RateLimitGuard),
     ApiBearerAuth('bearer'),
     ApiSecurity('x-api-key'),
     ApiSecurity('x-gw-ims-org-id'),

@@ -23,6 +23,9 @@ const header = (
  */
 @Injectable()
 export class PlatformAuthenticator {
+  /** secretIdOf a cached client's hash (a SHA-256), once per cache entry rather than per request. */
+  private readonly secretIds = new WeakMap<object, string>();
+
   constructor(
     private readonly tokens: TokenService,
     private readonly tenancy: TenancyCache,
@@ -53,7 +56,7 @@ export class PlatformAuthenticator {
       !client ||
       client.orgId !== orgId ||
       // The secret was rotated after the token was issued.
-      secretIdOf(client.secretHash) !== claims.secretId
+      this.secretIdOf(client) !== claims.secretId
     ) {
       // Or the client was deleted or moved after the token was issued.
       throw new DomainError(ErrorCode.TokenInvalid, 'Oauth token is not valid');
@@ -76,5 +79,14 @@ export class PlatformAuthenticator {
       sandboxType: sandbox.type,
       clientId: claims.clientId,
     };
+  }
+
+  private secretIdOf(client: { secretHash: string }): string {
+    let id = this.secretIds.get(client);
+    if (id === undefined) {
+      id = secretIdOf(client.secretHash);
+      this.secretIds.set(client, id);
+    }
+    return id;
   }
 }

@@ -7,10 +7,12 @@ import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import { ConnectionsController } from './connections.controller.js';
 import { ConnectionsService } from './connections.service.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 
 /** Base connections: credentials of an Event Hubs namespace, or the profile store. */
 @Module({
   imports: [
+    IdempotencyModule,
     AuthModule,
     ReferencesModule,
     TypeOrmModule.forFeature([ConnectionEntity]),

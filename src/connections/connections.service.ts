@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import {
   CONNECTION_SPECS,
   type ConnectionSpec,
@@ -34,6 +34,7 @@ import {
   resolveNamespace,
 } from '../event-hubs/endpoint.js';
 import { ENV, type Env, endpointPolicy } from '../config/env.js';
+import { TenantRowLookup } from '../database/tenant-row-lookup.js';
 import { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import {
@@ -109,6 +110,7 @@ export function resolveConnectionSpec(ref: {
 @Injectable()
 export class ConnectionsService {
   private readonly endpoints: EndpointPolicy;
+  private readonly byId: TenantRowLookup<ConnectionEntity>;
 
   constructor(
     @InjectRepository(ConnectionEntity)
@@ -117,9 +119,15 @@ export class ConnectionsService {
     private readonly secretBox: SecretBox,
     private readonly probe: EventHubsProbe,
     private readonly edits: ConnectionEdits,
+    dataSource: DataSource,
     @Inject(ENV) env: Env,
   ) {
     this.endpoints = endpointPolicy(env);
+    this.byId = new TenantRowLookup(
+      dataSource,
+      ConnectionEntity,
+      env.REQUEST_TIMEOUT_MS,
+    );
   }
 
   async create(tenant: Tenant, dto: CreateConnectionDto): Promise<CreatedDto> {
@@ -302,9 +310,7 @@ export class ConnectionsService {
   }
 
   private async load(tenant: Tenant, id: string): Promise<ConnectionEntity> {
-    const row = await this.repo.findOne({
-      where: { id, ...tenantWhere(tenant) },
-    });
+    const row = await this.byId.get(tenant, id);
     if (!row) throw notFound('connections', id);
     return row;
   }

@@ -20,6 +20,7 @@ import type { Tenant } from '../common/request-context.js';
 import { metaOf, ownedBy, tenantWhere } from '../common/resource.mapper.js';
 import type { TenantScopedEntity } from '../common/tenant-scoped.entity.js';
 import { validateAs } from '../common/validation.js';
+import { TenantRowLookup } from '../database/tenant-row-lookup.js';
 import type { ConnectionEdits } from './connection-edits.js';
 import { ConnectionEntity } from './connection.entity.js';
 import { resolveConnectionSpec } from './connections.service.js';
@@ -68,13 +69,22 @@ export interface LinkedKind {
  * spec validates their params, so one implementation serves both resources.
  */
 export class LinkedConnectionsService<E extends LinkedEntity> {
+  private readonly byId: TenantRowLookup<E>;
+
   constructor(
     private readonly repo: Repository<E>,
     private readonly kind: LinkedKind,
     private readonly references: References,
+    /** REQUEST_TIMEOUT_MS: the bound of a batch of lookups by id. */
+    requestTimeoutMs: number,
     /** Told of edits (target connections: flows publishing through them retry at once). */
     private readonly edits?: ConnectionEdits,
   ) {
+    this.byId = new TenantRowLookup(
+      repo.manager.connection,
+      repo.target,
+      requestTimeoutMs,
+    );
     references.register(
       kind.resource,
       'connections',
@@ -137,9 +147,7 @@ export class LinkedConnectionsService<E extends LinkedEntity> {
   }
 
   async get(tenant: Tenant, id: string): Promise<LinkedConnectionDto> {
-    const row = await this.repo.findOne({
-      where: { id, ...tenantWhere(tenant) } as never,
-    });
+    const row = await this.byId.get(tenant, id);
     if (!row) throw notFound(this.kind.resource, id);
     return this.toDto(row);
   }

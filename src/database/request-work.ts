@@ -119,7 +119,8 @@ export function runAsRequestWork<T>(work: RequestWork, fn: () => T): T {
   return storage.run(work, fn);
 }
 
-const tracked = new WeakSet<DataSource>();
+/** The data sources whose query runners are hooked, with their cancel functions. */
+const tracked = new WeakMap<DataSource, Cancel>();
 
 /**
  * Makes every query runner created inside a request part of its RequestWork.
@@ -129,9 +130,10 @@ const tracked = new WeakSet<DataSource>();
  * that cancels statements by backend pid.
  */
 export function trackRequestWork(dataSource: DataSource): Cancel {
+  const known = tracked.get(dataSource);
+  if (known) return known;
   const cancel = cancelBackends(dataSource);
-  if (tracked.has(dataSource)) return cancel;
-  tracked.add(dataSource);
+  tracked.set(dataSource, cancel);
   const create = dataSource.createQueryRunner.bind(dataSource);
   dataSource.createQueryRunner = (mode) => {
     const work = storage.getStore();
@@ -140,6 +142,29 @@ export function trackRequestWork(dataSource: DataSource): Cancel {
     return work.track(create(mode));
   };
   return cancel;
+}
+
+/**
+ * Runs `fn`, database work several requests share (so no one request's
+ * deadline may cancel it), as work of its own with its own deadline: after
+ * `timeoutMs` its statements are cancelled and later ones refused, and it
+ * fails with RequestExpired. Read-only work only: what it waits for is
+ * answered by each request's own deadline anyway (reads answer 503 at once).
+ */
+export async function withOwnDeadline<T>(
+  dataSource: DataSource,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const work = new RequestWork(timeoutMs, trackRequestWork(dataSource));
+  const timer =
+    timeoutMs > 0 ? setTimeout(() => work.expire(), timeoutMs) : undefined;
+  try {
+    return await runAsRequestWork(work, fn);
+  } finally {
+    clearTimeout(timer);
+    work.finish();
+  }
 }
 
 /**

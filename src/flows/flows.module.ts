@@ -9,10 +9,12 @@ import { FlowEntity } from './flow.entity.js';
 import { FlowOperations } from './flow-operations.js';
 import { FlowsController } from './flows.controller.js';
 import { FlowsService } from './flows.service.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 
 /** Flows: which segments and attributes go from a source to targets. */
 @Module({
   imports: [
+    IdempotencyModule,
     AuthModule,
     ReferencesModule,
     SourceConnectionsModule,

@@ -11,7 +11,9 @@ import { DomainError, ErrorCode } from '../common/errors.js';
 import type { AppRequest } from '../common/request-context.js';
 import { fingerprint, parseIdempotencyKey } from './idempotency-key.js';
 import { IdempotencyService } from './idempotency.service.js';
-import { IDEMPOTENT } from './idempotent.decorator.js';
+
+/** Set by @Idempotent(). */
+export const IDEMPOTENT = 'fse:idempotent';
 
 /** Response headers a replay repeats; the rest belong to each response (request id, rate limits). */
 const REPLAYED_HEADERS = ['location', 'x-location', 'etag', 'content-location'];
@@ -20,7 +22,7 @@ const REPLAYED_HEADERS = ['location', 'x-location', 'etag', 'content-location'];
 const HTTP_CODE = '__httpCode__';
 
 /**
- * Global, active on routes marked @Idempotent() when the request carries an
+ * On the routes marked @Idempotent(), active when the request carries an
  * `Idempotency-Key`; runs after the auth guard, so the tenant is known, and
  * before the pipes, so the body is the one the client sent.
  */

@@ -1,17 +1,21 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
 import { MAX_KEY_LENGTH } from './idempotency-key.js';
-
-export const IDEMPOTENT = 'fse:idempotent';
+import {
+  IDEMPOTENT,
+  IdempotencyInterceptor,
+} from './idempotency.interceptor.js';
 
 /**
  * Marks a create route as accepting `Idempotency-Key` (IdempotencyInterceptor
- * does the work) and documents the header (its 409 and 422 are added with
+ * does the work; the controller's module imports IdempotencyModule) and
+ * documents the header (its 409 and 422 are added with
  * the shared error responses, app.setup.ts).
  */
 export const Idempotent = (): MethodDecorator =>
   applyDecorators(
     SetMetadata(IDEMPOTENT, true),
+    UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,

@@ -72,7 +72,8 @@ export class RateLimiter
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
   }
 
-  async consume(bucket: string, limit: number): Promise<RateDecision> {
+  /** Answers at once unless this replica must first add its count to the shared one (see WindowCount). */
+  consume(bucket: string, limit: number): RateDecision | Promise<RateDecision> {
     const now = Date.now() + this.clockOffset;
     const windowStart = now - (now % WINDOW_MS);
     let count = this.counts.get(bucket);
@@ -92,12 +93,12 @@ export class RateLimiter
         return { allowed: true, retryAfterSeconds: 0 };
       case 'reject':
         return { allowed: false, retryAfterSeconds };
-      case 'sync': {
-        const total = await this.sync(bucket, count);
-        return total <= limit
-          ? { allowed: true, retryAfterSeconds: 0 }
-          : { allowed: false, retryAfterSeconds };
-      }
+      case 'sync':
+        return this.sync(bucket, count).then((total) =>
+          total <= limit
+            ? { allowed: true, retryAfterSeconds: 0 }
+            : { allowed: false, retryAfterSeconds },
+        );
     }
   }
 

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { notFound } from '../common/errors.js';
+import { ENV, type Env } from '../config/env.js';
+import { TenantRowLookup } from '../database/tenant-row-lookup.js';
 import type { ListQueryDto } from '../common/list-query.dto.js';
 import {
   listRows,
@@ -10,7 +12,6 @@ import {
   type SqlListSpec,
 } from '../common/sql-listing.js';
 import type { Tenant } from '../common/request-context.js';
-import { tenantWhere } from '../common/resource.mapper.js';
 import type { RunDto, RunListDto } from './dto/run.dto.js';
 import { RunEntity } from './run.entity.js';
 import {
@@ -65,9 +66,18 @@ const RUN_LIST: SqlListSpec = {
 
 @Injectable()
 export class RunsService {
+  private readonly byId: TenantRowLookup<RunEntity>;
+
   constructor(
     @InjectRepository(RunEntity) private readonly repo: Repository<RunEntity>,
-  ) {}
+    @Inject(ENV) env: Env,
+  ) {
+    this.byId = new TenantRowLookup(
+      repo.manager.connection,
+      RunEntity,
+      env.REQUEST_TIMEOUT_MS,
+    );
+  }
 
   async list(tenant: Tenant, query: ListQueryDto): Promise<RunListDto> {
     const qb = this.repo
@@ -86,9 +96,7 @@ export class RunsService {
   }
 
   async get(tenant: Tenant, id: string): Promise<RunDto> {
-    const row = await this.repo.findOne({
-      where: { id, ...tenantWhere(tenant) },
-    });
+    const row = await this.byId.get(tenant, id);
     if (!row) throw notFound('runs', id);
     return toRunDto(row) as unknown as RunDto;
   }

@@ -9,10 +9,12 @@ import { SegmentJobsService } from './segment-jobs.service.js';
 import { SegmentMetricsService } from './segment-metrics.service.js';
 import { SegmentsController } from './segments.controller.js';
 import { SegmentsService } from './segments.service.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 
 /** Segment definitions, membership evaluation and the background worker. */
 @Module({
   imports: [
+    IdempotencyModule,
     AuthModule,
     TypeOrmModule.forFeature([SegmentDefinitionEntity, SegmentJobEntity]),
   ],

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ENV, type Env } from '../config/env.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { References } from '../common/references.js';
@@ -11,6 +12,7 @@ export class SourceConnectionsService extends LinkedConnectionsService<SourceCon
     @InjectRepository(SourceConnectionEntity)
     repo: Repository<SourceConnectionEntity>,
     references: References,
+    @Inject(ENV) env: Env,
   ) {
     super(
       repo,
@@ -20,6 +22,7 @@ export class SourceConnectionsService extends LinkedConnectionsService<SourceCon
           s.sourceSpec?.spec as Record<string, unknown> | undefined,
       },
       references,
+      env.REQUEST_TIMEOUT_MS,
     );
   }
 }

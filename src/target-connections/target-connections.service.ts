@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ENV, type Env } from '../config/env.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ConnectionEdits } from '../connections/connection-edits.js';
@@ -12,6 +13,7 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
     @InjectRepository(TargetConnectionEntity)
     repo: Repository<TargetConnectionEntity>,
     references: References,
+    @Inject(ENV) env: Env,
     edits: ConnectionEdits,
   ) {
     super(
@@ -21,6 +23,7 @@ export class TargetConnectionsService extends LinkedConnectionsService<TargetCon
         paramsSpec: (s) => s.targetSpec?.spec,
       },
       references,
+      env.REQUEST_TIMEOUT_MS,
       edits,
     );
   }

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tenant } from '../../src/common/request-context.js';
+import { ConnectionsService } from '../../src/connections/connections.service.js';
 import { freePort } from '../global-setup.js';
 import {
   createTenant,
@@ -390,6 +392,119 @@ describe('connections, source and target connections', () => {
         .delete(`${FS}/connections/${base.id}`)
         .set(tenant.headers)
         .expect(404);
+    });
+  });
+
+  describe('GET /connections/{id}', () => {
+    it('answers exactly the list item: same fields, same order, secrets masked', async () => {
+      const tenant = await createTenant(t);
+      const created = [
+        await createConnection(t, tenant, {
+          description: 'with secrets',
+          auth: {
+            specName: EH_AUTH,
+            params: ehAuthParams({ sasKey: SAS_KEY }),
+          },
+        }),
+        await createProfileConnection(t, tenant),
+      ];
+      const list = await t.http
+        .get(`${FS}/connections`)
+        .set(tenant.headers)
+        .expect(200);
+      const listed = (list.body as { items: { id: string }[] }).items;
+      for (const { id } of created) {
+        const res = await t.http
+          .get(`${FS}/connections/${id.toUpperCase()}`)
+          .set(tenant.headers)
+          .expect(200);
+        expect(res.text).toBe(
+          JSON.stringify({ items: [listed.find((i) => i.id === id)] }),
+        );
+        expect(res.text).not.toContain(SAS_KEY);
+      }
+    });
+
+    it('answers source and target connections exactly as their lists do', async () => {
+      const tenant = await createTenant(t);
+      const base = await createConnection(t, tenant);
+      const target = await createTarget(t, tenant, base.id);
+      const source = await createSource(
+        t,
+        tenant,
+        (await createProfileConnection(t, tenant)).id,
+      );
+      for (const [resource, id] of [
+        ['targetConnections', target.id],
+        ['sourceConnections', source.id],
+      ] as const) {
+        const list = await t.http
+          .get(`${FS}/${resource}`)
+          .set(tenant.headers)
+          .expect(200);
+        const listed = (list.body as { items: { id: string }[] }).items;
+        const res = await t.http
+          .get(`${FS}/${resource}/${id}`)
+          .set(tenant.headers)
+          .expect(200);
+        expect(res.text).toBe(
+          JSON.stringify({ items: [listed.find((i) => i.id === id)] }),
+        );
+        const other = await createTenant(t);
+        expectError(
+          (
+            await t.http
+              .get(`${FS}/${resource}/${id}`)
+              .set(other.headers)
+              .expect(404)
+          ).body,
+          '1101-404',
+        );
+      }
+    });
+
+    it('answers lookups that share a statement each with its own tenant only', async () => {
+      const [a, b] = [await createTenant(t), await createTenant(t)];
+      const ca = await createConnection(t, a);
+      const cb = await createConnection(t, b);
+      const asked = [
+        [a, ca.id, 200],
+        [b, ca.id, 404],
+        [b, cb.id, 200],
+        [a, cb.id, 404],
+        [a, MISSING_ID, 404],
+      ] as const;
+      // Many at once, so most are read in one turn and batched.
+      const answers = await Promise.all(
+        [...asked, ...asked, ...asked].map(([tenant, id]) =>
+          t.http.get(`${FS}/connections/${id}`).set(tenant.headers),
+        ),
+      );
+      answers.forEach((res, i) => {
+        const [tenant, id, status] = asked[i % asked.length] ?? [];
+        expect(res.status).toBe(status);
+        if (status === 200)
+          expect(res.body.items[0]).toMatchObject({
+            id,
+            imsOrgId: tenant?.orgId,
+          });
+        else expectError(res.body, '1101-404');
+      });
+      // Started in one turn: one statement for all, each answered by tenant.
+      const service = t.app.get(ConnectionsService);
+      const tenantOf = (x: TestTenant): Tenant => ({
+        orgId: x.orgId,
+        sandboxName: 'prod',
+        sandboxId: '',
+        sandboxType: 'production',
+        clientId: x.clientId,
+      });
+      const settled = await Promise.allSettled(
+        asked.map(([tenant, id]) => service.get(tenantOf(tenant), id)),
+      );
+      expect(
+        settled.map((r) => (r.status === 'fulfilled' ? r.value.id : 404)),
+      ).toEqual([ca.id, 404, cb.id, 404, 404]);
     });
   });
 

@@ -10,6 +10,35 @@ describe('flow documents (built by PostgreSQL)', () => {
   });
   afterAll(async () => t.close());
 
+  it('GET /runs/{id} answers exactly the list item, and only to its tenant', async () => {
+    const tenant = await createTenant(t);
+    const flow = await createFlow(t, tenant);
+    const [run] = (await t.app.get(DataSource).query(
+      `INSERT INTO runs (org_id, sandbox_name, sandbox_id, flow_id, flow_spec_id, hour_start, version, metrics)
+       VALUES ($1, 'prod', gen_random_uuid(), $2, $3, date_trunc('hour', now()), gen_random_uuid(),
+               '{"statusSummary": {"status": "success"}, "recordSummary": {"outputRecordCount": 7}}')
+       RETURNING id`,
+      [tenant.orgId, flow.id, FLOW_SPEC.id],
+    )) as { id: string }[];
+    const list = await t.http
+      .get(`${FS}/runs?property=flowId==${flow.id}`)
+      .set(tenant.headers)
+      .expect(200);
+    const res = await t.http
+      .get(`${FS}/runs/${run?.id}`)
+      .set(tenant.headers)
+      .expect(200);
+    expect(res.text).toBe(
+      JSON.stringify({
+        items: (list.body as { items: { id: string }[] }).items.filter(
+          (i) => i.id === run?.id,
+        ),
+      }),
+    );
+    const other = await createTenant(t);
+    await t.http.get(`${FS}/runs/${run?.id}`).set(other.headers).expect(404);
+  });
+
   it('GET by id and the list show the same document, in the contract order, with the latest run', async () => {
     const tenant = await createTenant(t);
     const flow = await createFlow(t, tenant);

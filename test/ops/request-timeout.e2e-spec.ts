@@ -17,6 +17,7 @@ import type { AppRequest } from '../../src/common/request-context.js';
 import { requestTimeout } from '../../src/limits/request-timeout.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
 import {
+  createConnection,
   createDestination,
   expectError,
   flowBody,
@@ -284,5 +285,55 @@ describe('a write that times out', () => {
         .send(body)
         .expect(201);
     expect(await flowCount(tenant.orgId)).toBe(1);
+  });
+});
+
+describe('a read that times out', () => {
+  const TIMEOUT = 300;
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { REQUEST_TIMEOUT_MS: String(TIMEOUT) } });
+  });
+  afterAll(async () => t?.close());
+
+  it('GET /connections/{id} behind a lock answers 503 at its deadline, and its statement (shared by a batch) is cancelled', async () => {
+    const tenant = await createTenant(t);
+    const c = await createConnection(t, tenant);
+    const blocker = new pg.Client({ connectionString: t.databaseUrl });
+    await blocker.connect();
+    // Read outside the blocker's transaction, which would see one snapshot of pg_stat_activity.
+    const observer = new pg.Client({ connectionString: t.databaseUrl });
+    await observer.connect();
+    const waiting = async (): Promise<number> =>
+      (
+        await observer.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE state = 'active' AND query LIKE '%JOIN "connections" e ON%'
+              AND pid <> pg_backend_pid()`,
+        )
+      ).rows[0]?.n ?? 0;
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE connections IN ACCESS EXCLUSIVE MODE');
+    try {
+      const started = Date.now();
+      const res = await t.http
+        .get(`${FS}/connections/${c.id}`)
+        .set(tenant.headers);
+      expect(res.status).toBe(503);
+      expectError(res.body, '1100-503');
+      expect(Date.now() - started).toBeLessThan(TIMEOUT + 1000);
+      // The lock is still held: only a cancel ends the statement now.
+      await vi.waitFor(async () => expect(await waiting()).toBe(0), {
+        timeout: 3000,
+      });
+    } finally {
+      await blocker.query('COMMIT');
+      await blocker.end();
+      await observer.end();
+    }
+    await t.http
+      .get(`${FS}/connections/${c.id}`)
+      .set(tenant.headers)
+      .expect(200);
   });
 });

@@ -1,18 +1,18 @@
 import {
-  type CallHandler,
+  type CanActivate,
   type ExecutionContext,
   Inject,
   Injectable,
-  type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { from, mergeMap, type Observable } from 'rxjs';
 import { DomainError, ErrorCode } from '../common/errors.js';
 import type { AppRequest } from '../common/request-context.js';
 import { ENV, type Env } from '../config/env.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { TOKEN_RATE_LIMIT } from './rate-limit.decorator.js';
-import { RateLimiter } from './rate-limiter.service.js';
+import { type RateDecision, RateLimiter } from './rate-limiter.service.js';
+
+/** Set by @TokenRateLimit(). */
+export const TOKEN_RATE_LIMIT = 'fse:token-rate-limit';
 
 interface Rule {
   scope: 'client' | 'token';
@@ -21,12 +21,15 @@ interface Rule {
 }
 
 /**
- * Global: interceptors run after guards, so on Platform routes the tenant
- * (and its client id) is known. Routes without a tenant and without
- * @TokenRateLimit() (health, metrics, docs) are not limited.
+ * Counts a request against its client's limit, or refuses it (429). On
+ * Platform routes it runs after PlatformAuthGuard (PlatformApi() lists both),
+ * so the tenant is known and an unauthenticated request is never counted;
+ * on @TokenRateLimit() routes it limits per `client_id` in the body. A guard
+ * rather than an interceptor: a route without interceptors skips Nest's
+ * observable pipeline, which costs more than the counting on a GET by id.
  */
 @Injectable()
-export class RateLimitInterceptor implements NestInterceptor {
+export class RateLimitGuard implements CanActivate {
   constructor(
     @Inject(ENV) private readonly env: Env,
     private readonly limiter: RateLimiter,
@@ -34,23 +37,24 @@ export class RateLimitInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
   ) {}
 
-  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (ctx.getType() !== 'http') return next.handle();
+  canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
+    if (ctx.getType() !== 'http') return true;
     const rule = this.ruleFor(ctx, ctx.switchToHttp().getRequest<AppRequest>());
-    if (!rule) return next.handle();
-    return from(this.limiter.consume(rule.bucket, rule.limit)).pipe(
-      mergeMap((decision) => {
-        if (!decision.allowed) {
-          this.metrics.recordRateLimited(rule.scope);
-          throw new DomainError(
-            ErrorCode.RateLimited,
-            `Too many requests: the limit is ${rule.limit} per minute. Retry after ${decision.retryAfterSeconds} seconds.`,
-            undefined,
-            { 'Retry-After': String(decision.retryAfterSeconds) },
-          );
-        }
-        return next.handle();
-      }),
+    if (!rule) return true;
+    const decision = this.limiter.consume(rule.bucket, rule.limit);
+    return decision instanceof Promise
+      ? decision.then((d) => this.admit(rule, d))
+      : this.admit(rule, decision);
+  }
+
+  private admit(rule: Rule, decision: RateDecision): boolean {
+    if (decision.allowed) return true;
+    this.metrics.recordRateLimited(rule.scope);
+    throw new DomainError(
+      ErrorCode.RateLimited,
+      `Too many requests: the limit is ${rule.limit} per minute. Retry after ${decision.retryAfterSeconds} seconds.`,
+      undefined,
+      { 'Retry-After': String(decision.retryAfterSeconds) },
     );
   }
 
