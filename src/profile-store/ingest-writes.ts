@@ -290,8 +290,8 @@ function absorbedProfilesDelete(
   first: number,
 ): { sql: string; params: unknown[] } {
   return {
-    sql: `DELETE FROM profiles
-           WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($${first}::uuid[])`,
+    sql: `DELETE FROM profiles p
+           WHERE ${BY_ID_IN_TENANT(`$${first}::uuid[]`)}`,
     params: [ids],
   };
 }
