@@ -97,12 +97,24 @@ function evaluateRange<Doc>(
   }
 }
 
+/**
+ * `next` is built on first use: a stored profile's write needs only the
+ * patch (the database merges it over the stored entries), and copying every
+ * membership of every profile evaluated is a cost ingestion would pay for
+ * nothing.
+ */
 function withNext(
   current: StoredMemberships | undefined,
   { patch, changes }: Evaluated,
 ): Transitions {
-  const next = patch ? { ...current, ...patch } : (current ?? {});
-  return { next, patch, changes };
+  let next: StoredMemberships | undefined;
+  return {
+    get next(): StoredMemberships {
+      return (next ??= patch ? { ...current, ...patch } : (current ?? {}));
+    },
+    patch,
+    changes,
+  };
 }
 
 /** Segments evaluated between two chances to yield (see TimeSlice). */

@@ -17,15 +17,19 @@ import {
  * identities, then write the batch's outcome in one round trip.
  */
 
-/** A stored profile as ingestion reads it (locked). */
+/**
+ * A stored profile as ingestion reads it (locked). The times are epoch
+ * milliseconds (truncated, like a Date of them): ingestion only orders by
+ * them.
+ */
 export interface StoredProfileRow {
   id: string;
   attributes: JsonObject;
   identity_map: IdentityMap;
   memberships: StoredMemberships;
   content_versions: ContentVersions;
-  created_at: Date;
-  updated_at: Date;
+  created_ms: number;
+  updated_ms: number;
 }
 
 /** A profile's new content, as a batch writes it. */
@@ -38,14 +42,19 @@ export interface ProfileContent {
 }
 
 /**
- * A stored profile to rewrite; `touched`: attributes or identities changed;
- * `versioned`: its content versions moved (not on a `realized` → `existing`
- * step alone).
+ * A stored profile to rewrite: only what the write changes is set, the rest
+ * of the row stays as stored.
  */
 export interface StoredUpdate {
-  profile: ProfileContent;
-  touched: boolean;
-  versioned: boolean;
+  id: string;
+  /** Set when attributes or identities changed; `updated_at` moves with it. */
+  attributes?: JsonObject;
+  /** Set when the identities changed. */
+  identityMap?: IdentityMap;
+  /** The membership entries the write sets, over the stored ones. */
+  memberships?: StoredMemberships;
+  /** Set when they moved (not on a `realized` → `existing` step alone). */
+  contentVersions?: ContentVersions;
 }
 
 /** One row of profile_identities. */
@@ -108,11 +117,11 @@ export async function lockProfiles(
     const rows = (await m.query(
       `WITH o AS MATERIALIZED (${OWNER_LOOKUP})
        SELECT p.id, p.attributes, p.identity_map, p.memberships, p.content_versions,
-              p.created_at, p.updated_at,
+              floor(extract(epoch FROM p.created_at) * 1000)::float8 AS created_ms,
+              floor(extract(epoch FROM p.updated_at) * 1000)::float8 AS updated_ms,
               (SELECT count(*) FROM o)::int AS found
          FROM profiles p
-        WHERE p.org_id = $1 AND p.sandbox_name = $2
-          AND p.id = ANY(ARRAY(SELECT o.profile_id FROM o))
+        WHERE ${BY_ID_IN_TENANT('ARRAY(SELECT o.profile_id FROM o)')}
         ORDER BY p.id
           FOR UPDATE OF p`,
       [
@@ -138,6 +147,19 @@ export async function lockProfiles(
   }
   throw new RetryableConflict('identity graph kept changing while locking');
 }
+
+/**
+ * Profiles `p` of tenant `$1`/`$2` whose id is in `ids` (a uuid[]
+ * expression), found by primary key. The tenant test is wrapped in
+ * `IS TRUE` so that no index can use it: with the tenant's columns as index
+ * conditions, a table without fresh statistics (a tenant's first load, until
+ * autoanalyze) was planned as one range scan of `ix_profiles_lane` over all
+ * the tenant's profiles, filtering the ids — every batch read the whole
+ * tenant's index (1,000 pages per 100,000 profiles). Ids are unique across
+ * tenants, so the test only guards.
+ */
+const BY_ID_IN_TENANT = (ids: string): string =>
+  `p.id = ANY(${ids}) AND (p.org_id = $1 AND p.sandbox_name = $2) IS TRUE`;
 
 /**
  * The owner of each key (`$3` namespaces, `$4` ids) of tenant `$1`/`$2`
@@ -228,8 +250,10 @@ function newProfilesInsert(
  * Stored (locked) profiles rewritten by primary key: `id = ANY` probes it
  * whatever the statistics say (an UPDATE … FROM a record set was planned as
  * a scan of every profile on a freshly loaded table); each row picks its
- * values by id. `updated_at` (merge precedence) moves only when attributes
- * or identities changed.
+ * values by id. Only what changed is sent (the JSON is parsed by the
+ * database, per byte): unchanged identities stay, membership entries merge
+ * over the stored ones. `updated_at` (merge precedence) moves only when
+ * attributes or identities changed.
  */
 function storedProfilesUpdate(
   updated: StoredUpdate[],
@@ -237,23 +261,26 @@ function storedProfilesUpdate(
   first: number,
 ): { sql: string; params: unknown[] } {
   const byId: Record<string, unknown> = {};
-  for (const { profile: p, touched, versioned } of updated) {
-    const v = versioned ? p.contentVersions : undefined;
-    byId[p.id] = touched
-      ? { a: p.attributes, i: p.identityMap, m: p.memberships, v, u: true }
-      : { m: p.memberships, v, u: false };
+  for (const u of updated) {
+    byId[u.id] = {
+      a: u.attributes,
+      i: u.identityMap,
+      m: u.memberships,
+      v: u.contentVersions,
+    };
   }
   const $ = (k: number): string => `$${first + k}`;
   return {
     sql: `UPDATE profiles p
             SET (attributes, identity_map, memberships, content_versions, updated_at) = (
-                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map), r.m,
+                  SELECT COALESCE(r.a, p.attributes), COALESCE(r.i, p.identity_map),
+                         COALESCE(p.memberships || r.m, p.memberships),
                          COALESCE(r.v, p.content_versions),
-                         CASE WHEN r.u THEN ${$(2)}::timestamptz ELSE p.updated_at END
+                         CASE WHEN r.a IS NULL THEN p.updated_at ELSE ${$(2)}::timestamptz END
                     FROM jsonb_to_record(${$(1)}::jsonb -> p.id::text)
-                         AS r(a jsonb, i jsonb, m jsonb, v jsonb, u boolean))
-          WHERE p.org_id = $1 AND p.sandbox_name = $2 AND p.id = ANY(${$(0)}::uuid[])`,
-    params: [Object.keys(byId), JSON.stringify(byId), nowIso],
+                         AS r(a jsonb, i jsonb, m jsonb, v jsonb))
+          WHERE ${BY_ID_IN_TENANT(`${$(0)}::uuid[]`)}`,
+    params: [updated.map((u) => u.id), JSON.stringify(byId), nowIso],
   };
 }
 
@@ -263,8 +290,8 @@ function absorbedProfilesDelete(
   first: number,
 ): { sql: string; params: unknown[] } {
   return {
-    sql: `DELETE FROM profiles
-           WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($${first}::uuid[])`,
+    sql: `DELETE FROM profiles p
+           WHERE ${BY_ID_IN_TENANT(`$${first}::uuid[]`)}`,
     params: [ids],
   };
 }

@@ -45,8 +45,8 @@ function stored(
     identity_map: { email: emails.map((e) => ({ id: e })) },
     memberships: {},
     content_versions: {},
-    created_at: new Date(createdMs),
-    updated_at: new Date(updatedMs),
+    created_ms: createdMs,
+    updated_ms: updatedMs,
   };
 }
 
@@ -150,8 +150,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     expect(p.write.absorbed).toEqual(['p-young']);
     expect(p.write.created).toEqual([]);
     const [update] = p.write.updated;
-    expect(update?.touched).toBe(true);
-    expect(update?.profile.attributes).toEqual({
+    expect(update?.attributes).toEqual({
       name: 'young',
       city: 'Paris',
     });
@@ -171,6 +170,39 @@ describe('planBatch (ingestion rules without a database)', () => {
     // No longer gold (tier absent): the survivor exits too.
     expect(survivorRow?.membershipChanges).toEqual([
       { segmentId: 'seg-gold', from: 'existing', to: 'exited' },
+    ]);
+  });
+
+  it('an attribute change of a stored profile writes its attributes, membership changes and versions, not its identities', async () => {
+    const row = stored('p1', { loyalty: { tier: 'gold' } }, ['a@x.io'], 1_000);
+    row.memberships = {
+      'seg-gold': ['existing', '2026-01-01T00:00:00.000Z'],
+      'seg-old': ['exited', '2026-01-01T00:00:00.000Z'],
+    };
+    row.content_versions = { i: 1, 'a:loyalty': 1, 's:seg-gold': 1 };
+    const p = await plan({
+      items: [
+        item(0, {
+          identityMap: { email: [{ id: 'a@x.io' }] },
+          loyalty: { tier: 'silver' },
+        }),
+      ],
+      owners: new Map([
+        [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p1'],
+      ]),
+      loaded: [row],
+      segments: [gold],
+      evaluation,
+      newId,
+    });
+    expect(p.write.updated).toEqual([
+      {
+        id: 'p1',
+        attributes: { loyalty: { tier: 'silver' } },
+        // Merged over the stored entries by the write: seg-old stays.
+        memberships: { 'seg-gold': ['exited', NOW.toISOString()] },
+        contentVersions: { i: 1, 'a:loyalty': 2, 's:seg-gold': 2 },
+      },
     ]);
   });
 
@@ -196,12 +228,10 @@ describe('planBatch (ingestion rules without a database)', () => {
     });
     expect(p.write.updated).toEqual([
       {
-        profile: expect.objectContaining({
-          memberships: { 'seg-gold': ['existing', NOW.toISOString()] },
-        }),
-        touched: false,
-        // Not a change of what any flow sends: messageIds stay as they were.
-        versioned: false,
+        id: 'p1',
+        // Only the entry that changed; no attributes, identities or content
+        // versions (not a change of what any flow sends: messageIds stay).
+        memberships: { 'seg-gold': ['existing', NOW.toISOString()] },
       },
     ]);
     expect(p.write.changes).toEqual([
@@ -248,7 +278,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     ages.set(identityKeyString({ namespace: 'email', id: 'e0@x.io' }), 2);
     const p = await plan({ ...input, identityAges: ages });
     const [update] = p.write.updated;
-    const kept = update?.profile.identityMap ?? {};
+    const kept = update?.identityMap ?? {};
     expect(Object.values(kept).flat()).toHaveLength(MAX_PROFILE_IDENTITIES);
     const keptEmails = (kept.email ?? []).map((e) => e.id);
     expect(keptEmails).not.toContain('e5@x.io');

@@ -152,9 +152,9 @@ function mergeRecords(input: BatchInput): MergeOutcome {
     work.set(row.id, {
       id: row.id,
       isNew: false,
-      createdAtMs: row.created_at.getTime(),
+      createdAtMs: row.created_ms,
       createdSeq: 0,
-      updatedOrder: row.updated_at.getTime(),
+      updatedOrder: row.updated_ms,
       attributes: row.attributes,
       identityMap: row.identity_map,
       memberships: row.memberships,
@@ -325,7 +325,6 @@ async function rowsToWrite(
       input.evaluation,
       slice,
     );
-    p.memberships = t.next;
     const stored = p.contentVersions;
     p.contentVersions = bumpContentVersions(stored, {
       changedPaths: paths,
@@ -333,13 +332,17 @@ async function rowsToWrite(
       segmentIds: t.changes.map((c) => c.segmentId),
     });
     const dataChanged = paths.length > 0 || identitiesChanged;
-    if (p.isNew) created.push(p);
-    else if (dataChanged || t.patch)
-      updated.push({
-        profile: p,
-        touched: dataChanged,
-        versioned: p.contentVersions !== stored,
-      });
+    if (p.isNew) {
+      p.memberships = t.next;
+      created.push(p);
+    } else if (dataChanged || t.patch) {
+      const u: StoredUpdate = { id: p.id };
+      if (dataChanged) u.attributes = p.attributes;
+      if (identitiesChanged) u.identityMap = p.identityMap;
+      if (t.patch) u.memberships = t.patch;
+      if (p.contentVersions !== stored) u.contentVersions = p.contentVersions;
+      updated.push(u);
+    }
     changes.push({
       profileId: p.id,
       changedAt: now,

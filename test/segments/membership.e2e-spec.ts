@@ -95,6 +95,34 @@ describe('streaming segment membership', () => {
     ]);
   });
 
+  it('an update that changes one membership keeps the others as stored', async () => {
+    const tn = await createTenant(t);
+    const adults = await createSegment(t, tn, 'Adults', 'person.age >= 18');
+    const gold = await createSegment(t, tn, 'Gold', 'loyalty.tier = "gold"');
+    const profile = (age: number) => ({
+      identityMap: email('k@x.io'),
+      person: { age },
+      loyalty: { tier: 'gold' },
+    });
+    await ingest(t, tn, [profile(20)]);
+    await ingest(t, tn, [profile(21)]);
+    const goldBefore = await membershipOf(t, tn, 'k@x.io', gold.id);
+    expect(goldBefore?.status).toBe('existing');
+
+    // Only the adults' entry changes: the gold entry stays, with its time.
+    await ingest(t, tn, [profile(10)]);
+    expect((await membershipOf(t, tn, 'k@x.io', adults.id))?.status).toBe(
+      'exited',
+    );
+    expect(await membershipOf(t, tn, 'k@x.io', gold.id)).toEqual(goldBefore);
+    // And an attribute-only update keeps both.
+    await ingest(t, tn, [profile(11)]);
+    expect((await membershipOf(t, tn, 'k@x.io', adults.id))?.status).toBe(
+      'exited',
+    );
+    expect(await membershipOf(t, tn, 'k@x.io', gold.id)).toEqual(goldBefore);
+  });
+
   it('an export seeing a qualification makes it existing without writing the profile; the state reader returns memberships; delete exits every segment', async () => {
     const tn = await createTenant(t);
     const ref = tenantRef(tn);
