@@ -43,10 +43,19 @@ describe("a step's commit", () => {
       segmentIds: [segmentId],
       attributes: ['personalEmail.address'],
     });
+    // Other test files' runners share this database: the flow is disabled
+    // at once so none of them claims it, and the lanes are leased by hand.
+    await ds.query(`UPDATE flows SET state = 'disabled' WHERE id = $1`, [
+      flowId,
+    ]);
     await repo.ensureCursors(2);
     const owner = `test-${randomUUID().slice(0, 8)}`;
-    const lanes = await repo.claim(owner, 2, 60_000, false);
-    expect(lanes.map((c) => c.lane).sort((a, b) => a - b)).toEqual([0, 1]);
+    const leased = (await ds.query(
+      `UPDATE flow_cursors SET lease_owner = $2, lease_until = now() + interval '1 hour'
+        WHERE flow_id = $1 AND lane IN (0, 1) RETURNING lane`,
+      [flowId, owner],
+    )) as [{ lane: number }[], number];
+    expect(leased[1]).toBe(2);
     const flow = await ds.getRepository(FlowEntity).findOneByOrFail({
       id: flowId,
     });
