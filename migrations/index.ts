@@ -20,6 +20,7 @@ import { LaneHashes1765470000000 } from './1765470000000-LaneHashes.js';
 import { RunnerProcesses1765480000000 } from './1765480000000-RunnerProcesses.js';
 import { ProfilesLaneKey1765490000000 } from './1765490000000-ProfilesLaneKey.js';
 import { StepCommitCheck1765500000000 } from './1765500000000-StepCommitCheck.js';
+import { CursorFlowVersion1765510000000 } from './1765510000000-CursorFlowVersion.js';
 
 /** Every migration, in order. New migrations are appended here by hand. */
 export const MIGRATIONS: (new () => unknown)[] = [
@@ -45,4 +46,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   RunnerProcesses1765480000000,
   ProfilesLaneKey1765490000000,
   StepCommitCheck1765500000000,
+  CursorFlowVersion1765510000000,
 ];

@@ -657,6 +657,7 @@ export class ExportExecutor {
   ): Promise<boolean> {
     return this.repo.commitStep({
       ...runContextOf(owner, flow, cursor.lane),
+      flowVersion: flow.version,
       position,
       mapping: plan.stored,
       backfill,

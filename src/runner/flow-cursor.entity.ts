@@ -83,6 +83,10 @@ export class FlowCursorEntity {
   @Column({ type: 'timestamptz', nullable: true })
   deletedAt: Date | null;
 
+  /** The flow's version the lane's last step planned with (null: never, or before it was kept). */
+  @Column({ type: 'uuid', nullable: true })
+  flowVersion: string | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -192,6 +192,7 @@ export class RunnerRepository {
            AND (c.flow_id::text || '/' || c.lane) <> ALL($5::text[])
            AND (c.lease_until IS NULL OR c.lease_until < now())
            AND (c.backfill IS NOT NULL OR c.failures > 0 OR f.updated_at > c.updated_at
+                OR c.flow_version IS DISTINCT FROM f.version
                 OR EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
                 OR ${changesAfterSql({ orgId: 'c.org_id', sandboxName: 'c.sandbox_name', txId: 'c.last_tx_id::xid8', changeId: 'c.last_change_id', lane: 'c.lane', lanes: 'c.lanes' })}
                 OR (GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${2 * LANE_CATCH_UP_MS} milliseconds'
@@ -237,6 +238,7 @@ export class RunnerRepository {
         WHERE f.id = c.flow_id AND f.state = 'enabled' AND c.deleted_at IS NULL
           AND (c.lease_until IS NULL OR c.lease_until < now())
           AND c.backfill IS NULL AND c.failures = 0 AND f.updated_at <= c.updated_at
+          AND c.flow_version = f.version
           AND c.last_tx_id::xid8 < h.tx
           AND GREATEST(c.updated_at, c.caught_up_at) < now() - interval '${LANE_CATCH_UP_MS} milliseconds'
           AND NOT EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.flow_id = c.flow_id AND j.lane = c.lane AND j.state = 'running')
@@ -458,8 +460,8 @@ export class RunnerRepository {
       try {
         const [row] = (await this.ds.query(
           `WITH cur AS (${CURSOR_COMMIT_SQL}),
-                run AS (UPDATE runs SET metrics = $10::jsonb, version = $11, updated_at = now()
-                         WHERE id = $8 AND version = $12 AND EXISTS (SELECT 1 FROM cur) RETURNING id)
+                run AS (UPDATE runs SET metrics = $11::jsonb, version = $12, updated_at = now()
+                         WHERE id = $8 AND version = $13 AND EXISTS (SELECT 1 FROM cur) RETURNING id)
            SELECT (SELECT count(*) FROM cur)::int AS leased,
                   fse_check(NOT EXISTS (SELECT 1 FROM cur) OR EXISTS (SELECT 1 FROM run), 'the run moved') AS ok`,
           [
@@ -607,6 +609,8 @@ type StepCommit = RunContext & {
   outcome: StepOutcome | null;
   /** Also release the lease, as release() does (the lane ends its turn). */
   release?: boolean;
+  /** The flow's version the step planned with (see CursorFlowVersion1765510000000). */
+  flowVersion: string;
 };
 
 /** An hour's run as this process last wrote or read it. */
@@ -619,16 +623,17 @@ interface KnownRun {
 
 /**
  * A step's position moves only while the lane's lease is ours ($1 flow,
- * $2 owner, $3/$4 position, $5 mapping, $6 backfill, $7 lane, $9 release).
+ * $2 owner, $3/$4 position, $5 mapping, $6 backfill, $7 lane, $9 release,
+ * $10 the flow version the step planned with).
  */
-const CURSOR_COMMIT_SQL = `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb,
+const CURSOR_COMMIT_SQL = `UPDATE flow_cursors SET last_tx_id = $3, last_change_id = $4, mapping = $5::jsonb, backfill = $6::jsonb, flow_version = $10,
          failures = 0, last_error = NULL, last_success_at = now(), updated_at = now(),
          lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END,
          lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END,
          next_attempt_at = CASE WHEN $9 THEN GREATEST(next_attempt_at, now()) ELSE next_attempt_at END
    WHERE flow_id = $1 AND lease_owner = $2 AND lane = $7 RETURNING flow_id`;
 
-/** CURSOR_COMMIT_SQL's parameters $1–$9, with the caller's own $8. */
+/** CURSOR_COMMIT_SQL's parameters $1–$10, with the caller's own $8. */
 function cursorCommitParams(input: StepCommit, eighth: unknown): unknown[] {
   return [
     input.flowId,
@@ -640,6 +645,7 @@ function cursorCommitParams(input: StepCommit, eighth: unknown): unknown[] {
     input.lane,
     eighth,
     input.release === true,
+    input.flowVersion,
   ];
 }
 

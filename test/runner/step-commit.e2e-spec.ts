@@ -78,6 +78,7 @@ describe("a step's commit", () => {
         sandboxName: flow.sandboxName,
         sandboxId: flow.sandboxId,
         flowSpecId: flow.flowSpecId,
+        flowVersion: flow.version,
         position: { txId: '3', id: String(100 + output) },
         mapping: { segmentIds: [segmentId], attributePaths: [] } as never,
         backfill: null,
