@@ -713,6 +713,7 @@ async function measureBackfill(
     cpuAfter.node - cpuBefore.node,
   );
   await profiler?.stop(hub);
+  await printTopStatements(h.ds, `backfill to ${hub}`);
   await setFlowState(h, flowId, 'disable');
   const out = await outputOf(h, flowId);
   return {
