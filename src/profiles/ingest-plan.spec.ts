@@ -56,6 +56,28 @@ const gold: SegmentRule<JsonObject> = {
     (doc.loyalty as { tier?: string } | undefined)?.tier === 'gold',
 };
 
+/** One record of a@x.io, whose stored profile `row` (id p1) owns it, at loyalty `tier`. */
+function planForStored(
+  row: StoredProfileRow,
+  tier: string,
+): Promise<BatchPlan> {
+  return plan({
+    items: [
+      item(0, {
+        identityMap: { email: [{ id: 'a@x.io' }] },
+        loyalty: { tier },
+      }),
+    ],
+    owners: new Map([
+      [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p1'],
+    ]),
+    loaded: [row],
+    segments: [gold],
+    evaluation,
+    newId,
+  });
+}
+
 describe('planBatch (ingestion rules without a database)', () => {
   it('creates one profile per unknown identity and stitches records sharing one', async () => {
     seq = 0;
@@ -180,21 +202,7 @@ describe('planBatch (ingestion rules without a database)', () => {
       'seg-old': ['exited', '2026-01-01T00:00:00.000Z'],
     };
     row.content_versions = { i: 1, 'a:loyalty': 1, 's:seg-gold': 1 };
-    const p = await plan({
-      items: [
-        item(0, {
-          identityMap: { email: [{ id: 'a@x.io' }] },
-          loyalty: { tier: 'silver' },
-        }),
-      ],
-      owners: new Map([
-        [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p1'],
-      ]),
-      loaded: [row],
-      segments: [gold],
-      evaluation,
-      newId,
-    });
+    const p = await planForStored(row, 'silver');
     expect(p.write.updated).toEqual([
       {
         id: 'p1',
@@ -211,21 +219,7 @@ describe('planBatch (ingestion rules without a database)', () => {
     row.memberships = {
       'seg-gold': ['realized', '2026-01-01T00:00:00.000Z', '7'],
     };
-    const p = await plan({
-      items: [
-        item(0, {
-          identityMap: { email: [{ id: 'a@x.io' }] },
-          loyalty: { tier: 'gold' },
-        }),
-      ],
-      owners: new Map([
-        [identityKeyString({ namespace: 'email', id: 'a@x.io' }), 'p1'],
-      ]),
-      loaded: [row],
-      segments: [gold],
-      evaluation,
-      newId,
-    });
+    const p = await planForStored(row, 'gold');
     expect(p.write.updated).toEqual([
       {
         id: 'p1',

@@ -383,7 +383,8 @@ export class RunnerRepository {
 
   /**
    * After the hub acknowledged a step: advance the position (only if we still
-   * hold the lease) and add the step to the hour's run, in one transaction.
+   * hold the lease) and add the step to the hour's run, together: one
+   * statement (commitInOne) or one transaction.
    * Profile rows are not written: the position is what turns the `realized`
    * memberships the step showed into `existing` (see realizationsSeen).
    */
