@@ -470,6 +470,8 @@ interface Measured {
   cpuMsPer1000: CpuSample;
   bytesPerEvent: number;
   phases: PhaseBreakdown;
+  /** CPU ms per 1,000 exports of runner worker processes (the workers phase), and the cores everything kept busy. */
+  workers?: { cpuMsPer1000: number; coresBusy: Record<string, number> };
 }
 
 /**
@@ -525,6 +527,7 @@ async function measureRound(
   docs: Record<string, unknown>[],
   scheduler: RunnerScheduler,
   label: string,
+  workersCpuMs?: () => number,
 ): Promise<Measured> {
   // The fill and earlier rounds' ingestion left dead rows and stale
   // statistics: vacuum now, as after a bulk load, or autovacuum's catch-up
@@ -542,12 +545,14 @@ async function measureRound(
   const executor = h.app.get(ExportExecutor);
   const started = performance.now();
   const cpuBefore = h.cpu();
+  const workersBefore = workersCpuMs?.() ?? 0;
   const phasesBefore = executor.phaseTotals();
   await setFlowState(h, flowId, 'enable');
   scheduler.wake();
   await waitForPublished(h, hub, before + docs.length);
   const seconds = (performance.now() - started) / 1000;
   const cpuAfter = h.cpu();
+  const workersMs = (workersCpuMs?.() ?? 0) - workersBefore;
   const phases = phaseBreakdown(
     phasesBefore,
     executor.phaseTotals(),
@@ -570,6 +575,21 @@ async function measureRound(
     cpuMsPer1000,
     bytesPerEvent,
     phases,
+    ...(workersCpuMs && {
+      workers: {
+        cpuMsPer1000: round2((workersMs / docs.length) * 1000),
+        coresBusy: {
+          workers: round2(workersMs / 1000 / seconds),
+          bench: round2((cpuAfter.node - cpuBefore.node) / 1000 / seconds),
+          postgres: round2(
+            (cpuAfter.postgres - cpuBefore.postgres) / 1000 / seconds,
+          ),
+          emulator: round2(
+            (cpuAfter.emulator - cpuBefore.emulator) / 1000 / seconds,
+          ),
+        },
+      },
+    }),
   };
 }
 
@@ -1014,8 +1034,7 @@ export async function runExportBench(): Promise<void> {
         largeSlowdown: number;
       }
     | undefined;
-  const w = results.workers as
-    { workers: number; perSecond: Record<string, number> } | undefined;
+  const w = results.workers as WorkersResult | undefined;
   const l = results.latency as
     Awaited<ReturnType<typeof measureLatency>> | undefined;
   const rows = [
@@ -1126,7 +1145,7 @@ export async function runExportBench(): Promise<void> {
 async function startRunnerWorkers(
   h: Harness,
   count: number,
-): Promise<() => Promise<void>> {
+): Promise<{ stop: () => Promise<void>; cpuMs: () => number }> {
   const url = (h.ds.options as { url?: string }).url ?? '';
   const raw = {
     PATH: process.env.PATH ?? '',
@@ -1147,7 +1166,10 @@ async function startRunnerWorkers(
   );
   workers.start();
   await workers.ready();
-  return () => workers.stop(15_000);
+  return {
+    stop: () => workers.stop(15_000),
+    cpuMs: () => workers.pids().reduce((sum, pid) => sum + procCpuMs(pid), 0),
+  };
 }
 
 /**
@@ -1159,42 +1181,74 @@ async function measureWorkers(
   h: Harness,
   segmentIds: string[],
   scheduler: RunnerScheduler,
-): Promise<{ workers: number; perSecond: Record<string, number> }> {
+): Promise<WorkersResult> {
   const many = Math.max(
     2,
     num('RUNNER_WORKERS', availableParallelism()) || availableParallelism(),
   );
   const perSecond: Record<string, number> = {};
+  const cpu: WorkersResult['cpu'] = {};
   for (const count of [1, many]) {
     const hub = `bench-workers-${count}`;
     const flowId = await prepareFlow(h, hub, segmentIds);
     await scheduler.stop();
-    const stop = await startRunnerWorkers(h, count);
+    const { stop, cpuMs } = await startRunnerWorkers(h, count);
     try {
       const docs = Array.from({ length: WORKERS_N }, (_, i) =>
         profileDoc(`w${count}-${i}`, i),
       );
-      const r = await measureRound(h, flowId, hub, docs, scheduler, hub);
+      const r = await measureRound(h, flowId, hub, docs, scheduler, hub, cpuMs);
       perSecond[String(count)] = r.events / r.seconds;
+      if (r.workers)
+        cpu[String(count)] = {
+          workersMsPer1000: r.workers.cpuMsPer1000,
+          postgresMsPer1000: r.cpuMsPer1000.postgres,
+          emulatorMsPer1000: r.cpuMsPer1000.emulator,
+          coresBusy: r.workers.coresBusy,
+        };
     } finally {
       await stop();
       await scheduler.start();
     }
   }
-  return { workers: many, perSecond };
+  return { workers: many, perSecond, cpu };
+}
+
+interface WorkersResult {
+  workers: number;
+  perSecond: Record<string, number>;
+  /** Per worker count: CPU ms per 1,000 exports and the cores each process kept busy. */
+  cpu?: Record<
+    string,
+    {
+      workersMsPer1000: number;
+      postgresMsPer1000: number;
+      emulatorMsPer1000: number;
+      coresBusy: Record<string, number>;
+    }
+  >;
 }
 
 /** The workers phase's rows of the summary table. */
-function workerRows(w: {
-  workers: number;
-  perSecond: Record<string, number>;
-}): string[][] {
+function workerRows(w: WorkersResult): string[][] {
   const one = w.perSecond['1'] ?? NaN;
   const many = w.perSecond[String(w.workers)] ?? NaN;
   return [
     ['workers: 1 runner process (exports/s)', one.toFixed(0), ''],
     [`workers: ${w.workers} runner processes (exports/s)`, many.toFixed(0), ''],
     [`workers: ${w.workers} vs 1`, `${(many / one).toFixed(2)}×`, '≥ 1.5×'],
+    ...Object.entries(w.cpu ?? {}).flatMap(([count, c]) => [
+      [
+        `  ${count} process(es): CPU ms per 1,000 workers / PostgreSQL / emulator`,
+        `${c.workersMsPer1000} / ${c.postgresMsPer1000} / ${c.emulatorMsPer1000}`,
+        '',
+      ],
+      [
+        `  ${count} process(es): cores busy workers / bench / PostgreSQL / emulator`,
+        `${c.coresBusy.workers} / ${c.coresBusy.bench} / ${c.coresBusy.postgres} / ${c.coresBusy.emulator}`,
+        '',
+      ],
+    ]),
   ];
 }
 

@@ -140,6 +140,13 @@ export class RunnerWorkers {
     });
   }
 
+  /** The running workers' process ids (a benchmark reads their CPU time). */
+  pids(): number[] {
+    return [...this.workers.values()].flatMap((c) =>
+      c.pid === undefined ? [] : [c.pid],
+    );
+  }
+
   /** Resolves once every worker's runner has started (a benchmark times only exporting). */
   async ready(timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
