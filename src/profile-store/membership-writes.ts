@@ -72,39 +72,63 @@ export async function membersAfter(
   limit: number,
   lane: Lane = WHOLE,
 ): Promise<string[]> {
-  const { lo, hi } = laneRange(lane);
-  // The nil UUID sorts first and is never a profile id: (lo, nil) is before
-  // every profile of the lane.
-  const after = afterProfileId
-    ? { hash: laneHash(afterProfileId), id: afterProfileId }
-    : { hash: lo, id: BEFORE_ANY_ID };
+  const params: unknown[] = [];
+  const walk = memberWalkSql(params, tenant, {
+    segmentIds,
+    afterProfileId,
+    limit,
+    lane,
+  });
   const rows = (await q.query(
-    // No `memberships ?| segments` prefilter: PostgreSQL guesses it keeps
-    // 0.1 % of the rows, and then scans and sorts the whole lane instead of
-    // walking ix_profiles_lane until the page is full.
-    // ix_profiles_lane is keyed by the tenant as one expression (see
-    // ProfilesLaneKey1765490000000), named here beside the columns.
-    `SELECT p.id AS profile_id
-       FROM profiles p
-      WHERE (p.org_id || '/' || p.sandbox_name) = ($1 || '/' || $2)
-        AND p.org_id = $1 AND p.sandbox_name = $2
-        AND fse_lane_hash(p.id) >= $6 AND fse_lane_hash(p.id) < $7
-        AND (fse_lane_hash(p.id), p.id) > ($8::int, $4::uuid)
-        AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS s(id)
-                     WHERE ${membershipSql.isActive('p.memberships->s.id')})
-      ORDER BY fse_lane_hash(p.id), p.id LIMIT $5`,
-    [
-      tenant.orgId,
-      tenant.sandboxName,
-      segmentIds,
-      after.id,
-      limit,
-      lo,
-      hi,
-      after.hash,
-    ],
+    `SELECT p.id AS profile_id FROM profiles p ${walk}`,
+    params,
   )) as { profile_id: string }[];
   return rows.map((r) => r.profile_id);
+}
+
+/** Where a backfill page starts and what it keeps (see membersAfter). */
+export interface MemberWalk {
+  segmentIds: string[];
+  afterProfileId: string | null;
+  limit: number;
+  lane: Lane;
+}
+
+/**
+ * The WHERE … ORDER BY … LIMIT of a backfill page over `profiles p` (see
+ * membersAfter), its parameters appended to `params`: a statement that
+ * selects more of the same rows (loadBackfillStates) reads each member's
+ * row once.
+ */
+export function memberWalkSql(
+  params: unknown[],
+  tenant: TenantRef,
+  walk: MemberWalk,
+): string {
+  const { lo, hi } = laneRange(walk.lane);
+  // The nil UUID sorts first and is never a profile id: (lo, nil) is before
+  // every profile of the lane.
+  const after = walk.afterProfileId
+    ? { hash: laneHash(walk.afterProfileId), id: walk.afterProfileId }
+    : { hash: lo, id: BEFORE_ANY_ID };
+  const $ = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const org = $(tenant.orgId);
+  const sandbox = $(tenant.sandboxName);
+  // No `memberships ?| segments` prefilter: PostgreSQL guesses it keeps
+  // 0.1 % of the rows, and then scans and sorts the whole lane instead of
+  // walking ix_profiles_lane until the page is full.
+  // ix_profiles_lane is keyed by the tenant as one expression (see
+  // ProfilesLaneKey1765490000000), named here beside the columns.
+  return `WHERE (p.org_id || '/' || p.sandbox_name) = (${org} || '/' || ${sandbox})
+        AND p.org_id = ${org} AND p.sandbox_name = ${sandbox}
+        AND fse_lane_hash(p.id) >= ${$(lo)} AND fse_lane_hash(p.id) < ${$(hi)}
+        AND (fse_lane_hash(p.id), p.id) > (${$(after.hash)}::int, ${$(after.id)}::uuid)
+        AND EXISTS (SELECT 1 FROM unnest(${$(walk.segmentIds)}::text[]) AS s(id)
+                     WHERE ${membershipSql.isActive('p.memberships->s.id')})
+      ORDER BY fse_lane_hash(p.id), p.id LIMIT ${$(walk.limit)}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Queryable, TenantRef } from '../database/transaction.js';
 import {
   type MembershipState,
   type SegmentPosition,
+  markSeen,
   seenByPositionSql,
 } from '../memberships/seen.js';
 import {
@@ -13,6 +14,7 @@ import {
   statusOf,
 } from '../memberships/stored-membership.js';
 import type { ContentVersions } from './content-versions.js';
+import { type MemberWalk, memberWalkSql } from './membership-writes.js';
 import type { IdentityMap, JsonObject } from './profile-data.js';
 
 /** Current state of one profile, as lookups and exports read it. */
@@ -123,7 +125,61 @@ export async function loadExportStates(
 ): Promise<Map<string, ProfileState>> {
   if (profileIds.length === 0) return new Map();
   const params: unknown[] = [tenant.orgId, tenant.sandboxName, profileIds];
-  // Chunks of at most 100 segments, concatenated in order.
+  // Text columns: the rows are decoded below, where a timer can see it.
+  const rows = (await q.query(
+    `SELECT ${exportColumnsSql(params, segmentIds)}
+       FROM profiles p
+      WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
+    params,
+  )) as ExportRow[];
+  const decode = (): Map<string, ProfileState> =>
+    decodeExportRows(rows, segmentIds);
+  return options.decode ? options.decode(decode) : decode();
+}
+
+/**
+ * A backfill page's members (see memberWalkSql) with what an export needs
+ * of each (loadExportStates) and, when `positions` are given, the
+ * `realized` memberships those positions have seen (realizationsSeen): one
+ * statement, so each member's row is read once — a lane walks the table in
+ * lane-hash order, and once the table outgrows the buffer cache every
+ * visit is a random read. `ids`: the page in walk order.
+ */
+export async function loadBackfillStates(
+  q: Queryable,
+  tenant: TenantRef,
+  walk: MemberWalk,
+  segmentIds: string[],
+  positions: SegmentPosition[],
+  options: ExportStateOptions = {},
+): Promise<{ ids: string[]; states: Map<string, ProfileState> }> {
+  const params: unknown[] = [];
+  const columns = exportColumnsSql(params, segmentIds);
+  const seen = positions.length ? seenSql(params, tenant, positions) : 'NULL';
+  const where = memberWalkSql(params, tenant, walk);
+  const rows = (await q.query(
+    `SELECT ${columns}, ${seen} AS seen FROM profiles p ${where}`,
+    params,
+  )) as (ExportRow & { seen: string[] | null })[];
+  const decode = (): Map<string, ProfileState> => {
+    const states = decodeExportRows(rows, segmentIds);
+    for (const r of rows)
+      if (r.seen)
+        markSeen((states.get(r.id) as ProfileState).memberships, r.seen);
+    return states;
+  };
+  return {
+    ids: rows.map((r) => r.id),
+    states: options.decode ? options.decode(decode) : decode(),
+  };
+}
+
+/**
+ * An export row's columns of `profiles p` (see ExportRow), parameters
+ * appended to `params`: PostgreSQL projects the entries of `segmentIds` in
+ * chunks of at most 100 (jsonb_build_array's argument limit), concatenated.
+ */
+function exportColumnsSql(params: unknown[], segmentIds: string[]): string {
   const chunks: string[] = [];
   for (let i = 0; i < segmentIds.length; i += MAX_ARGS)
     chunks.push(
@@ -131,23 +187,48 @@ export async function loadExportStates(
         .slice(i, i + MAX_ARGS)
         .map((id) => {
           params.push(id);
-          return `memberships -> $${params.length}::text`;
+          return `p.memberships -> $${params.length}::text`;
         })
         .join(', ')})`,
     );
   const memberships = chunks.length ? `(${chunks.join(' || ')})::text` : `'[]'`;
-  // Text columns: the rows are decoded below, where a timer can see it.
-  const rows = (await q.query(
-    `SELECT id::text AS id, attributes::text AS attributes,
-            identity_map::text AS identity_map, ${memberships} AS memberships,
-            content_versions::text AS content_versions
-       FROM profiles
-      WHERE org_id = $1 AND sandbox_name = $2 AND id = ANY($3::uuid[])`,
-    params,
-  )) as ExportRow[];
-  const decode = (): Map<string, ProfileState> =>
-    decodeExportRows(rows, segmentIds);
-  return options.decode ? options.decode(decode) : decode();
+  return `p.id::text AS id, p.attributes::text AS attributes,
+            p.identity_map::text AS identity_map, ${memberships} AS memberships,
+            p.content_versions::text AS content_versions`;
+}
+
+/**
+ * Per row of `profiles p`: the segments of `positions` whose `realized`
+ * membership those positions have seen (the rule: memberships/seen.ts), as
+ * a text array or NULL; parameters appended to `params`.
+ */
+function seenSql(
+  params: unknown[],
+  tenant: TenantRef,
+  positions: SegmentPosition[],
+): string {
+  const $ = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const org = $(tenant.orgId);
+  const sandbox = $(tenant.sandboxName);
+  const entry = 'p.memberships -> k.seg';
+  const seen = seenByPositionSql({
+    realizedTx: membershipSql.realizedTx(entry),
+    posTx: 'k.tx',
+    posChangeId: 'k.cid',
+    changeAhead: (tx, after) =>
+      `EXISTS (SELECT 1 FROM profile_changes pc
+                WHERE pc.org_id = ${org} AND pc.sandbox_name = ${sandbox}
+                  AND pc.tx_id = ${tx} AND pc.id > ${after}
+                  AND pc.profile_id = p.id)`,
+  });
+  return `(SELECT array_agg(k.seg)
+             FROM unnest(${$(positions.map((k) => k.segmentId))}::text[],
+                         ${$(positions.map((k) => k.txId))}::xid8[],
+                         ${$(positions.map((k) => k.changeId))}::bigint[]) AS k(seg, tx, cid)
+            WHERE ${membershipSql.isRealized(entry)} AND ${seen})`;
 }
 
 function decodeExportRows(

@@ -404,7 +404,14 @@ export class ExportExecutor {
     const nextPosition = plan.skipToHorizon
       ? await this.repo.horizon()
       : plan.position;
-    const page = await this.repo.membersAfter(flow, backfill, batchSize, lane);
+    const { ids: page, states } = await this.repo.backfillPage(
+      flow,
+      backfill,
+      batchSize,
+      lane,
+      plan.mapping.segmentIds,
+      this.stateOptions,
+    );
     // A member whose entry into a backfilled segment is still ahead of the
     // position is the change log's to export (once, under its change id).
     const ahead = await this.repo.enteringAfter(
@@ -413,15 +420,9 @@ export class ExportExecutor {
       backfill.segmentIds,
       nextPosition,
     );
+    for (const id of ahead) states.delete(id);
     const ids = ahead.size ? page.filter((id) => !ahead.has(id)) : page;
     const candidates = backfillCandidates(ids, backfill.segmentIds);
-    const states = await this.repo.exportStates(
-      flow,
-      ids,
-      plan.mapping.segmentIds,
-      this.stateOptions,
-    );
-    await this.repo.showSeenByOtherFlows(flow, states);
     return {
       candidates,
       states,

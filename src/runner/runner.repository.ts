@@ -18,6 +18,7 @@ import { membersAfter } from '../profile-store/membership-writes.js';
 import {
   type ExportStateOptions,
   type ProfileState,
+  loadBackfillStates,
   loadExportStates,
   realizationsSeen,
 } from '../profile-store/profile-state.js';
@@ -307,6 +308,35 @@ export class RunnerRepository {
       backfill.afterProfileId,
       limit,
       lane,
+    );
+  }
+
+  /**
+   * A backfill page: the lane's next members of the backfill's segments
+   * (see membersAfter) with their export states, `realized` memberships
+   * another flow has exported shown as `existing` (showSeenByOtherFlows) —
+   * each member's row read once (loadBackfillStates).
+   */
+  async backfillPage(
+    flow: TenantRef & { id: string },
+    backfill: Backfill,
+    limit: number,
+    lane: Lane,
+    segmentIds: string[],
+    options?: ExportStateOptions,
+  ): Promise<{ ids: string[]; states: Map<string, ProfileState> }> {
+    return loadBackfillStates(
+      this.ds,
+      flow,
+      {
+        segmentIds: backfill.segmentIds,
+        afterProfileId: backfill.afterProfileId,
+        limit,
+        lane,
+      },
+      segmentIds,
+      await exportPositions(this.ds, flow, flow.id),
+      options,
     );
   }
 
