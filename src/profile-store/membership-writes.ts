@@ -58,35 +58,9 @@ export async function removeSegmentMemberships(
 }
 
 /**
- * Next page of current members of the given segments, for a backfill: the
- * lane's profiles in (lane hash, id) order after `afterProfileId` (a range
- * scan of ix_profiles_lane that reads only the lane's profiles), keeping
- * current members; a page stops at `limit` members, and a whole backfill
- * reads each of the tenant's profiles once, in its own lane.
+ * A backfill page: the lane's current members of `segmentIds` after
+ * `afterProfileId` in (lane hash, id) order, at most `limit` of them.
  */
-export async function membersAfter(
-  q: Queryable,
-  tenant: TenantRef,
-  segmentIds: string[],
-  afterProfileId: string | null,
-  limit: number,
-  lane: Lane = WHOLE,
-): Promise<string[]> {
-  const params: unknown[] = [];
-  const walk = memberWalkSql(params, tenant, {
-    segmentIds,
-    afterProfileId,
-    limit,
-    lane,
-  });
-  const rows = (await q.query(
-    `SELECT p.id AS profile_id FROM profiles p ${walk}`,
-    params,
-  )) as { profile_id: string }[];
-  return rows.map((r) => r.profile_id);
-}
-
-/** Where a backfill page starts and what it keeps (see membersAfter). */
 export interface MemberWalk {
   segmentIds: string[];
   afterProfileId: string | null;
@@ -95,10 +69,12 @@ export interface MemberWalk {
 }
 
 /**
- * The WHERE … ORDER BY … LIMIT of a backfill page over `profiles p` (see
- * membersAfter), its parameters appended to `params`: a statement that
- * selects more of the same rows (loadBackfillStates) reads each member's
- * row once.
+ * The WHERE … ORDER BY … LIMIT of a backfill page over `profiles p`, its
+ * parameters appended to `params`: a range scan of ix_profiles_lane that
+ * reads only the lane's profiles, keeping current members, until the page
+ * is full — a whole backfill reads each of the tenant's profiles once, in
+ * its own lane. The caller selects what it needs of each member
+ * (loadBackfillStates), so each member's row is read once.
  */
 export function memberWalkSql(
   params: unknown[],

@@ -147,10 +147,12 @@ export class DeliveryJobs {
   ): Promise<JobPage> {
     const seed = `${job.op}:${job.id}`;
     let profileIds: string[];
+    let states: Map<string, ProfileState>;
     let page: Omit<JobPage, 'candidates' | 'states'>;
     if (job.op === 'resync') {
-      profileIds = mapping.segmentIds.length
-        ? await this.repo.membersAfter(
+      // The members and their states in one read (see backfillPage).
+      ({ ids: profileIds, states } = mapping.segmentIds.length
+        ? await this.repo.backfillPage(
             flow,
             {
               segmentIds: mapping.segmentIds,
@@ -158,8 +160,9 @@ export class DeliveryJobs {
             },
             limit,
             { lane: job.lane, lanes: job.lanes },
+            mapping.segmentIds,
           )
-        : [];
+        : { ids: [], states: new Map<string, ProfileState>() });
       page = {
         targetsOf: null,
         recordIds: [],
@@ -196,13 +199,13 @@ export class DeliveryJobs {
         afterRecordId: records.at(-1)?.id ?? job.afterRecordId,
         done: records.length < limit,
       };
+      states = await this.repo.exportStates(
+        flow,
+        profileIds,
+        mapping.segmentIds,
+      );
+      await this.repo.showSeenByOtherFlows(flow, states);
     }
-    const states = await this.repo.exportStates(
-      flow,
-      profileIds,
-      mapping.segmentIds,
-    );
-    await this.repo.showSeenByOtherFlows(flow, states);
     return {
       ...page,
       candidates: profileIds.map((profileId) => ({

@@ -14,7 +14,6 @@ import {
   purgeConsumedChanges,
   readChangesToHorizon,
 } from '../profile-store/change-log.js';
-import { membersAfter } from '../profile-store/membership-writes.js';
 import {
   type ExportStateOptions,
   type ProfileState,
@@ -294,26 +293,9 @@ export class RunnerRepository {
     return loadExportStates(this.ds, tenant, profileIds, segmentIds, options);
   }
 
-  /** Next page of the lane's current members of the backfill's segments. */
-  membersAfter(
-    tenant: TenantRef,
-    backfill: Backfill,
-    limit: number,
-    lane: Lane = WHOLE,
-  ): Promise<string[]> {
-    return membersAfter(
-      this.ds,
-      tenant,
-      backfill.segmentIds,
-      backfill.afterProfileId,
-      limit,
-      lane,
-    );
-  }
-
   /**
    * A backfill page: the lane's next members of the backfill's segments
-   * (see membersAfter) with their export states, `realized` memberships
+   * (see memberWalkSql) with their export states, `realized` memberships
    * another flow has exported shown as `existing` (showSeenByOtherFlows) —
    * each member's row read once (loadBackfillStates).
    */

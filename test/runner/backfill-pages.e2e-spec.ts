@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lane, laneHash, laneOf } from '../../src/profile-store/lanes.js';
+import {
+  type Lane,
+  WHOLE,
+  laneHash,
+  laneOf,
+} from '../../src/profile-store/lanes.js';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
 import { email, ingest, tenantRef, waitVisible } from '../helpers/profiles.js';
@@ -57,12 +62,15 @@ describe('backfill pages (members after a profile id)', () => {
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const page = await repo.membersAfter(
-          { orgId, sandboxName: 'prod' },
+        const { ids: page, states } = await repo.backfillPage(
+          { orgId, sandboxName: 'prod', id: randomUUID() },
           { segmentIds: [s1, s2], afterProfileId: after },
           40,
-          lane,
+          lane ?? WHOLE,
+          [s1, s2],
         );
+        // Each member comes with its state, read in the same statement.
+        expect([...states.keys()].sort()).toEqual([...page].sort());
         seen.push(...page);
         if (page.length < 40) break;
         after = page[page.length - 1] ?? null;
@@ -77,11 +85,15 @@ describe('backfill pages (members after a profile id)', () => {
       );
     // Another tenant sees none of them.
     expect(
-      await repo.membersAfter(
-        { orgId: 'OTHER@AdobeOrg', sandboxName: 'prod' },
-        { segmentIds: [s1, s2], afterProfileId: null },
-        40,
-      ),
+      (
+        await repo.backfillPage(
+          { orgId: 'OTHER@AdobeOrg', sandboxName: 'prod', id: randomUUID() },
+          { segmentIds: [s1, s2], afterProfileId: null },
+          40,
+          WHOLE,
+          [s1, s2],
+        )
+      ).ids,
     ).toEqual([]);
     await ds.query(`DELETE FROM profiles WHERE org_id = $1`, [orgId]);
   });
