@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Queryable, TenantRef } from '../database/transaction.js';
 import { bumpSegmentsSql } from './content-versions.js';
-import { type Lane, WHOLE, laneHash, laneRange } from './lanes.js';
+import { type Lane, laneHash, laneRange } from './lanes.js';
 import {
   type StoredMemberships,
   membershipSql,

@@ -31,7 +31,7 @@ import {
   type StepOutcome,
 } from './run-metrics.js';
 import { FlowCursorEntity, type LaneRef } from './flow-cursor.entity.js';
-import { type Lane, WHOLE } from '../profile-store/lanes.js';
+import type { Lane } from '../profile-store/lanes.js';
 import type { Backfill, StoredMapping } from './step-plan.js';
 
 /** A flow's identity in the hour's run, the lane, and the runner holding the lane's lease. */
