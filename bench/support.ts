@@ -1,5 +1,6 @@
 import {
   chmodSync,
+  appendFileSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -105,6 +106,12 @@ export async function startScratchDatabase(): Promise<ScratchDatabase> {
         : []),
       ...(process.env.XPGFLAGS ? process.env.XPGFLAGS.split(' ') : []),
     ],
+    // BENCH_PG_LOG=<file>: the server's log (e.g. auto_explain's plans,
+    // loaded through XPGFLAGS) is appended there.
+    ...(process.env.BENCH_PG_LOG && {
+      onLog: (line: string) =>
+        appendFileSync(process.env.BENCH_PG_LOG as string, `${line}\n`),
+    }),
   });
   const url = await db.start();
   return {

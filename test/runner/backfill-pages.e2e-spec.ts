@@ -7,6 +7,10 @@ import {
   laneHash,
   laneOf,
 } from '../../src/profile-store/lanes.js';
+import {
+  WALK_PLAN,
+  backfillStatesStatement,
+} from '../../src/profile-store/profile-state.js';
 import { RunnerRepository } from '../../src/runner/runner.repository.js';
 import { createTenant, createTestApp, type TestApp } from '../helpers/app.js';
 import { email, ingest, tenantRef, waitVisible } from '../helpers/profiles.js';
@@ -125,5 +129,80 @@ describe('backfill pages (members after a profile id)', () => {
     expect(
       await repo.enteringAfter(ref, [early, late], [randomUUID()], position),
     ).toEqual(new Set());
+  });
+
+  it('walks the lane in index order and stops at a full page, whatever PostgreSQL guesses of the membership test', async () => {
+    const ds = t.app.get(DataSource);
+    const orgId = `WALK${randomUUID().slice(0, 8)}@AdobeOrg`;
+    const seg = randomUUID();
+    // Every profile a member: the planner guesses the membership test keeps
+    // a few per cent, so it expects a page to need the whole lane.
+    await ds.query(
+      // Rows of a realistic width (~1 KB of attributes that do not compress):
+      // with narrow rows the table is a few pages and any plan is cheap.
+      `INSERT INTO profiles (id, org_id, sandbox_name, attributes, memberships)
+       SELECT gen_random_uuid(), $1, 'prod',
+              jsonb_build_object('pad', (SELECT string_agg(md5(g::text || '/' || i), '') FROM generate_series(1, 30) AS i)),
+              jsonb_build_object($2::text, jsonb_build_array('existing', now()::text))
+         FROM generate_series(1, 30000) AS g`,
+      [orgId, seg],
+    );
+    await ds.query('ANALYZE profiles');
+    const { sql, params } = backfillStatesStatement(
+      { orgId, sandboxName: 'prod' },
+      {
+        segmentIds: [seg],
+        afterProfileId: null,
+        limit: 1000,
+        lane: { lane: 0, lanes: 4 },
+      },
+      [seg],
+      [],
+    );
+    interface PlanNode {
+      'Node Type': string;
+      'Index Name'?: string;
+      'Actual Rows': number;
+      'Actual Loops': number;
+      Plans?: PlanNode[];
+    }
+    const explain = (settings: string[]): Promise<PlanNode> =>
+      ds.transaction(async (em) => {
+        for (const s of settings) await em.query(s);
+        const [{ 'QUERY PLAN': plan }] = (await em.query(
+          `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
+          params,
+        )) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }];
+        return plan[0].Plan;
+      });
+    const nodes = (n: PlanNode): PlanNode[] => [
+      n,
+      ...(n.Plans ?? []).flatMap(nodes),
+    ];
+    /** Profiles the plan's scans of `profiles` read (all workers). */
+    const rowsRead = (plan: PlanNode): number =>
+      Math.max(
+        ...nodes(plan)
+          .filter(
+            (n) =>
+              /Scan/.test(n['Node Type']) && n['Node Type'] !== 'Function Scan',
+          )
+          .map((n) => n['Actual Rows'] * n['Actual Loops']),
+      );
+    const types = (plan: PlanNode): string[] =>
+      nodes(plan).map((n) => n['Node Type']);
+    // As the runner plans it: the ordered index scan, a page's worth read.
+    const walked = await explain([WALK_PLAN]);
+    expect(nodes(walked).map((n) => n['Index Name'])).toContain(
+      'ix_profiles_lane',
+    );
+    expect(types(walked)).not.toContain('Sort');
+    expect(rowsRead(walked)).toBe(1000);
+    // Left to itself, PostgreSQL reads the lane's ~7,500 profiles for the
+    // page and sorts them (if this stops holding, the setting is moot).
+    const guessed = await explain([]);
+    expect(types(guessed)).toContain('Sort');
+    expect(rowsRead(guessed)).toBeGreaterThan(5000);
+    await ds.query(`DELETE FROM profiles WHERE org_id = $1`, [orgId]);
   });
 });
