@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
@@ -9,6 +10,7 @@ import { loadEnv } from '../src/config/env.js';
 import { migrate } from '../src/data-source.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
 import type { LoadResult, LoadSpec } from './load-client.js';
+import { type PauseReport, tracePauses } from './pauses.js';
 import {
   printTopStatements,
   startProfiler,
@@ -39,6 +41,12 @@ const PROFILE_SPEC = {
 const TARGETS = 20;
 /** `BENCH_API_ONLY=<text>`: only the phases (list and concurrent) whose name contains it. */
 const ONLY = process.env.BENCH_API_ONLY;
+/** `BENCH_API_CLIENT=http`: the load generator uses node:http's client (default: prebuilt requests on sockets, see load-client.ts). */
+const CLIENT = process.env.BENCH_API_CLIENT === 'http' ? 'http' : 'raw';
+/** `BENCH_API_TRACE=1`: GC pauses, long event-loop turns and run-queue waits of the service, matched against slow requests. */
+const TRACE = Boolean(process.env.BENCH_API_TRACE);
+/** A request slower than this is "slow" for BENCH_API_TRACE. */
+const SLOW_MS = TARGET_GET_P99_MS;
 /** `BENCH_API_PHASES=lists,concurrent` (both by default). */
 const PHASES = new Set(
   (process.env.BENCH_API_PHASES ?? 'lists,concurrent').split(','),
@@ -62,12 +70,15 @@ interface Phase {
   postgresUs: number;
 }
 
-interface LoadPhase extends LoadResult {
+interface LoadPhase extends Omit<LoadResult, 'slow'> {
   phase: string;
   perSecond: number;
   /** CPU per request, µs: the service's process and PostgreSQL. */
   nodeUs: number;
   postgresUs: number;
+  /** Load average (1 min) at the phase's end: how busy the box was. */
+  loadAverage: number;
+  pauses?: PauseReport;
 }
 
 /** Runs the load generator in its own process against `base`; measures the service's and PostgreSQL's CPU meanwhile. */
@@ -83,6 +94,8 @@ async function load(
   const profiler = await startProfiler();
   const cpu0 = process.cpuUsage();
   const pg0 = postgresCpuMs();
+  // Started with the load's warm-up; slow requests are only the measured ones.
+  const trace = TRACE ? tracePauses() : undefined;
   const result = await new Promise<LoadResult>((resolve, reject) => {
     child.once('message', (m) => resolve(m as LoadResult));
     child.once('exit', (code) =>
@@ -93,8 +106,11 @@ async function load(
       concurrency: CLIENTS,
       warmupMs: 2000,
       durationMs: LOAD_SECONDS * 1000,
+      client: CLIENT,
+      ...(TRACE ? { slowMs: SLOW_MS } : {}),
     } satisfies LoadSpec);
   });
+  const pauses = trace?.stop(result.slow);
   const cpu = process.cpuUsage(cpu0);
   const pgMs = postgresCpuMs() - pg0;
   await profiler?.stop(
@@ -102,19 +118,28 @@ async function load(
   );
   const perRequest = (us: number): number =>
     Math.round(us / Math.max(1, result.total));
+  const { slow: _slow, ...figures } = result;
   const out: LoadPhase = {
     phase,
-    ...result,
+    ...figures,
+    loadAverage: Number(loadavg()[0]?.toFixed(1)),
+    ...(pauses ? { pauses } : {}),
     perSecond: Math.round(result.requests / result.seconds),
     nodeUs: perRequest(cpu.user + cpu.system),
     postgresUs: perRequest(pgMs * 1000),
   };
   process.stdout.write(
-    `  ${phase}: ${out.perSecond} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms, CPU per request Node ${out.nodeUs} µs, PostgreSQL ${out.postgresUs} µs${
+    `  ${phase}: ${out.perSecond} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms, CPU per request Node ${out.nodeUs} µs, PostgreSQL ${out.postgresUs} µs, load generator ${out.clientUs} µs (${out.clientCore} of a core), load average ${out.loadAverage}${
       result.errors || Object.keys(result.statuses).length
         ? ` (errors ${result.errors}, statuses ${JSON.stringify(result.statuses)})`
         : ''
-    }\n`,
+    }\n${
+      pauses
+        ? `    GC ${pauses.gc.count} pauses (${pauses.gc.minor} minor, ${pauses.gc.major} major), ${pauses.gc.ms} ms in all, longest ${pauses.gc.maxMs} ms; event-loop delay p50 ${pauses.loopDelay.p50} / p99 ${pauses.loopDelay.p99} / max ${pauses.loopDelay.max} ms; turns ≥ 10 ms: ${pauses.stalls.count} (${pauses.stalls.ms} ms, longest ${pauses.stalls.maxMs})\n` +
+          `    service thread ran ${pauses.runMsPerS} ms/s and waited for a core ${pauses.runQueueMsPerS} ms/s; load generator waited ${result.clientRunQueueMsPerS} ms/s\n` +
+          `    requests > ${SLOW_MS} ms: ${pauses.slow.count}, mean ${pauses.slow.meanMs} ms, of which in GC ${pauses.slow.gcMs} ms and in turns ≥ 10 ms ${pauses.slow.stallMs} ms\n`
+        : ''
+    }`,
   );
   return out;
 }
@@ -408,7 +433,7 @@ export async function runApiBench(): Promise<void> {
     await printTopStatements(ds, 'lists');
 
     process.stdout.write(
-      `${CLIENTS} concurrent keep-alive clients, ${LOAD_SECONDS} s each (after 2 s of warm-up), rate limit ${RATE_LIMIT}/min:\n`,
+      `${CLIENTS} concurrent keep-alive clients (${CLIENT === 'raw' ? 'prebuilt requests on sockets' : "node:http's client"}), ${LOAD_SECONDS} s each (after 2 s of warm-up), rate limit ${RATE_LIMIT}/min:\n`,
     );
     const loads = (
       !PHASES.has('concurrent')
@@ -474,6 +499,7 @@ export async function runApiBench(): Promise<void> {
           targetP99Ms: TARGET_P99_MS,
           phases,
           clients: CLIENTS,
+          client: CLIENT,
           rateLimitPerMinute: Number(RATE_LIMIT),
           targetGetPerSecond: TARGET_GET_RPS,
           targetGetP99Ms: TARGET_GET_P99_MS,
