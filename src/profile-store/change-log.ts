@@ -206,32 +206,26 @@ export async function readChangesToHorizon(
   lane: Lane = WHOLE,
 ): Promise<{ changes: ProfileChange[]; horizon: ChangePosition }> {
   const rows = (await q.query(
-    // The batch comes back as one JSON text of ChangeTuples (one row, one
-    // column): the driver parses one value instead of ten per change, and
-    // Node decodes it with one JSON.parse. The time is epoch ms: a number
-    // is far cheaper to decode than a timestamp.
-    // ORDER BY names the table's columns: a bare `tx_id, id` would mean
+    // The time as epoch ms: a number is far cheaper for the driver than its
+    // timestamptz parser (paths are stored as jsonb for the same reason).
+    // ORDER BY names the table's columns: a bare `tx_id, id` would mean the
     // text-cast output columns, sorting "100000" before "99999" (a cursor
     // past rows never returned) and every remaining row on every read.
-    `SELECT h.x::text AS horizon,
-            '[' || COALESCE((
-              SELECT string_agg(
-                       '["' || c.id::text || '","' || c.tx_id::text || '","' ||
-                       c.profile_id::text || '",' ||
-                       ((extract(epoch FROM c.changed_at) * 1000)::float8)::text ||
-                       ',' || c.changed_paths::text || ',' ||
-                       c.identities_changed::text || ',' ||
-                       c.membership_changes::text || ',' || c.deleted::text ||
-                       ',' || COALESCE(c.snapshot::text, 'null') || ']',
-                       ',' ORDER BY c.tx_id, c.id)
-                FROM (SELECT * FROM profile_changes c
-                       WHERE c.org_id = $1 AND c.sandbox_name = $2
-                         AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
-                         AND c.tx_id < h.x
-                         AND ${hashInLaneSql('c.lane_hash', lane.lane, lane.lanes)}
-                       ORDER BY c.tx_id, c.id
-                       LIMIT $5) AS c), '') || ']' AS changes
-       FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) AS h`,
+    // The horizon row comes first, with the changes (if any) beside it.
+    `SELECT h.x::text AS horizon, c.id::text AS id, c.tx_id::text AS tx_id, c.profile_id,
+            (extract(epoch FROM c.changed_at) * 1000)::float8 AS changed_at_ms,
+            c.changed_paths, c.identities_changed,
+            c.membership_changes, c.deleted, c.snapshot
+       FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) AS h
+       LEFT JOIN LATERAL (
+         SELECT * FROM profile_changes c
+          WHERE c.org_id = $1 AND c.sandbox_name = $2
+            AND (c.tx_id, c.id) > ($3::xid8, $4::bigint)
+            AND c.tx_id < h.x
+            AND ${hashInLaneSql('c.lane_hash', lane.lane, lane.lanes)}
+          ORDER BY c.tx_id, c.id
+          LIMIT $5) AS c ON true
+      ORDER BY c.tx_id, c.id`,
     [
       tenant.orgId,
       tenant.sandboxName,
@@ -239,57 +233,29 @@ export async function readChangesToHorizon(
       after?.id ?? LOG_START.id,
       Math.max(1, Math.floor(limit)),
     ],
-  )) as { horizon: string; changes: string }[];
-  const row = rows[0];
-  const horizon = { txId: row?.horizon ?? LOG_START.txId, id: LOG_START.id };
-  const tuples = JSON.parse(row?.changes ?? '[]') as ChangeTuple[];
-  return { changes: tuples.map(changeOfTuple), horizon };
+  )) as (ChangeRow & { horizon: string })[];
+  const first = rows[0] as { id: string | null; horizon: string } | undefined;
+  const horizon = { txId: first?.horizon ?? LOG_START.txId, id: LOG_START.id };
+  const changes = first?.id == null ? [] : rows.map(changeOf);
+  return { changes, horizon };
 }
 
-/** A change as readChangesToHorizon's JSON text holds it (ChangeRow's columns in order). */
-type ChangeTuple = [
-  id: string,
-  txId: string,
-  profileId: string,
-  changedAtMs: number,
-  changedPaths: string[],
-  identitiesChanged: boolean,
-  membershipChanges: StoredMembershipChange[],
-  deleted: boolean,
-  snapshot: ProfileSnapshot | null,
-];
-
-function changeOfTuple(t: ChangeTuple): ProfileChange {
+function changeOf(r: ChangeRow): ProfileChange {
   return {
-    id: t[0],
-    txId: t[1],
-    profileId: t[2],
-    changedAt: new Date(t[3]),
-    changedPaths: t[4],
-    identitiesChanged: t[5],
-    membershipChanges: t[6].map(([segmentId, from, to]) => ({
+    id: r.id,
+    txId: r.tx_id,
+    profileId: r.profile_id,
+    changedAt: new Date(r.changed_at_ms),
+    changedPaths: r.changed_paths,
+    identitiesChanged: r.identities_changed,
+    membershipChanges: r.membership_changes.map(([segmentId, from, to]) => ({
       segmentId,
       from,
       to,
     })),
-    deleted: t[7],
-    snapshot: t[8],
+    deleted: r.deleted,
+    snapshot: r.snapshot,
   };
-}
-
-/** A change row of readProfileChanges (the preview's single-profile read). */
-function changeOf(r: ChangeRow): ProfileChange {
-  return changeOfTuple([
-    r.id,
-    r.tx_id,
-    r.profile_id,
-    r.changed_at_ms,
-    r.changed_paths,
-    r.identities_changed,
-    r.membership_changes,
-    r.deleted,
-    r.snapshot,
-  ]);
 }
 
 /**
