@@ -29,8 +29,19 @@ import type { StepTimers } from './step-timers.js';
 
 /** Deterministic UUID-shaped id from the parts of an export. */
 export function messageIdOf(...parts: string[]): string {
+  return uuidOfDigest(hash('sha256', parts.join('|'), 'buffer'));
+}
+
+/**
+ * messageIdOf(seed, body) from the UTF-8 bytes of `${seed}|${body}`, which
+ * the serializer writes once for both the id and the body.
+ */
+function messageIdOfBytes(bytes: Uint8Array): string {
   // One-shot hash: no Hash object per message (same digest as createHash).
-  const b = hash('sha256', parts.join('|'), 'buffer');
+  return uuidOfDigest(hash('sha256', bytes, 'buffer'));
+}
+
+function uuidOfDigest(b: Buffer): string {
   // Shaped as an RFC 9562 version-5-style UUID: version and variant bits set.
   b[6] = ((b[6] as number) & 0x0f) | 0x50;
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
@@ -217,12 +228,13 @@ function serialize(
     const message = built.messages[i] as ExportMessage;
     const state = built.states[i] as ProfileState;
     const opts = built.options[i] as PayloadOptions;
-    let text: string;
+    const seed = built.seeds[i] as string;
     if (lastMessage && state === lastState && opts === lastOptions) {
       // Another target with the same options: the same body.
       message.bytes = lastMessage.bytes;
-      text = lastText;
+      message.messageId = messageIdOf(seed, lastText);
     } else {
+      let text: string;
       try {
         text = writer.write(state, opts);
       } catch (err) {
@@ -240,17 +252,19 @@ function serialize(
         lastMessage = null;
         continue;
       }
-      message.bytes = Buffer.from(text, 'utf8');
+      // The state's content version and the body itself seed the id: a
+      // state re-sent by any path (a backfill page re-sent after a takeover,
+      // the change log, a batch re-read) keeps its messageId, and one id
+      // never names two different bodies. The text is encoded once: the id
+      // hashes `seed|body` and the body is a view of the same bytes.
+      const seeded = Buffer.from(`${seed}|${text}`, 'utf8');
+      message.messageId = messageIdOfBytes(seeded);
+      message.bytes = seeded.subarray(Buffer.byteLength(seed) + 1);
       lastState = state;
       lastOptions = opts;
       lastMessage = message;
       lastText = text;
     }
-    // The state's content version and the body itself seed the id: a state
-    // re-sent by any path (a backfill page re-sent after a takeover, the
-    // change log, a batch re-read) keeps its messageId, and one id never
-    // names two different bodies.
-    message.messageId = messageIdOf(built.seeds[i] as string, text);
     events.get(built.targetIds[i] as string)?.push(message);
   }
   return events;
