@@ -14,6 +14,8 @@ const STATEMENTS = process.env.BENCH_PG_STATEMENTS === '1';
 
 export interface PgSnapshot {
   lsn: string;
+  /** pg_stat_wal's cumulative full-page images. */
+  fpi: number;
   tables: Map<string, TableCounts>;
 }
 
@@ -28,12 +30,19 @@ export interface StatementCost {
   calls: number;
   rows: number;
   walBytes: number;
+  fpi: number;
   ms: number;
   query: string;
 }
 
 export interface PgCost {
   walBytes: number;
+  /**
+   * Full-page images written (pg_stat_wal): the first change of a page after
+   * a checkpoint logs the whole page, so a phase that spans a checkpoint
+   * writes more WAL per item than one that does not.
+   */
+  fpi: number;
   statements?: StatementCost[];
   /** Tuples inserted / updated (hot of them in place) / deleted, per table. */
   tables?: Record<string, TableCounts>;
@@ -54,10 +63,10 @@ export async function pgSnapshot(ds: Queryable): Promise<PgSnapshot> {
     await ds.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await ds.query('SELECT pg_stat_statements_reset()');
   }
-  const [{ lsn }] = (await ds.query(
-    'SELECT pg_current_wal_lsn()::text AS lsn',
-  )) as [{ lsn: string }];
-  return { lsn, tables: STATEMENTS ? await tableCounts(ds) : new Map() };
+  const [{ lsn, fpi }] = (await ds.query(
+    'SELECT pg_current_wal_lsn()::text AS lsn, (SELECT wal_fpi::float8 FROM pg_stat_wal) AS fpi',
+  )) as [{ lsn: string; fpi: number }];
+  return { lsn, fpi, tables: STATEMENTS ? await tableCounts(ds) : new Map() };
 }
 
 /**
@@ -69,15 +78,16 @@ export async function pgCost(
   before: PgSnapshot,
   expectChanges?: number,
 ): Promise<PgCost> {
-  const [{ bytes }] = (await ds.query(
-    'SELECT (pg_current_wal_lsn() - $1::pg_lsn)::float8 AS bytes',
-    [before.lsn],
-  )) as [{ bytes: number }];
-  if (!STATEMENTS) return { walBytes: bytes };
+  const [{ bytes, fpi }] = (await ds.query(
+    `SELECT (pg_current_wal_lsn() - $1::pg_lsn)::float8 AS bytes,
+            (SELECT wal_fpi::float8 FROM pg_stat_wal) - $2 AS fpi`,
+    [before.lsn, before.fpi],
+  )) as [{ bytes: number; fpi: number }];
+  if (!STATEMENTS) return { walBytes: bytes, fpi };
   const statements = (
     (await ds.query(
       `SELECT calls::float8 AS calls, rows::float8 AS rows, wal_bytes::float8 AS "walBytes",
-              total_exec_time AS ms,
+              wal_fpi::float8 AS fpi, total_exec_time AS ms,
               left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query
          FROM pg_stat_statements
         WHERE query NOT LIKE '%pg_stat%' AND query NOT LIKE '%pg_current_wal_lsn%'
@@ -108,7 +118,7 @@ export async function pgCost(
     };
     if (d.ins || d.upd || d.del) tables[name] = d;
   }
-  return { walBytes: bytes, statements, tables };
+  return { walBytes: bytes, fpi, statements, tables };
 }
 
 /** The cost per item, as lines for a benchmark's output. */
@@ -119,16 +129,16 @@ export function formatPgCost(
 ): string {
   const per = (n: number): string => (n / items).toFixed(2);
   const lines = [
-    `${label}: PostgreSQL cost per item (${items} items): WAL ${Math.round(cost.walBytes / items)} bytes`,
+    `${label}: PostgreSQL cost per item (${items} items): WAL ${Math.round(cost.walBytes / items)} bytes (${per(cost.fpi)} full-page images)`,
   ];
   if (cost.statements) {
     const calls = cost.statements.reduce((s, x) => s + x.calls, 0);
     lines.push(
-      `  ${((calls / items) * 1000).toFixed(1)} statements per 1,000 items; by time (per 1,000 items: calls, rows; per item: WAL bytes)`,
+      `  ${((calls / items) * 1000).toFixed(1)} statements per 1,000 items; by time (per 1,000 items: calls, rows; per item: WAL bytes, full-page images)`,
     );
     for (const s of cost.statements.slice(0, 8))
       lines.push(
-        `  ${String(Math.round(s.ms)).padStart(7)} ms ${((s.calls / items) * 1000).toFixed(1).padStart(6)} calls ${((s.rows / items) * 1000).toFixed(0).padStart(6)} rows ${String(Math.round(s.walBytes / items)).padStart(6)} B  ${s.query}`,
+        `  ${String(Math.round(s.ms)).padStart(7)} ms ${((s.calls / items) * 1000).toFixed(1).padStart(6)} calls ${((s.rows / items) * 1000).toFixed(0).padStart(6)} rows ${String(Math.round(s.walBytes / items)).padStart(6)} B ${per(s.fpi).padStart(5)} FPI  ${s.query}`,
       );
   }
   if (cost.tables)

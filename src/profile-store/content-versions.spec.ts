@@ -49,6 +49,19 @@ describe('content versions', () => {
     ).toBe(stored);
   });
 
+  it('names one facet per top-level key, whatever the order of the paths', () => {
+    expect(
+      bumpContentVersions(
+        { 'a:ab': 7 },
+        {
+          changedPaths: ['a.x', 'a', 'ab.y', 'a.z', 'abc', 'b.c.d', 'b'],
+          identitiesChanged: false,
+          segmentIds: [],
+        },
+      ),
+    ).toEqual({ 'a:a': 8, 'a:ab': 8, 'a:abc': 8, 'a:b': 8 });
+  });
+
   it('counts the identity map for every flow and a profile without versions as 0', () => {
     expect(contentVersionFor({ i: 3, 'a:x': 9 }, flow)).toBe(3);
     expect(contentVersionFor({}, flow)).toBe(0);

@@ -48,7 +48,10 @@ const segmentFacet = (segmentId: string): string =>
 /** The largest value of any facet: the profile's write counter. */
 function counterOf(versions: ContentVersions): number {
   let n = 0;
-  for (const v of Object.values(versions)) if (v > n) n = v;
+  for (const k in versions) {
+    const v = versions[k] as number;
+    if (v > n) n = v;
+  }
   return n;
 }
 
@@ -65,11 +68,26 @@ export function bumpContentVersions(
     return stored;
   const next = counterOf(stored) + 1;
   const out = { ...stored };
-  for (const p of changedPaths) out[attributeFacet(p)] = next;
+  // Changed paths come grouped by top-level key (a document's leaves in
+  // order): a path under the previous path's key names the same facet.
+  let top = '';
+  for (const p of changedPaths) {
+    if (
+      top !== '' &&
+      p.startsWith(top) &&
+      (p.length === top.length || p.charCodeAt(top.length) === DOT)
+    )
+      continue;
+    const dot = p.indexOf('.');
+    top = dot < 0 ? p : p.slice(0, dot);
+    out[`a:${top}`] = next;
+  }
   if (identitiesChanged) out[IDENTITIES] = next;
   for (const id of segmentIds) out[segmentFacet(id)] = next;
   return out;
 }
+
+const DOT = 46;
 
 /**
  * The facets of a flow that sends these attributes and segments, once per

@@ -263,15 +263,6 @@ function storedProfilesUpdate(
   nowIso: string,
   first: number,
 ): { sql: string; params: unknown[] } {
-  const byId: Record<string, unknown> = {};
-  for (const u of updated) {
-    byId[u.id] = {
-      a: u.attributes,
-      i: u.identityMap,
-      m: u.memberships,
-      v: u.contentVersions,
-    };
-  }
   const $ = (k: number): string => `$${first + k}`;
   return {
     sql: `UPDATE profiles p
@@ -283,8 +274,41 @@ function storedProfilesUpdate(
                     FROM jsonb_to_record(${$(1)}::jsonb -> p.id::text)
                          AS r(a jsonb, i jsonb, m jsonb, v jsonb))
           WHERE ${BY_ID_IN_TENANT(`${$(0)}::uuid[]`)}`,
-    params: [updated.map((u) => u.id), JSON.stringify(byId), nowIso],
+    params: [updated.map((u) => u.id), updatesById(updated), nowIso],
   };
+}
+
+/**
+ * `{"<id>": {"a": …, "i": …, "m": …, "v": …}, …}` with only the fields an
+ * update sets, written as text directly: an object keyed by 1,000 profile
+ * ids is a dictionary-mode object V8 builds and then stringifies slowly,
+ * and its wrappers are garbage the moment the text exists.
+ */
+function updatesById(updated: StoredUpdate[]): string {
+  let out = '{';
+  for (let n = 0; n < updated.length; n++) {
+    const u = updated[n] as StoredUpdate;
+    if (n > 0) out += ',';
+    // Ids are UUIDs: nothing to escape.
+    out += `"${u.id}":{`;
+    let sep = '';
+    if (u.attributes !== undefined) {
+      out += `"a":${JSON.stringify(u.attributes)}`;
+      sep = ',';
+    }
+    if (u.identityMap !== undefined) {
+      out += `${sep}"i":${JSON.stringify(u.identityMap)}`;
+      sep = ',';
+    }
+    if (u.memberships !== undefined) {
+      out += `${sep}"m":${JSON.stringify(u.memberships)}`;
+      sep = ',';
+    }
+    if (u.contentVersions !== undefined)
+      out += `${sep}"v":${JSON.stringify(u.contentVersions)}`;
+    out += '}';
+  }
+  return `${out}}`;
 }
 
 /** Absorbed (merged) profiles: their rows go; their change rows keep a snapshot. */
